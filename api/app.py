@@ -1,0 +1,176 @@
+"""The app factory: the one place where settings, storage, services and the API meet."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from api.context import Context, Services, apply_credentials
+from api.identity import ExternalTokenVerifier
+from api.loaders import Loaders
+from api.schema import build_schema
+from api.settings import Settings
+from loyalty.auth import AuthService, SignInLimits
+from loyalty.clock import Clock, SystemClock
+from loyalty.passwords import PasswordHasher
+from loyalty.profiles import ProfileService
+from loyalty.storage.database import Database
+from loyalty.storage.migrate import is_current
+from loyalty.storage.secrets import instance_secret
+from loyalty.tokens import AccessTokens
+
+log = logging.getLogger("trouw")
+MAX_BODY_BYTES = 1_048_576
+
+
+async def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
+    if settings.secret_key is not None:
+        secret = settings.secret_key.get_secret_value()
+    else:
+        secret = await instance_secret(db, "access-token-signing", clock.now())
+    tokens = AccessTokens(
+        secret.encode(), timedelta(seconds=settings.access_token_ttl_seconds), clock
+    )
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+    )
+    auth = AuthService(
+        db,
+        clock,
+        tokens,
+        hasher,
+        limits=SignInLimits(
+            window=timedelta(seconds=settings.signin_window_seconds),
+            failures_per_account=settings.signin_failures_per_account,
+            attempts_per_client=settings.signin_attempts_per_client,
+        ),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        session_lifetime=timedelta(seconds=settings.session_lifetime_seconds),
+    )
+    identity = None
+    if settings.idp_enabled:
+        identity = ExternalTokenVerifier(
+            settings.idp_issuer or "",
+            audience=settings.idp_audience,
+            algorithms=settings.idp_algorithms,
+            jwks_url=settings.idp_jwks_url,
+            public_key=settings.idp_public_key,
+        )
+    return Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        auth=auth,
+        profiles=ProfileService(db, clock),
+        identity=identity,
+    )
+
+
+class GraphQLEndpoint(GraphQL[Context, None]):
+    async def get_context(self, request: Any, response: Any) -> Context:
+        services: Services = request.app.state.services
+        context = Context(
+            services=services, request=request, response=response, loaders=Loaders(services.db)
+        )
+        if not isinstance(request, WebSocket):
+            await apply_credentials(context, request.headers.get("authorization"))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        await apply_credentials(context, authorization if isinstance(authorization, str) else None)
+        if context.auth_error is not None:
+            raise ConnectionRejectionError({"code": context.auth_error.code})
+        return await super().on_ws_connect(context)
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit before anything reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                response = JSONResponse(
+                    {"error": f"request body over {self.limit} bytes"}, status_code=413
+                )
+                await response(scope, receive, send)
+                return
+            receive = self._bounded(receive)
+        await self.app(scope, receive, send)
+
+    def _bounded(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def bounded() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise ValueError("request body over limit")
+            return message
+
+        return bounded
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not await is_current(db):
+            raise RuntimeError("the database schema is not up to date: run `trouw migrate`")
+        app.state.services = await build_services(settings, db, clock)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await db.ping()
+        except Exception as exc:
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse({"status": "unavailable", "reason": "database"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    graphql = GraphQLEndpoint(
+        build_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+        keep_alive=True,
+        keep_alive_interval=15,
+    )
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit)  # type: ignore[arg-type]
+    return app

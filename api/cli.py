@@ -1,0 +1,253 @@
+"""The `trouw` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from api.settings import Settings
+from loyalty import apikeys
+from loyalty.clock import SystemClock
+from loyalty.demo.data import DemoSummary, load_demo
+from loyalty.errors import DomainError
+from loyalty.passwords import PasswordHasher
+from loyalty.programme.loader import ProgrammeFileError, load_programme
+from loyalty.programme.store import apply_programme
+from loyalty.storage.database import Database
+from loyalty.storage.migrate import upgrade
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TROUW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"bad configuration: {problems}") from None
+
+
+def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Run one async job against the configured database, turning failures into messages."""
+    settings = settings or _settings()
+    try:
+        db = Database(settings.database_url)
+    except Exception as exc:
+        raise click.ClickException(f"bad TROUW_DATABASE_URL: {exc}") from None
+
+    async def main() -> T:
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc}") from None
+
+
+def _hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Trouw: a loyalty backend for mobile apps. Configure it with TROUW_* variables."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the database migrations (safe to run again)."""
+    _run(upgrade)
+    click.echo("database is up to date")
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo programme, members and till key into an empty database."""
+    settings = _settings()
+
+    async def work(db: Database) -> DemoSummary:
+        await upgrade(db)
+        return await load_demo(db, SystemClock(), _hasher(settings))
+
+    summary = _run(work, settings)
+    if not summary.loaded:
+        click.echo("a programme is already loaded; the demo data was not added")
+    _print_demo(summary)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--demo", "with_demo", is_flag=True, help="Load the demo data if the database is empty."
+)
+def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
+    """Serve the GraphQL API (and, on the embedded SQLite default, migrate first)."""
+    import uvicorn
+
+    settings = _settings()
+    summary: DemoSummary | None = None
+
+    async def prepare(db: Database) -> DemoSummary | None:
+        if db.is_sqlite or with_demo:
+            await upgrade(db)
+        if with_demo:
+            return await load_demo(db, SystemClock(), _hasher(settings))
+        return None
+
+    summary = _run(prepare, settings)
+    base = f"http://{host}:{port}"
+    click.echo(f"Trouw is serving on {base}")
+    if settings.graphiql:
+        click.echo(f"  GraphiQL:       {base}/graphql")
+    if summary is not None:
+        _print_demo(summary)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+def _print_demo(summary: DemoSummary) -> None:
+    click.echo(f"  Demo member:    {summary.member_email} / {summary.member_password}")
+    click.echo(f"  Demo till key:  {summary.till_key}")
+    click.echo("  (demo credentials are public: never use them in production)")
+
+
+@main.group()
+def programme() -> None:
+    """Manage the loyalty programme."""
+
+
+@programme.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Only validate the file; change nothing.")
+def programme_apply(file: Path, check: bool) -> None:
+    """Validate a programme file and load it into the database."""
+    try:
+        spec = load_programme(file)
+    except ProgrammeFileError as exc:
+        raise click.ClickException(f"invalid programme file\n{exc}") from None
+    if check:
+        click.echo(f"{file}: valid programme {spec.programme.key!r}")
+        return
+
+    async def work(db: Database) -> bool:
+        async with db.unit_of_work() as uow:
+            _, created = await apply_programme(uow.session, spec, datetime.now(UTC))
+            await uow.commit()
+        return created
+
+    created = _run(work)
+    click.echo(f"programme {spec.programme.key!r} {'created' if created else 'updated'}")
+
+
+@main.group()
+def apikey() -> None:
+    """Manage integration API keys (tills, web shops, back offices)."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="Who uses the key, e.g. 'Till Utrecht 3'.")
+@click.option(
+    "--scope",
+    "scopes",
+    required=True,
+    multiple=True,
+    type=click.Choice(apikeys.SCOPES),
+    help="pos: purchases, returns, codes, lookups. admin: everything. Repeatable.",
+)
+def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key; it is shown once and only its hash is stored."""
+
+    async def work(db: Database) -> str:
+        async with db.unit_of_work() as uow:
+            _, plaintext = await apikeys.create_api_key(
+                uow.session, name, list(scopes), datetime.now(UTC)
+            )
+            await uow.commit()
+        return plaintext
+
+    plaintext = _run(work)
+    click.echo(plaintext)
+    click.echo("Store this key now: it cannot be shown again.", err=True)
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """List keys (never their secrets)."""
+
+    async def work(db: Database) -> list[Any]:
+        async with db.unit_of_work(write=False) as uow:
+            return await apikeys.list_api_keys(uow.session)
+
+    for key in _run(work):
+        state = "revoked" if key.revoked_at else "active"
+        used = key.last_used_at.isoformat() if key.last_used_at else "never"
+        click.echo(f"{key.key_id}  {state:7}  {','.join(key.scopes):10}  used {used}  {key.name}")
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key by its id (the part after `trw_`)."""
+
+    async def work(db: Database) -> None:
+        async with db.unit_of_work() as uow:
+            await apikeys.revoke_api_key(uow.session, key_id, datetime.now(UTC))
+            await uow.commit()
+
+    _run(work)
+    click.echo(f"revoked {key_id}")
+
+
+@main.command("export-schema")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("schema.graphql"),
+    show_default=True,
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the code.")
+def export_schema(output: Path, check: bool) -> None:
+    """Write the GraphQL schema (SDL) exported from the code."""
+    from api.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != sdl:
+            raise click.ClickException(f"{output} is out of date: run `trouw export-schema`")
+        click.echo(f"{output} is up to date")
+        return
+    output.write_text(sdl, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    logging.basicConfig()
+    sys.exit(main())

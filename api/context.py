@@ -1,0 +1,78 @@
+"""Per-request context: who is calling, the services, and the request's DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from api.identity import ExternalTokenVerifier
+from api.loaders import Loaders
+from api.settings import Settings
+from loyalty.apikeys import Integration, is_api_key
+from loyalty.auth import AuthService, MemberPrincipal
+from loyalty.clock import Clock
+from loyalty.errors import DomainError
+from loyalty.profiles import ProfileService
+from loyalty.storage.database import Database
+from loyalty.tokens import looks_like_own_token
+
+Principal = MemberPrincipal | Integration | None
+
+
+@dataclass
+class Services:
+    """Everything a request may use, built once by the app factory."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    auth: AuthService
+    profiles: ProfileService
+    identity: ExternalTokenVerifier | None = None
+
+
+@dataclass
+class Context:
+    services: Services
+    request: HTTPConnection
+    response: Any
+    loaders: Loaders
+    principal: Principal = None
+    # Why the credentials that came with the request were refused, if they were.
+    auth_error: DomainError | None = None
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    @property
+    def client_address(self) -> str | None:
+        return self.request.client.host if self.request.client else None
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.request.headers.get("user-agent")
+
+
+async def authenticate(services: Services, authorization: str | None) -> Principal:
+    """Resolve an `Authorization` value (`Bearer …`) to a member or an integration."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise DomainError("INVALID_TOKEN", "Use `Authorization: Bearer <token>`")
+    if is_api_key(credential):
+        return await services.auth.authenticate_integration(credential)
+    if services.identity is not None and not looks_like_own_token(credential):
+        identity = await services.identity.verify(credential)
+        return await services.auth.member_for_subject(
+            identity.subject, identity.email, identity.email_verified
+        )
+    return await services.auth.authenticate_member(credential)
+
+
+async def apply_credentials(context: Context, authorization: str | None) -> None:
+    try:
+        context.principal = await authenticate(context.services, authorization)
+    except DomainError as exc:
+        context.principal, context.auth_error = None, exc

@@ -1,0 +1,64 @@
+"""Member queries: the signed-in member, card lookup at the till, the admin member list."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import select
+from strawberry import relay
+from strawberry.types import Info
+
+from api.context import Context
+from api.members.types import Member
+from api.pagination import decode_cursor, encode_cursor, page_size
+from api.permissions import require_member, require_scope
+from loyalty import members
+from loyalty.storage.models import Member as MemberRow
+
+
+@strawberry.type
+class MemberQueries:
+    @strawberry.field(description="The signed-in member.")
+    async def me(self, info: Info[Context, None]) -> Member | None:
+        principal = require_member(info)
+        row = await info.context.loaders.member.load(principal.member_id)
+        return Member.from_row(row) if row else None
+
+    @strawberry.field(description="Find a member by the message in their card's barcode (pos).")
+    async def member_by_card(
+        self, info: Info[Context, None], barcode_message: str
+    ) -> Member | None:
+        require_scope(info, "pos")
+        async with info.context.services.db.unit_of_work(write=False) as uow:
+            row = await members.member_by_card(uow.session, barcode_message)
+        if row is None:
+            return None
+        info.context.loaders.member.prime(row.id, row)
+        return Member.from_row(row)
+
+    @strawberry.field(description="Every member, oldest first (admin).")
+    async def members(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Member]:
+        require_scope(info, "admin")
+        limit = page_size(first, info.context.services.settings.max_page_size)
+        keys = decode_cursor("members", after)
+        query = select(MemberRow).order_by(MemberRow.id).limit(limit + 1)
+        if keys is not None:
+            query = query.where(MemberRow.id > int(keys[0]))
+        async with info.context.services.db.unit_of_work(write=False) as uow:
+            rows = list(await uow.session.scalars(query))
+        page = rows[:limit]
+        for row in page:
+            info.context.loaders.member.prime(row.id, row)
+        edges = [
+            relay.Edge(cursor=encode_cursor("members", r.id), node=Member.from_row(r)) for r in page
+        ]
+        return relay.Connection(
+            edges=edges,
+            page_info=relay.PageInfo(
+                has_next_page=len(rows) > limit,
+                has_previous_page=keys is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )

@@ -1,0 +1,131 @@
+"""GraphQL types of members: profile, card and consents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from enum import Enum
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from api.context import Context
+from api.permissions import may_see_member
+from loyalty.identifiers import format_member_number
+from loyalty.storage.models import Member as MemberRow
+from loyalty.storage.models import MemberConsent
+
+
+@strawberry.enum(description="Ways to reach a member.")
+class Channel(Enum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    IN_APP = "in_app"
+
+
+@strawberry.enum(description="What a member can consent to: a channel, or personalisation.")
+class ConsentChannel(Enum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    IN_APP = "in_app"
+    PERSONALISATION = "personalisation"
+
+
+@strawberry.enum
+class MemberStatus(Enum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    CLOSED = "closed"
+
+
+@strawberry.enum(description="How the card's barcode is drawn.")
+class BarcodeFormat(Enum):
+    QR = "qr"
+    CODE128 = "code128"
+    PDF417 = "pdf417"
+    AZTEC = "aztec"
+
+
+@strawberry.type
+class Consent:
+    channel: ConsentChannel
+    granted: bool
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: MemberConsent) -> Consent:
+        return cls(
+            channel=ConsentChannel(row.channel), granted=row.granted, updated_at=row.updated_at
+        )
+
+
+@strawberry.type(description="The member's loyalty card, as scanned at the till.")
+class MemberCard:
+    barcode_format: BarcodeFormat
+    barcode_message: str
+    member_number: str = strawberry.field(description="The member number grouped for reading.")
+
+
+@strawberry.type
+class Member(relay.Node):
+    id: relay.NodeID[int]
+    member_number: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    birth_date: date | None
+    locale: str | None
+    preferred_channel: Channel | None
+    interests: list[str]
+    status: MemberStatus
+    joined_at: datetime
+    card_barcode: strawberry.Private[str]
+
+    @strawberry.field
+    def card(self) -> MemberCard:
+        return MemberCard(
+            barcode_format=BarcodeFormat.QR,
+            barcode_message=self.card_barcode,
+            member_number=format_member_number(self.member_number),
+        )
+
+    @strawberry.field
+    async def consents(self, info: Info[Context, None]) -> list[Consent]:
+        rows = await info.context.loaders.consents.load(self.id)
+        return [Consent.from_row(r) for r in rows]
+
+    @classmethod
+    def from_row(cls, row: MemberRow) -> Member:
+        return cls(
+            id=row.id,
+            member_number=row.member_number,
+            email=row.email,
+            phone=row.phone,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            birth_date=row.birth_date,
+            locale=row.locale,
+            preferred_channel=Channel(row.preferred_channel) if row.preferred_channel else None,
+            interests=list(row.interests or []),
+            status=MemberStatus(row.status),
+            joined_at=row.joined_at,
+            card_barcode=row.card_barcode,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls,
+        *,
+        info: Info[Context, None],
+        node_ids: Iterable[str],
+        required: bool = False,
+    ) -> list[Member | None]:
+        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        rows = await info.context.loaders.member.load_many(
+            [i if may_see_member(info.context, i) else 0 for i in ids]
+        )
+        return [cls.from_row(r) if r is not None else None for r in rows]

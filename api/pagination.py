@@ -1,0 +1,35 @@
+"""Relay connections: bounded page sizes and opaque keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+
+from api.errors import ApiError
+
+
+def page_size(first: int | None, maximum: int, default: int = 20) -> int:
+    if first is None:
+        return min(default, maximum)
+    if first < 0:
+        raise ApiError("BAD_USER_INPUT", "`first` must not be negative")
+    if first > maximum:
+        raise ApiError("BAD_USER_INPUT", f"`first` may be at most {maximum}")
+    return first
+
+
+def encode_cursor(kind: str, *keys: object) -> str:
+    raw = ":".join([kind, *(str(k) for k in keys)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str | None) -> list[str] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        prefix, *keys = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
+    except (ValueError, UnicodeDecodeError):
+        prefix, keys = "", []
+    if prefix != kind or not keys:
+        raise ApiError("BAD_USER_INPUT", "`after` is not a cursor from this list")
+    return keys

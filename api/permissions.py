@@ -1,0 +1,43 @@
+"""Who may see and do what."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from api.context import Context
+from api.errors import ApiError, forbidden, unauthenticated
+from loyalty.apikeys import Integration
+from loyalty.auth import MemberPrincipal
+
+
+def _refused(context: Context) -> ApiError:
+    if context.auth_error is not None:
+        return ApiError(context.auth_error.code, context.auth_error.message)
+    return unauthenticated()
+
+
+def require_member(info: Info[Context, None]) -> MemberPrincipal:
+    principal = info.context.principal
+    if isinstance(principal, MemberPrincipal):
+        return principal
+    if principal is not None:
+        raise forbidden("Only a signed-in member can do this")
+    raise _refused(info.context)
+
+
+def require_scope(info: Info[Context, None], scope: str) -> Integration:
+    principal = info.context.principal
+    if isinstance(principal, Integration):
+        if principal.allows(scope):
+            return principal
+        raise forbidden(f"This API key lacks the `{scope}` scope")
+    if principal is not None:
+        raise forbidden(f"Needs an API key with the `{scope}` scope")
+    raise _refused(info.context)
+
+
+def may_see_member(context: Context, member_id: int) -> bool:
+    principal = context.principal
+    if isinstance(principal, MemberPrincipal):
+        return principal.member_id == member_id
+    return isinstance(principal, Integration) and principal.allows("pos")

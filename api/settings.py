@@ -1,0 +1,51 @@
+"""Configuration from `TROUW_*` environment variables (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TROUW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./trouw.db"
+    redis_url: str | None = None
+
+    # Signs member access tokens (HS256). Unset: a random key is generated on first start and
+    # kept in the database, so every process of the installation shares it.
+    secret_key: SecretStr | None = None
+    access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=3_600)
+    session_lifetime_seconds: int = Field(180 * 86_400, ge=3_600)
+
+    # The brand's own identity provider, whose access tokens Trouw may accept as well.
+    idp_issuer: str | None = None
+    idp_audience: str | None = None
+    idp_jwks_url: str | None = None
+    idp_public_key: str | None = None
+    idp_algorithms: list[str] = ["RS256", "ES256"]
+
+    graphiql: bool = True
+    introspection: bool = True
+    max_query_depth: int = Field(12, ge=2)
+    max_aliases: int = Field(30, ge=1)
+    max_tokens: int = Field(4_000, ge=100)
+    max_page_size: int = Field(100, ge=1)
+
+    signin_window_seconds: int = Field(900, ge=1)
+    signin_failures_per_account: int = Field(5, ge=1)
+    signin_attempts_per_client: int = Field(30, ge=1)
+
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65_536, ge=8)
+
+    log_level: str = "info"
+
+    @cached_property
+    def idp_enabled(self) -> bool:
+        return bool(self.idp_issuer and (self.idp_jwks_url or self.idp_public_key))

@@ -1,0 +1,74 @@
+"""The programme an installation runs: applying a programme file, and reading it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.errors import DomainError
+from loyalty.programme.spec import ProgrammeFile
+from loyalty.storage.models import Programme
+
+
+@dataclass(frozen=True)
+class ProgrammeSettings:
+    key: str
+    name: str
+    currency: str
+    point_value: Decimal
+    timezone: str
+    country: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# What an installation runs before any programme file has been applied.
+DEFAULT_SETTINGS = ProgrammeSettings("default", "Trouw", "EUR", Decimal("0.01"), "UTC", "NL")
+
+
+async def current_programme(session: AsyncSession) -> Programme | None:
+    return await session.scalar(select(Programme).order_by(Programme.id).limit(1))
+
+
+async def current_settings(session: AsyncSession) -> ProgrammeSettings:
+    row = await current_programme(session)
+    if row is None:
+        return DEFAULT_SETTINGS
+    return ProgrammeSettings(
+        row.key, row.name, row.currency, Decimal(row.point_value), row.timezone, row.country
+    )
+
+
+async def apply_programme(
+    session: AsyncSession, file: ProgrammeFile, now: datetime
+) -> tuple[Programme, bool]:
+    """Create or update the installation's programme; returns it and whether it is new.
+    One installation runs one programme, so a file with another key is refused."""
+    spec = file.programme
+    row = await current_programme(session)
+    created = row is None
+    if row is None:
+        row = Programme(key=spec.key, created_at=now)
+        session.add(row)
+    elif row.key != spec.key:
+        raise DomainError(
+            "PROGRAMME_MISMATCH",
+            f"this installation runs programme {row.key!r}; the file describes {spec.key!r}",
+            "programme.key",
+        )
+    row.name = spec.name
+    row.currency = spec.currency
+    row.point_value = spec.point_value
+    row.timezone = spec.timezone
+    row.country = spec.country
+    row.spec = file.model_dump(mode="json")
+    row.updated_at = now
+    await session.flush()
+    return row, created
