@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import strawberry
-from graphql import NoSchemaIntrospectionCustomRule
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
@@ -16,7 +17,10 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.printer import print_schema
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
 
+from api.context import Context
 from api.errors import should_mask
 from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
@@ -28,7 +32,9 @@ log = logging.getLogger("trouw.api")
 
 @strawberry.type
 class Query(MemberQueries):
-    node: relay.Node | None = relay.node(description="Fetch any object by its global id.")
+    @strawberry.field(description="Fetch any object you may see by its global id.")
+    async def node(self, info: Info[Context, None], id: relay.GlobalID) -> relay.Node | None:
+        return await id.resolve_node(info, required=False)  # type: ignore[no-any-return]
 
 
 @strawberry.type
@@ -36,17 +42,32 @@ class Mutation(SessionMutations, MemberMutations):
     pass
 
 
+class TrouwSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Expected errors (bad queries, auth) are the client's business; log only the rest.
+        for error in errors:
+            if should_mask(error):
+                log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    extensions: list[SchemaExtension] = [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
-        MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
     ]
     if not settings.introspection:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return TrouwSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
+    )
 
 
 def schema_sdl() -> str:

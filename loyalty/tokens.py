@@ -55,7 +55,12 @@ class AccessTokens:
                 algorithms=["HS256"],
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                options={"verify_exp": False, "require": ["exp", "sub", "sid", "iss", "aud"]},
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "sub", "sid", "iss", "aud"],
+                },
             )
             member_id, session_id, exp = int(claims["sub"]), int(claims["sid"]), int(claims["exp"])
         except (jwt.InvalidTokenError, ValueError, TypeError):

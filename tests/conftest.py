@@ -1,0 +1,167 @@
+"""Test fixtures: the same suite runs on SQLite and on PostgreSQL.
+
+PostgreSQL (127.0.0.1:5432, user postgres, or TROUW_TEST_POSTGRES_URL) must be reachable when
+CI=true; elsewhere its tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from api.settings import Settings
+from loyalty.clock import FixedClock
+from loyalty.storage.database import Database
+from loyalty.storage.migrate import upgrade
+from loyalty.storage.models import Base
+from tests.support.server import ServerHandle, start_server
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TROUW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _postgres_unavailable() -> str | None:
+    async def probe() -> None:
+        db = Database(POSTGRES_ADMIN_URL)
+        try:
+            await asyncio.wait_for(db.ping(), timeout=5)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable ({exc.__class__.__name__})"
+    return None
+
+
+async def _admin(statement: str) -> None:
+    db = Database(POSTGRES_ADMIN_URL)
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of each backend, for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'trouw.db'}"
+        asyncio.run(_migrate(url))
+        yield url
+        return
+    reason = _postgres_unavailable()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
+        pytest.skip(reason)
+    name = f"trouw_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        asyncio.run(_migrate(url))
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+async def _empty(db: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.execution_options(trouw_write=True).begin() as conn:
+        if db.is_postgres:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def clean_database(database_url: str) -> str:
+    """The session's database of this backend, emptied before the test."""
+
+    async def empty() -> None:
+        db = Database(database_url)
+        try:
+            await _empty(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(empty())
+    return database_url
+
+
+@pytest.fixture
+async def db(clean_database: str) -> AsyncIterator[Database]:
+    database = Database(clean_database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime.now(UTC).replace(microsecond=0))
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secret_key": "test-signing-key-" + "x" * 32,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def server_clock() -> FixedClock:
+    """The clock of the shared test server; tests may move it (it is reset per test)."""
+    return FixedClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture(scope="session")
+def _servers(database_url: str, server_clock: FixedClock) -> Iterator[ServerHandle]:
+    handle = start_server(test_settings(database_url), server_clock)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def server(_servers: ServerHandle, clean_database: str, server_clock: FixedClock) -> ServerHandle:
+    """A real uvicorn server on 127.0.0.1 over an emptied database of this backend."""
+    server_clock.set(datetime.now(UTC).replace(microsecond=0))
+    return _servers
+
+
+CONTRACT_DIR = Path(
+    os.environ.get(
+        "TROUW_CONTRACT_DIR", Path(__file__).resolve().parents[2] / "shared" / "contract"
+    )
+)
