@@ -1,0 +1,68 @@
+"""The client operations under shared/contract/, and which of them the server serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    parse,
+    print_ast,
+)
+
+from tests.conftest import CONTRACT_DIR
+
+# File (relative to the contract directory) -> operations the server answers today. Each later
+# capability adds its operations here; an operation listed here must validate and be exercised.
+SERVED: dict[str, set[str]] = {
+    "member-app/auth.graphql": {"SignUp", "SignIn", "RefreshSession", "SignOut"},
+    "member-app/profile.graphql": {"Profile", "UpdateProfile", "SetConsent"},
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    file: str
+    name: str
+    document: DocumentNode
+
+    @property
+    def text(self) -> str:
+        return print_ast(self.document)
+
+    @property
+    def served(self) -> bool:
+        return self.name in SERVED.get(self.file, set())
+
+
+def contract_files() -> list[Path]:
+    return sorted(CONTRACT_DIR.rglob("*.graphql"))
+
+
+def load_operations() -> list[Operation]:
+    """Every named operation, each with the fragments of its file, as the client sends it."""
+    found: list[Operation] = []
+    for path in contract_files():
+        document = parse(path.read_text(encoding="utf-8"))
+        fragments = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name:
+                found.append(
+                    Operation(
+                        file=path.relative_to(CONTRACT_DIR).as_posix(),
+                        name=definition.name.value,
+                        document=DocumentNode(definitions=(definition, *fragments)),
+                    )
+                )
+    return found
+
+
+def operation(file: str, name: str) -> str:
+    """The text of one contract operation, exactly as the client sends it."""
+    for op in load_operations():
+        if op.file == file and op.name == name:
+            return op.text
+    raise KeyError(f"{file}: no operation {name}")
