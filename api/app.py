@@ -172,5 +172,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit)
     return app

@@ -34,7 +34,7 @@ log = logging.getLogger("trouw.api")
 class Query(MemberQueries):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: relay.GlobalID) -> relay.Node | None:
-        return await id.resolve_node(info, required=False)  # type: ignore[no-any-return]
+        return await id.resolve_node(info, required=False)
 
 
 @strawberry.type
@@ -71,4 +71,4 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 
 def schema_sdl() -> str:
-    return print_schema(build_schema(Settings(_env_file=None))) + "\n"  # type: ignore[call-arg]
+    return print_schema(build_schema(Settings(_env_file=None))) + "\n"

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty import apikeys, members, ratelimit
@@ -283,9 +284,29 @@ class AuthService:
         self, subject: str, email: str | None, email_verified: bool
     ) -> MemberPrincipal:
         """Map a member of the brand's identity provider to ours, creating or linking one."""
-        now = self.clock.now()
+        async with self.db.unit_of_work(write=False) as uow:
+            member = await uow.session.scalar(
+                select(Member).where(Member.external_subject == subject)
+            )
+        if member is None:
+            try:
+                member = await self._provision(subject, email, email_verified)
+            except IntegrityError:
+                # A parallel first request for the same subject created it on PostgreSQL.
+                async with self.db.unit_of_work(write=False) as uow:
+                    member = await uow.session.scalar(
+                        select(Member).where(Member.external_subject == subject)
+                    )
+                if member is None:
+                    raise
+        if member.status != "active":
+            raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
+        return MemberPrincipal(member.id, None)
+
+    async def _provision(self, subject: str, email: str | None, email_verified: bool) -> Member:
         async with self.db.unit_of_work() as uow:
             s = uow.session
+            # Checked again under the write lock: a parallel first request may have won.
             member = await s.scalar(select(Member).where(Member.external_subject == subject))
             if member is None:
                 clean_email = _safe_email(email)
@@ -296,7 +317,7 @@ class AuthService:
                 else:
                     member = await members.create_member(
                         s,
-                        now=now,
+                        now=self.clock.now(),
                         email=None if existing else clean_email,
                         password_hash=None,
                         profile={},
@@ -305,9 +326,7 @@ class AuthService:
                         consent_source="identity_provider",
                     )
                 await uow.commit()
-            if member.status != "active":
-                raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
-            return MemberPrincipal(member.id, None)
+        return member
 
     async def _count_client(self, bucket: str) -> None:
         async with self.db.unit_of_work() as uow:
