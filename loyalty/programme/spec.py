@@ -8,11 +8,19 @@ loading. Validation messages are written for the programme manager who edits the
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -46,6 +54,12 @@ def _check_locales(value: list[str]) -> list[str]:
     if duplicates:
         raise ValueError(f"locale listed more than once: {', '.join(duplicates)}")
     return value
+
+
+def _require_unique(keys: list[str], what: str) -> None:
+    seen = sorted({k for k in keys if keys.count(k) > 1})
+    if seen:
+        raise ValueError(f"{what} key used more than once: {', '.join(seen)}")
 
 
 Slug = Annotated[
@@ -94,7 +108,175 @@ class ProgrammeSpec(SpecModel):
         return self.locales[0]
 
 
+Period = Literal["day", "week", "month", "year"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Money = Annotated[Decimal, Field(ge=0, decimal_places=2)]
+Key = Slug
+
+
+class ExpirySpec(SpecModel):
+    """When earned points expire. `after_days`: at the end of the Nth day after earning, in
+    programme time; `end_of_month`: at the end of the month `months` after the month earned;
+    `end_of_year`: at the end of the year `years` after the year earned; `never`."""
+
+    method: Literal["after_days", "end_of_month", "end_of_year", "never"] = "never"
+    days: int = Field(365, ge=1, le=3650)
+    months: int = Field(12, ge=0, le=120)
+    years: int = Field(1, ge=0, le=10)
+    # Members are warned this many days before points expire.
+    warn_days_before: int = Field(30, ge=0, le=365)
+
+
+class PointsSpec(SpecModel):
+    """How points behave once earned."""
+
+    # Purchase points stay pending this long (the return window) before they can be spent.
+    pending_days: int = Field(0, ge=0, le=365)
+    expiry: ExpirySpec = ExpirySpec()
+    # Whether a return may take the balance below zero (the member then owes points).
+    allow_negative_balance: bool = False
+
+
+class Schedule(SpecModel):
+    """When a rule applies, in programme time. Every part given must match."""
+
+    days: list[Weekday] | None = None
+    from_time: time | None = None  # inclusive, e.g. "07:00"
+    until_time: time | None = None  # exclusive
+    starts: date | None = None  # inclusive
+    ends: date | None = None  # inclusive
+
+
+class Cap(SpecModel):
+    """At most `points` from this rule per member per `per`."""
+
+    per: Period
+    points: int = Field(ge=1)
+
+
+class BaseRate(SpecModel):
+    """Points for the money spent on eligible lines."""
+
+    points_per_unit: Decimal = Field(Decimal(1), ge=0)  # per 1 unit of the currency
+    rounding: Literal["down", "nearest", "up"] = "down"
+    min_order: Money = Decimal(0)
+    exclude_categories: list[str] = []
+    exclude_skus: list[str] = []
+
+
+class EarningRule(SpecModel):
+    """One earning rule. `multiplier` multiplies the base points of the lines it matches;
+    `bonus` adds fixed points to a purchase it matches; `event` awards points for a
+    non-purchase event (sign_up, profile_completed, birthday, review_written, check_in, or any
+    app event name)."""
+
+    key: Key
+    kind: Literal["multiplier", "bonus", "event"]
+    description: str | None = None
+    priority: int = 0  # higher runs first
+    stop: bool = False  # no lower-priority rule runs after this one matched
+    multiplier: Decimal | None = Field(None, gt=0)
+    points: int | None = Field(None, ge=1)
+    event: str | None = None
+    categories: list[str] = []
+    skus: list[str] = []
+    min_order: Money | None = None
+    tiers: list[Key] = []
+    schedule: Schedule | None = None
+    cap: Cap | None = None
+    # For events: how many times a member can earn from this rule per period (None: no limit).
+    max_times: int | None = Field(None, ge=1)
+    max_times_per: Literal["day", "week", "month", "year", "ever"] = "ever"
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> EarningRule:
+        if self.kind == "multiplier" and self.multiplier is None:
+            raise ValueError("a multiplier rule needs `multiplier`")
+        if self.kind in ("bonus", "event") and self.points is None:
+            raise ValueError(f"a {self.kind} rule needs `points`")
+        if self.kind == "event" and not self.event:
+            raise ValueError("an event rule needs `event`")
+        return self
+
+
+class EarningSpec(SpecModel):
+    base: BaseRate = BaseRate()
+    rules: list[EarningRule] = []
+    # Caps on everything a member earns from purchases, per period.
+    caps: list[Cap] = []
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> EarningSpec:
+        _require_unique([r.key for r in self.rules], "earning rule")
+        return self
+
+
+class TierLevel(SpecModel):
+    key: Key
+    name: DisplayName
+    threshold: int = Field(ge=0)  # qualifying points (or spend in whole currency units)
+    benefits: list[str] = []
+    earn_multiplier: Decimal = Field(Decimal(1), ge=1)
+
+
+class TiersSpec(SpecModel):
+    """Tiers: qualify on points earned or money spent over a window; upgrade at once,
+    downgrade only at recalculation."""
+
+    qualify_on: Literal["points", "spend"] = "points"
+    window: Literal["rolling", "calendar_year"] = "calendar_year"
+    rolling_days: int = Field(365, ge=1, le=3650)
+    # At recalculation, drop at most one level at a time instead of straight to qualification.
+    downgrade_one_step: bool = False
+    levels: Annotated[list[TierLevel], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TiersSpec:
+        _require_unique([level.key for level in self.levels], "tier")
+        thresholds = [level.threshold for level in self.levels]
+        if thresholds != sorted(set(thresholds)) or thresholds[0] != 0:
+            raise ValueError("tier thresholds must start at 0 and rise strictly")
+        return self
+
+
+class RewardLimit(SpecModel):
+    count: int = Field(ge=1)
+    per: Literal["day", "week", "month", "year", "ever"] = "ever"
+
+
+class RewardSpec(SpecModel):
+    key: Key
+    name: DisplayName
+    description: str | None = None
+    kind: Literal["discount", "free_product", "gift_card", "experience", "donation"]
+    points_cost: int = Field(ge=1)
+    image_url: str | None = None
+    stock: int | None = Field(None, ge=0)  # None: unlimited
+    per_member: RewardLimit | None = None
+    visible_from: datetime | None = None
+    visible_until: datetime | None = None
+    tiers: list[Key] = []  # only members of these tiers may redeem
+    code_valid_days: int = Field(30, ge=1, le=3650)
+    active: bool = True
+
+
 class ProgrammeFile(SpecModel):
     """A whole programme file; one attribute per top-level section."""
 
     programme: ProgrammeSpec
+    points: PointsSpec = PointsSpec()
+    earning: EarningSpec = EarningSpec()
+    tiers: TiersSpec | None = None
+    rewards: list[RewardSpec] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> ProgrammeFile:
+        _require_unique([r.key for r in self.rewards], "reward")
+        known = {level.key for level in self.tiers.levels} if self.tiers else set()
+        for owner, tiers in [(f"earning rule {r.key}", r.tiers) for r in self.earning.rules] + [
+            (f"reward {r.key}", r.tiers) for r in self.rewards
+        ]:
+            unknown = sorted(set(tiers) - known)
+            if unknown:
+                raise ValueError(f"{owner} names unknown tier(s): {', '.join(unknown)}")
+        return self

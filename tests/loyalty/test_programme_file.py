@@ -99,7 +99,7 @@ def test_misspelt_required_field_is_unknown_and_missing() -> None:
 
 def test_unknown_top_level_section() -> None:
     assert problems_in(VALID + "rewardz: []\n") == [
-        Problem("rewardz", 7, 1, "unknown field 'rewardz'")
+        Problem("rewardz", 7, 1, "unknown field 'rewardz' (did you mean 'rewards'?)")
     ]
 
 
