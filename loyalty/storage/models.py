@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -141,3 +142,196 @@ class RateLimitCounter(Base):
     bucket: Mapped[str] = mapped_column(String(255), primary_key=True)
     window_start: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer)
+
+
+class PointAccount(Base):
+    """The cached balance of one member, and the row every balance change locks first."""
+
+    __tablename__ = "point_accounts"
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)  # Σ ledger entries
+    debt: Mapped[int] = mapped_column(BigInteger, default=0)  # points owed after a return
+    lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_expired: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+
+
+class LedgerEntry(Base):
+    """One change of a member's points. Entries are only ever added."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    available_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    description: Mapped[str] = mapped_column(String(200))
+    source_type: Mapped[str | None] = mapped_column(String(24))
+    source_id: Mapped[int | None] = mapped_column(BigId)
+    rule: Mapped[str | None] = mapped_column(String(63))
+    actor: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+    __table_args__ = (
+        Index("ix_ledger_entries_member_recent", "member_id", "id"),
+        Index("ix_ledger_entries_member_rule", "member_id", "rule", "occurred_at"),
+        Index("ix_ledger_entries_source", "source_type", "source_id"),
+    )
+
+
+class PointLot(Base):
+    """Points earned together: spendable from `available_at`, gone at `expires_at`."""
+
+    __tablename__ = "point_lots"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    purchase_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("purchases.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime]
+    available_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    warned_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_point_lots_member_spend", "member_id", "remaining", "expires_at"),
+        Index("ix_point_lots_expiry", "expires_at", "remaining"),
+        Index("ix_point_lots_purchase", "purchase_id"),
+    )
+
+
+class LotAllocation(Base):
+    """Which lot a negative entry (spend, expiry, return, debit) took its points from."""
+
+    __tablename__ = "lot_allocations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(BigId, ForeignKey("point_lots.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    store: Mapped[str | None] = mapped_column(String(120))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    eligible_total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    points_earned: Mapped[int] = mapped_column(BigInteger)
+    points_pending: Mapped[int] = mapped_column(BigInteger)
+    points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    returned_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    returned_eligible: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    recorded_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class PurchaseReturn(Base):
+    __tablename__ = "purchase_returns"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(BigId, ForeignKey("purchases.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    eligible_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    points_reversed: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime]
+
+
+class MemberEvent(Base):
+    """A non-purchase event reported for a member (sign-up, review, check-in, app events)."""
+
+    __tablename__ = "member_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(63))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    properties: Mapped[dict[str, Any]]
+    points_awarded: Mapped[int] = mapped_column(BigInteger)
+
+
+class Reward(Base):
+    """A reward in the catalogue, kept in step with the programme file."""
+
+    __tablename__ = "rewards"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    points_cost: Mapped[int] = mapped_column(BigInteger)
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    stock: Mapped[int | None] = mapped_column(BigInteger)  # None: unlimited
+    issued: Mapped[int] = mapped_column(BigInteger, default=0)  # live redemptions against stock
+    per_member_count: Mapped[int | None] = mapped_column(Integer)
+    per_member_period: Mapped[str | None] = mapped_column(String(8))
+    visible_from: Mapped[datetime | None]
+    visible_until: Mapped[datetime | None]
+    tiers: Mapped[list[str]]
+    code_valid_days: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    reward_id: Mapped[int] = mapped_column(BigId, ForeignKey("rewards.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # issued, redeemed, cancelled
+    points: Mapped[int] = mapped_column(BigInteger)
+    spend_entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None]
+    redeemed_by: Mapped[str | None] = mapped_column(String(120))
+    cancelled_at: Mapped[datetime | None]
+
+
+class MemberTier(Base):
+    __tablename__ = "member_tiers"
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    tier: Mapped[str] = mapped_column(String(63))
+    since: Mapped[datetime]
+    # A tier set by staff is a floor until `floor_until`.
+    floor_tier: Mapped[str | None] = mapped_column(String(63))
+    floor_until: Mapped[datetime | None]
+    recalculated_at: Mapped[datetime | None]
+
+
+class OutboxEvent(Base):
+    """Something others must hear about, written in the same transaction as the change."""
+
+    __tablename__ = "outbox_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(63))
+    member_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    payload: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outbox_events_unpublished", "published_at", "id"),)
