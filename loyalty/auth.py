@@ -141,21 +141,23 @@ class AuthService:
         if client:
             await self._count_client(f"signin:client:{client}")
         now = self.clock.now()
-        async with self.db.unit_of_work(write=False) as uow:
-            failures = await ratelimit.count(uow.session, account_bucket, self.limits.window, now)
+        # Count the attempt before checking the password, in one atomic step: attempts sent
+        # all at once must not each see "no failures yet" and get a guess in.
+        async with self.db.unit_of_work() as uow:
+            attempts = await ratelimit.hit(uow.session, account_bucket, self.limits.window, now)
             member = await members.member_by_email(uow.session, email)
-        if failures >= self.limits.failures_per_account:
+            await uow.commit()
+        if attempts > self.limits.failures_per_account:
             raise _rate_limited()
         stored = member.password_hash if member and member.password_hash else self._decoy_hash
         ok = await asyncio.to_thread(self.hasher.verify, stored, password)
+        if member is None or not ok:
+            raise INVALID_CREDENTIALS  # the attempt is already counted as a failure
         async with self.db.unit_of_work() as uow:
-            if member is None or not ok:
-                await ratelimit.hit(uow.session, account_bucket, self.limits.window, now)
-                await uow.commit()
-                raise INVALID_CREDENTIALS
-            if member.status != "active":
-                raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
             await ratelimit.reset(uow.session, account_bucket, self.limits.window, now)
+            if member.status != "active":
+                await uow.commit()
+                raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
             if self.hasher.needs_rehash(stored):
                 rehashed = await asyncio.to_thread(self.hasher.hash, password)
                 await uow.session.execute(

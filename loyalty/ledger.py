@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.errors import DomainError
 from loyalty.storage.models import LedgerEntry, LotAllocation, PointAccount, PointLot
@@ -109,7 +110,7 @@ def _entry(
     return entry
 
 
-def _spendable(member_id: int, now: datetime) -> list[object]:
+def _spendable(member_id: int, now: datetime) -> list[ColumnElement[bool]]:
     return [
         PointLot.member_id == member_id,
         PointLot.remaining > 0,
@@ -187,6 +188,7 @@ async def credit(
             occurred_at=occurred_at,
             available_at=available_at,
             expires_at=expires_at,
+            released_at=now if available_at <= now else None,
         )
     )
     if counts_as_earned:

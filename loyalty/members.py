@@ -144,7 +144,7 @@ async def create_member(
     if email is not None and await email_in_use(session, email):
         raise DomainError("EMAIL_TAKEN", "An account with this email already exists", "email")
     member = Member(
-        member_number=new_member_number(),
+        member_number=await _unused_member_number(session),
         card_barcode=new_card_barcode(),
         email=email,
         password_hash=password_hash,
@@ -178,6 +178,15 @@ async def create_member(
         )
     await session.flush()
     return member
+
+
+async def _unused_member_number(session: AsyncSession) -> str:
+    # Nine random digits: with many members a fresh draw is sometimes taken already.
+    while True:
+        number = new_member_number()
+        taken = await session.scalar(select(Member.id).where(Member.member_number == number))
+        if taken is None:
+            return number
 
 
 async def update_profile(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
@@ -11,10 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.storage.models import RateLimitCounter
 
 
+_MAX_KEY = 255  # RateLimitCounter.bucket
+
+
 def _window(bucket: str, window: timedelta, now: datetime) -> tuple[str, datetime]:
     seconds = window.total_seconds()
     index = int(now.timestamp() // seconds)
-    return f"{bucket}@{index}", datetime.fromtimestamp(index * seconds, tz=UTC)
+    key = f"{bucket}@{index}"
+    if len(key) > _MAX_KEY:
+        # Buckets carry caller input (an email address may be 254 characters); keep them in
+        # the column by hashing the long ones.
+        key = f"sha256:{hashlib.sha256(bucket.encode('utf-8')).hexdigest()}@{index}"
+    return key, datetime.fromtimestamp(index * seconds, tz=UTC)
 
 
 async def hit(session: AsyncSession, bucket: str, window: timedelta, now: datetime) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.errors import DomainError
-from loyalty.programme.spec import ProgrammeFile
+from loyalty.programme.spec import ProgrammeFile, ProgrammeSpec
 from loyalty.storage.models import Programme
 
 
@@ -31,6 +31,35 @@ class ProgrammeSettings:
 
 # What an installation runs before any programme file has been applied.
 DEFAULT_SETTINGS = ProgrammeSettings("default", "Trouw", "EUR", Decimal("0.01"), "UTC", "NL")
+
+
+DEFAULT_FILE = ProgrammeFile(
+    programme=ProgrammeSpec(
+        key=DEFAULT_SETTINGS.key,
+        name=DEFAULT_SETTINGS.name,
+        currency=DEFAULT_SETTINGS.currency,
+        point_value=DEFAULT_SETTINGS.point_value,
+        timezone=DEFAULT_SETTINGS.timezone,
+        country=DEFAULT_SETTINGS.country,
+    )
+)
+# Parsed programme files by (programme id, updated_at): validation is not free, and the file
+# only changes when someone applies a new one (in any process: the key tells).
+_parsed: dict[tuple[int, datetime], ProgrammeFile] = {}
+
+
+async def current_file(session: AsyncSession) -> ProgrammeFile:
+    """The programme file in force, or a neutral default before any was applied."""
+    row = await current_programme(session)
+    if row is None:
+        return DEFAULT_FILE
+    key = (row.id, row.updated_at)
+    parsed = _parsed.get(key)
+    if parsed is None:
+        parsed = ProgrammeFile.model_validate(row.spec)
+        _parsed.clear()
+        _parsed[key] = parsed
+    return parsed
 
 
 async def current_programme(session: AsyncSession) -> Programme | None:

@@ -199,12 +199,15 @@ class PointLot(Base):
     occurred_at: Mapped[datetime]
     available_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
+    # When the member was told the lot became spendable / is about to expire.
+    released_at: Mapped[datetime | None]
     warned_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_point_lots_member_spend", "member_id", "remaining", "expires_at"),
         Index("ix_point_lots_expiry", "expires_at", "remaining"),
         Index("ix_point_lots_purchase", "purchase_id"),
+        Index("ix_point_lots_release", "released_at", "available_at"),
     )
 
 
@@ -248,6 +251,7 @@ class PurchaseReturn(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     eligible_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     points_reversed: Mapped[int] = mapped_column(BigInteger)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     recorded_at: Mapped[datetime]
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 05:57:25.126038
+Create Date: 2026-11-23 05:58:59.338462
 
 """
 from typing import Sequence, Union
@@ -152,6 +152,7 @@ def upgrade() -> None:
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('available_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('warned_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entries.id'], name=op.f('fk_point_lots_entry_id_ledger_entries')),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_point_lots_member_id_members'), ondelete='CASCADE'),
@@ -163,6 +164,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_point_lots_expiry', ['expires_at', 'remaining'], unique=False)
         batch_op.create_index('ix_point_lots_member_spend', ['member_id', 'remaining', 'expires_at'], unique=False)
         batch_op.create_index('ix_point_lots_purchase', ['purchase_id'], unique=False)
+        batch_op.create_index('ix_point_lots_release', ['released_at', 'available_at'], unique=False)
 
     op.create_table('purchase_returns',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -171,6 +173,7 @@ def upgrade() -> None:
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('eligible_amount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('points_reversed', sa.BigInteger(), nullable=False),
+    sa.Column('lines', sa.JSON(), nullable=False),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['purchase_id'], ['purchases.id'], name=op.f('fk_purchase_returns_purchase_id_purchases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_purchase_returns')),
@@ -238,6 +241,7 @@ def downgrade() -> None:
 
     op.drop_table('purchase_returns')
     with op.batch_alter_table('point_lots', schema=None) as batch_op:
+        batch_op.drop_index('ix_point_lots_release')
         batch_op.drop_index('ix_point_lots_purchase')
         batch_op.drop_index('ix_point_lots_member_spend')
         batch_op.drop_index('ix_point_lots_expiry')

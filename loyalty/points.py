@@ -1,0 +1,677 @@
+"""Use cases that change points: purchases, returns, events and manual adjustments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty import earning, ledger, members, tiers
+from loyalty.clock import Clock
+from loyalty.errors import DomainError, NotFound, ValidationFailed
+from loyalty.outbox import emit
+from loyalty.programme.spec import ProgrammeFile
+from loyalty.programme.store import current_file
+from loyalty.storage.database import Database
+from loyalty.storage.models import (
+    LedgerEntry,
+    Member,
+    MemberEvent,
+    PointAccount,
+    PointLot,
+    Purchase,
+    PurchaseReturn,
+)
+from loyalty.timeline import available_from, expiry_of
+
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+MAX_LINES = 500
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """A member named by id, member number or card barcode: exactly one of them."""
+
+    member_id: int | None = None
+    member_number: str | None = None
+    barcode: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseLine:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseInput:
+    member: MemberRef
+    external_id: str
+    lines: Sequence[PurchaseLine]
+    occurred_at: datetime | None = None
+    store: str | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    purchase: Purchase
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    sku: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class ReturnInput:
+    purchase_external_id: str
+    external_id: str
+    lines: Sequence[ReturnLine] = ()
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    purchase: Purchase
+    points_reversed: int
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class EventInput:
+    member: MemberRef
+    external_id: str
+    name: str
+    occurred_at: datetime | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventResult:
+    member_id: int
+    points_awarded: int
+    replayed: bool
+
+
+async def resolve_member(s: AsyncSession, ref: MemberRef) -> Member:
+    given = [v for v in (ref.member_id, ref.member_number, ref.barcode) if v is not None]
+    if len(given) != 1:
+        raise DomainError(
+            "INVALID_MEMBER_REFERENCE",
+            "Name the member by exactly one of id, memberNumber or barcodeMessage",
+            "member",
+        )
+    if ref.member_id is not None:
+        member = await s.get(Member, ref.member_id)
+    elif ref.member_number is not None:
+        member = await members.member_by_number(s, ref.member_number)
+    else:
+        member = await members.member_by_card(s, ref.barcode or "")
+    if member is None:
+        raise NotFound("Member", "member")
+    return member
+
+
+def _require_active(member: Member) -> None:
+    if member.status != "active":
+        raise DomainError("MEMBER_NOT_ACTIVE", "This member is blocked or closed", "member")
+
+
+def _external_id(value: str, field_name: str = "externalId") -> str:
+    value = value.strip()
+    if not value or len(value) > 200:
+        raise DomainError("INVALID_EXTERNAL_ID", "An id of 1-200 characters is needed", field_name)
+    return value
+
+
+def basket(lines: Sequence[PurchaseLine]) -> list[earning.BasketLine]:
+    problems: list[DomainError] = []
+    if not lines:
+        problems.append(DomainError("EMPTY_PURCHASE", "A purchase needs lines", "lines"))
+    if len(lines) > MAX_LINES:
+        problems.append(DomainError("TOO_MANY_LINES", f"At most {MAX_LINES} lines", "lines"))
+    for line in lines:
+        if not line.sku.strip():
+            problems.append(DomainError("INVALID_LINE", "Every line needs a SKU", "lines"))
+        if not line.quantity.is_finite() or line.quantity <= 0:
+            problems.append(DomainError("INVALID_LINE", "Quantities must be positive", "lines"))
+        if not line.unit_price.is_finite() or line.unit_price < 0:
+            problems.append(DomainError("INVALID_LINE", "Prices must not be negative", "lines"))
+    if problems:
+        raise ValidationFailed(problems)
+    return [
+        earning.BasketLine(
+            sku=line.sku.strip(),
+            category=line.category.strip() if line.category else None,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in lines
+    ]
+
+
+def _money(value: Decimal) -> Decimal:
+    try:
+        return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        raise DomainError("INVALID_AMOUNT", "Amount out of range", "amount") from None
+
+
+async def _used(
+    s: AsyncSession,
+    member_id: int,
+    keys: Sequence[earning.CapKey],
+    at: datetime,
+    file: ProgrammeFile,
+    *,
+    count: bool = False,
+) -> dict[earning.CapKey, int]:
+    """Points (or awards) the member already earned per cap key in the current period."""
+    used: dict[earning.CapKey, int] = {}
+    for rule, period in keys:
+        start = earning.period_start(period, at, file.programme.zone)
+        query = select(
+            func.count(LedgerEntry.id) if count else func.coalesce(func.sum(LedgerEntry.points), 0)
+        ).where(LedgerEntry.member_id == member_id, LedgerEntry.kind.in_(("earn", "bonus")))
+        if rule == "purchases":
+            query = query.where(LedgerEntry.source_type == "purchase")
+        else:
+            query = query.where(LedgerEntry.rule == rule)
+        if start is not None:
+            query = query.where(LedgerEntry.occurred_at >= start)
+        used[(rule, period)] = int(await s.scalar(query) or 0)
+    return used
+
+
+async def _context(
+    s: AsyncSession, member_id: int, file: ProgrammeFile, at: datetime
+) -> earning.EarnContext:
+    level = await tiers.current_level(s, member_id, file, at)
+    return earning.EarnContext(
+        at=at,
+        zone=file.programme.zone,
+        tier=level.key if level else None,
+        tier_multiplier=level.earn_multiplier if level else Decimal(1),
+    )
+
+
+async def balance_event(
+    s: AsyncSession, member_id: int, entries: Sequence[LedgerEntry], now: datetime
+) -> None:
+    """Tell listeners about new entries, each with the balance after the whole change."""
+    current = await ledger.balance(s, member_id, now)
+    for entry in entries:
+        emit(
+            s,
+            "balance.changed",
+            member_id,
+            {
+                "entry_id": entry.id,
+                "kind": entry.kind,
+                "points": entry.points,
+                "description": entry.description,
+                "occurred_at": entry.occurred_at.isoformat(),
+                "available": current.available,
+                "pending": current.pending,
+                "lifetime_earned": current.lifetime_earned,
+            },
+            now,
+        )
+
+
+class PointsService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def _when(self, occurred_at: datetime | None, now: datetime) -> datetime:
+        if occurred_at is None:
+            return now
+        if occurred_at.tzinfo is None:
+            raise DomainError("INVALID_DATE", "Times need a UTC offset", "occurredAt")
+        if occurred_at > now + MAX_CLOCK_SKEW:
+            raise DomainError("INVALID_DATE", "occurredAt is in the future", "occurredAt")
+        return occurred_at
+
+    async def preview_purchase(
+        self, ref: MemberRef | None, lines: Sequence[PurchaseLine], at: datetime | None = None
+    ) -> list[earning.Award]:
+        """What a basket would earn now, changing nothing (the till's dry run)."""
+        items = basket(lines)
+        now = self.clock.now()
+        at = self._when(at, now)
+        async with self.db.unit_of_work(write=False) as uow:
+            file = await current_file(uow.session)
+            if ref is None:
+                ctx = earning.EarnContext(at, file.programme.zone, None, Decimal(1))
+                return earning.purchase_awards(file.earning, items, ctx, {})
+            member = await resolve_member(uow.session, ref)
+            ctx = await _context(uow.session, member.id, file, at)
+            used = await _used(uow.session, member.id, earning.cap_keys(file.earning), at, file)
+            return earning.purchase_awards(file.earning, items, ctx, used)
+
+    async def record_purchase(
+        self, data: PurchaseInput, actor: str | None = None
+    ) -> PurchaseResult:
+        external_id = _external_id(data.external_id)
+        items = basket(data.lines)
+        now = self.clock.now()
+        at = self._when(data.occurred_at, now)
+        try:
+            return await self._record_purchase(data, external_id, items, at, now, actor)
+        except IntegrityError:
+            # The same externalId was recorded at the same moment by another request.
+            async with self.db.unit_of_work(write=False) as uow:
+                existing = await uow.session.scalar(
+                    select(Purchase).where(Purchase.external_id == external_id)
+                )
+            if existing is None:
+                raise
+            return PurchaseResult(existing, replayed=True)
+
+    async def _record_purchase(
+        self,
+        data: PurchaseInput,
+        external_id: str,
+        items: list[earning.BasketLine],
+        at: datetime,
+        now: datetime,
+        actor: str | None,
+    ) -> PurchaseResult:
+        async with self.db.unit_of_work() as uow:
+            s = uow.session
+            member = await resolve_member(s, data.member)
+            account = await ledger.lock_account(s, member.id, now)
+            existing = await s.scalar(select(Purchase).where(Purchase.external_id == external_id))
+            if existing is not None:
+                if existing.member_id != member.id:
+                    raise DomainError(
+                        "IDEMPOTENCY_CONFLICT",
+                        "This externalId was already used for another member",
+                        "externalId",
+                    )
+                return PurchaseResult(existing, replayed=True)
+            _require_active(member)
+            file = await current_file(s)
+            currency = (data.currency or file.programme.currency).upper()
+            if currency != file.programme.currency:
+                raise DomainError(
+                    "CURRENCY_MISMATCH",
+                    f"This programme counts in {file.programme.currency}",
+                    "currency",
+                )
+            ctx = await _context(s, member.id, file, at)
+            used = await _used(s, member.id, earning.cap_keys(file.earning), at, file)
+            awards = earning.purchase_awards(file.earning, items, ctx, used)
+            purchase = Purchase(
+                member_id=member.id,
+                external_id=external_id,
+                store=(data.store or None),
+                occurred_at=at,
+                recorded_at=now,
+                currency=currency,
+                total=_money(sum((i.amount for i in items), Decimal(0))),
+                eligible_total=_money(earning.eligible_total(file.earning, items)),
+                lines=[
+                    {
+                        "sku": i.sku,
+                        "category": i.category,
+                        "quantity": str(i.quantity),
+                        "unit_price": str(i.unit_price),
+                    }
+                    for i in items
+                ],
+                points_earned=sum(a.points for a in awards),
+                points_pending=0,
+                points_reversed=0,
+                returned_total=Decimal(0),
+                returned_eligible=Decimal(0),
+                recorded_by=actor,
+            )
+            s.add(purchase)
+            await s.flush()
+            points = file.points
+            available_at = available_from(points.pending_days, at, file.programme.zone)
+            expires_at = expiry_of(points.expiry, at, file.programme.zone)
+            entries = []
+            for award in awards:
+                entries.append(
+                    await ledger.credit(
+                        s,
+                        account,
+                        "earn" if award.rule == "base" else "bonus",
+                        award.points,
+                        occurred_at=at,
+                        now=now,
+                        available_at=available_at,
+                        expires_at=expires_at,
+                        purchase_id=purchase.id,
+                        meta=ledger.EntryMeta(
+                            award.description,
+                            source_type="purchase",
+                            source_id=purchase.id,
+                            rule=award.rule,
+                            actor=actor,
+                        ),
+                    )
+                )
+            purchase.points_pending = purchase.points_earned if available_at > now else 0
+            await tiers.upgrade_if_qualified(s, member.id, file, now)
+            await balance_event(s, member.id, entries, now)
+            await uow.commit()
+        return PurchaseResult(purchase, replayed=False)
+
+    async def record_return(self, data: ReturnInput, actor: str | None = None) -> ReturnResult:
+        external_id = _external_id(data.external_id)
+        purchase_id = _external_id(data.purchase_external_id, "purchaseExternalId")
+        if bool(data.lines) == (data.amount is not None):
+            raise DomainError(
+                "INVALID_RETURN", "Give either the returned lines or the returned amount", "lines"
+            )
+        now = self.clock.now()
+        async with self.db.unit_of_work() as uow:
+            s = uow.session
+            purchase = await s.scalar(select(Purchase).where(Purchase.external_id == purchase_id))
+            if purchase is None:
+                raise DomainError(
+                    "PURCHASE_NOT_FOUND", "No purchase with this externalId", "purchaseExternalId"
+                )
+            account = await ledger.lock_account(s, purchase.member_id, now)
+            await s.refresh(purchase)
+            existing = await s.scalar(
+                select(PurchaseReturn).where(PurchaseReturn.external_id == external_id)
+            )
+            if existing is not None:
+                if existing.purchase_id != purchase.id:
+                    raise DomainError(
+                        "IDEMPOTENCY_CONFLICT",
+                        "This return id was already used for another purchase",
+                        "externalId",
+                    )
+                return ReturnResult(purchase, existing.points_reversed, replayed=True)
+            file = await current_file(s)
+            amount, eligible, lines = await self._returned(s, purchase, data, file)
+            purchase.returned_total += amount
+            purchase.returned_eligible += eligible
+            share = (
+                purchase.returned_eligible / purchase.eligible_total
+                if purchase.eligible_total > 0
+                else Decimal(0)
+            )
+            target = int(
+                (purchase.points_earned * min(share, Decimal(1))).to_integral_value(ROUND_HALF_UP)
+            )
+            reverse = max(min(target, purchase.points_earned) - purchase.points_reversed, 0)
+            entry = None
+            if reverse > 0:
+                own = list(
+                    await s.scalars(
+                        select(PointLot)
+                        .where(PointLot.purchase_id == purchase.id, PointLot.remaining > 0)
+                        # The purchase's own pending points go first, then its spendable ones.
+                        .order_by(PointLot.available_at.desc(), *ledger.SPEND_ORDER)
+                    )
+                )
+                own = [
+                    lot
+                    for lot in own
+                    if lot.available_at > now or lot.expires_at is None or lot.expires_at > now
+                ]
+                entry, _ = await ledger.debit(
+                    s,
+                    account,
+                    "reverse",
+                    reverse,
+                    now=now,
+                    first=own,
+                    allow_debt=file.points.allow_negative_balance,
+                    meta=ledger.EntryMeta(
+                        "Points taken back for a return",
+                        source_type="purchase",
+                        source_id=purchase.id,
+                        actor=actor,
+                    ),
+                )
+                account.lifetime_earned -= reverse
+            purchase.points_reversed += reverse
+            s.add(
+                PurchaseReturn(
+                    purchase_id=purchase.id,
+                    external_id=external_id,
+                    amount=amount,
+                    eligible_amount=eligible,
+                    points_reversed=reverse,
+                    lines=lines,
+                    recorded_at=now,
+                )
+            )
+            if entry is not None:
+                await balance_event(s, purchase.member_id, [entry], now)
+            await uow.commit()
+        return ReturnResult(purchase, reverse, replayed=False)
+
+    async def _returned(
+        self, s: AsyncSession, purchase: Purchase, data: ReturnInput, file: ProgrammeFile
+    ) -> tuple[Decimal, Decimal, list[dict[str, str]]]:
+        """Money returned, the part of it that earned points, and the lines as recorded."""
+        left_total = purchase.total - purchase.returned_total
+        if data.amount is not None:
+            amount = _money(data.amount)
+            if amount <= 0 or amount > left_total:
+                raise DomainError(
+                    "RETURN_EXCEEDS_PURCHASE",
+                    f"The amount must be above 0 and at most {left_total}",
+                    "amount",
+                )
+            eligible = (
+                _money(amount * purchase.eligible_total / purchase.total)
+                if purchase.total > 0
+                else Decimal(0)
+            )
+            return amount, eligible, []
+        bought: dict[str, list[dict[str, Any]]] = {}
+        for line in purchase.lines:
+            bought.setdefault(line["sku"], []).append(line)
+        already: dict[str, Decimal] = {}
+        for earlier in await s.scalars(
+            select(PurchaseReturn).where(PurchaseReturn.purchase_id == purchase.id)
+        ):
+            for line in earlier.lines:
+                already[line["sku"]] = already.get(line["sku"], Decimal(0)) + Decimal(
+                    line["quantity"]
+                )
+        amount = eligible = Decimal(0)
+        recorded = []
+        for returned in data.lines:
+            matches = bought.get(returned.sku)
+            if not matches:
+                raise DomainError(
+                    "RETURN_LINE_NOT_IN_PURCHASE", f"{returned.sku} was not bought", "lines"
+                )
+            quantity = sum((Decimal(m["quantity"]) for m in matches), Decimal(0))
+            if returned.quantity <= 0 or returned.quantity > quantity - already.get(
+                returned.sku, Decimal(0)
+            ):
+                raise DomainError(
+                    "RETURN_EXCEEDS_PURCHASE",
+                    f"More {returned.sku} returned than bought",
+                    "lines",
+                )
+            already[returned.sku] = already.get(returned.sku, Decimal(0)) + returned.quantity
+            line = matches[0]
+            value = returned.quantity * Decimal(line["unit_price"])
+            amount += value
+            item = earning.BasketLine(
+                line["sku"], line["category"], returned.quantity, Decimal(line["unit_price"])
+            )
+            eligible += earning.eligible_total(file.earning, [item])
+            recorded.append({"sku": returned.sku, "quantity": str(returned.quantity)})
+        return _money(amount), _money(eligible), recorded
+
+    async def record_event(self, data: EventInput, actor: str | None = None) -> EventResult:
+        external_id = _external_id(data.external_id)
+        name = data.name.strip().lower()
+        if not name or len(name) > 63:
+            raise DomainError("INVALID_EVENT", "An event name of 1-63 characters is needed", "name")
+        now = self.clock.now()
+        at = self._when(data.occurred_at, now)
+        async with self.db.unit_of_work() as uow:
+            s = uow.session
+            member = await resolve_member(s, data.member)
+            account = await ledger.lock_account(s, member.id, now)
+            existing = await s.scalar(
+                select(MemberEvent).where(MemberEvent.external_id == external_id)
+            )
+            if existing is not None:
+                if existing.member_id != member.id:
+                    raise DomainError(
+                        "IDEMPOTENCY_CONFLICT",
+                        "This externalId was already used for another member",
+                        "externalId",
+                    )
+                return EventResult(member.id, existing.points_awarded, replayed=True)
+            _require_active(member)
+            file = await current_file(s)
+            ctx = await _context(s, member.id, file, at)
+            keys = earning.cap_keys(file.earning, name)
+            awards = earning.event_awards(
+                file.earning,
+                name,
+                ctx,
+                await _used(s, member.id, keys, at, file),
+                await _used(s, member.id, keys, at, file, count=True),
+            )
+            event = MemberEvent(
+                member_id=member.id,
+                external_id=external_id,
+                name=name,
+                occurred_at=at,
+                recorded_at=now,
+                properties=data.properties,
+                points_awarded=sum(a.points for a in awards),
+            )
+            s.add(event)
+            await s.flush()
+            expires_at = expiry_of(file.points.expiry, at, file.programme.zone)
+            entries = [
+                await ledger.credit(
+                    s,
+                    account,
+                    "bonus",
+                    award.points,
+                    occurred_at=at,
+                    now=now,
+                    available_at=at,
+                    expires_at=expires_at,
+                    meta=ledger.EntryMeta(
+                        award.description,
+                        source_type="event",
+                        source_id=event.id,
+                        rule=award.rule,
+                        actor=actor,
+                    ),
+                )
+                for award in awards
+            ]
+            if entries:
+                await tiers.upgrade_if_qualified(s, member.id, file, now)
+                await balance_event(s, member.id, entries, now)
+            await uow.commit()
+        return EventResult(member.id, event.points_awarded, replayed=False)
+
+    async def adjust(
+        self,
+        ref: MemberRef,
+        points: int,
+        reason: str,
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[LedgerEntry, bool]:
+        """A manual correction by staff, with the reason and who made it."""
+        reason = reason.strip()
+        if not reason:
+            raise DomainError("REASON_REQUIRED", "Say why the points change", "reason")
+        if points == 0 or abs(points) > 10_000_000:
+            raise DomainError("INVALID_POINTS", "Points must be non-zero and sane", "points")
+        key = (
+            f"adjust:{_external_id(idempotency_key, 'idempotencyKey')}" if idempotency_key else None
+        )
+        now = self.clock.now()
+        async with self.db.unit_of_work() as uow:
+            s = uow.session
+            member = await resolve_member(s, ref)
+            account = await ledger.lock_account(s, member.id, now)
+            if key is not None:
+                existing = await s.scalar(
+                    select(LedgerEntry).where(LedgerEntry.idempotency_key == key)
+                )
+                if existing is not None:
+                    if existing.member_id != member.id or existing.points != points:
+                        raise DomainError(
+                            "IDEMPOTENCY_CONFLICT",
+                            "This idempotencyKey was used for another adjustment",
+                            "idempotencyKey",
+                        )
+                    return existing, True
+            file = await current_file(s)
+            meta = ledger.EntryMeta(
+                f"Adjusted: {reason}"[:200],
+                source_type="adjustment",
+                actor=actor,
+                reason=reason[:500],
+                idempotency_key=key,
+            )
+            if points > 0:
+                entry = await ledger.credit(
+                    s,
+                    account,
+                    "adjust",
+                    points,
+                    occurred_at=now,
+                    now=now,
+                    available_at=now,
+                    expires_at=expiry_of(file.points.expiry, now, file.programme.zone),
+                    meta=meta,
+                    counts_as_earned=False,
+                )
+            else:
+                await ledger.settle(s, account, now)
+                current = await ledger.balance(s, member.id, now)
+                if current.available < -points:
+                    raise DomainError(
+                        "INSUFFICIENT_POINTS",
+                        f"Only {max(current.available, 0)} points available to take",
+                        "points",
+                    )
+                taken, _ = await ledger.debit(s, account, "adjust", -points, now=now, meta=meta)
+                assert taken is not None
+                entry = taken
+            await balance_event(s, member.id, [entry], now)
+            await uow.commit()
+        return entry, False
+
+    async def balance(self, member_id: int) -> ledger.Balance:
+        async with self.db.unit_of_work(write=False) as uow:
+            file = await current_file(uow.session)
+            return await ledger.balance(
+                uow.session,
+                member_id,
+                self.clock.now(),
+                warn_days=file.points.expiry.warn_days_before,
+            )
+
+    async def account(self, member_id: int) -> PointAccount | None:
+        async with self.db.unit_of_work(write=False) as uow:
+            return await uow.session.get(PointAccount, member_id)
