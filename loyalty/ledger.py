@@ -338,42 +338,57 @@ async def _pay_debt(s: AsyncSession, account: PointAccount, now: datetime) -> No
 async def balance(
     s: AsyncSession, member_id: int, now: datetime, *, warn_days: int = 30
 ) -> Balance:
-    """The member's points at `now`, exact to the second whether or not the scheduled jobs
-    have run: pending lots are counted as pending and expired ones not at all."""
+    return (await balances(s, [member_id], now, warn_days=warn_days))[member_id]
+
+
+async def balances(
+    s: AsyncSession, member_ids: Sequence[int], now: datetime, *, warn_days: int = 30
+) -> dict[int, Balance]:
+    """Members' points at `now`, exact to the second whether or not the scheduled jobs have
+    run: pending lots count as pending and expired ones not at all. Three queries however
+    many members are asked for."""
     live = or_(PointLot.expires_at.is_(None), PointLot.expires_at > now)
     spendable = and_(PointLot.available_at <= now, live)
-    horizon = now + timedelta(days=warn_days)
-    row = (
-        await s.execute(
+    soon = and_(live, PointLot.expires_at <= now + timedelta(days=warn_days))
+    mine = and_(PointLot.member_id.in_(member_ids), PointLot.remaining > 0)
+    sums = {
+        row[0]: (int(row[1]), int(row[2]), row[3])
+        for row in await s.execute(
             select(
+                PointLot.member_id,
                 func.coalesce(func.sum(case((spendable, PointLot.remaining), else_=0)), 0),
                 func.coalesce(
                     func.sum(case((PointLot.available_at > now, PointLot.remaining), else_=0)), 0
                 ),
-                func.min(case((and_(live, PointLot.expires_at <= horizon), PointLot.expires_at))),
-            ).where(PointLot.member_id == member_id, PointLot.remaining > 0)
-        )
-    ).one()
-    available, pending, soonest = int(row[0]), int(row[1]), row[2]
-    account = await s.get(PointAccount, member_id)
-    debt = account.debt if account else 0
-    expiring = 0
-    if soonest is not None:
-        expiring = int(
-            await s.scalar(
-                select(func.coalesce(func.sum(PointLot.remaining), 0)).where(
-                    PointLot.member_id == member_id,
-                    PointLot.remaining > 0,
-                    PointLot.expires_at == soonest,
-                )
+                func.min(case((soon, PointLot.expires_at))),
             )
-            or 0
+            .where(mine)
+            .group_by(PointLot.member_id)
         )
-    return Balance(
-        available=available - debt,
-        pending=pending,
-        lifetime_earned=account.lifetime_earned if account else 0,
-        debt=debt,
-        expiring_points=expiring,
-        expiring_at=soonest,
-    )
+    }
+    expiring = {
+        (row[0], row[1]): int(row[2])
+        for row in await s.execute(
+            select(PointLot.member_id, PointLot.expires_at, func.sum(PointLot.remaining))
+            .where(mine, soon)
+            .group_by(PointLot.member_id, PointLot.expires_at)
+        )
+    }
+    accounts = {
+        a.member_id: a
+        for a in await s.scalars(select(PointAccount).where(PointAccount.member_id.in_(member_ids)))
+    }
+    result = {}
+    for member_id in member_ids:
+        available, pending, soonest = sums.get(member_id, (0, 0, None))
+        account = accounts.get(member_id)
+        debt = account.debt if account else 0
+        result[member_id] = Balance(
+            available=available - debt,
+            pending=pending,
+            lifetime_earned=account.lifetime_earned if account else 0,
+            debt=debt,
+            expiring_points=expiring.get((member_id, soonest), 0) if soonest else 0,
+            expiring_at=soonest,
+        )
+    return result
