@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -12,17 +13,19 @@ from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.settings import Settings
 from loyalty import apikeys
 from loyalty.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
 from loyalty.errors import DomainError
+from loyalty.jobs import JOBS, run_jobs, run_scheduler
 from loyalty.passwords import PasswordHasher
 from loyalty.programme.loader import ProgrammeFileError, load_programme
 from loyalty.programme.store import apply_programme
 from loyalty.storage.database import Database
-from loyalty.storage.migrate import upgrade
+from loyalty.storage.migrate import is_current, upgrade
 
 T = TypeVar("T")
 
@@ -37,8 +40,14 @@ def _settings() -> Settings:
         raise click.ClickException(f"bad configuration: {problems}") from None
 
 
-def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Run one async job against the configured database, turning failures into messages."""
+def _run(
+    work: Callable[[Database], Awaitable[T]],
+    settings: Settings | None = None,
+    *,
+    migrates: bool = False,
+) -> T:
+    """Run one async job against the configured database, turning failures into messages.
+    Jobs that do not migrate themselves refuse to run on an out-of-date schema."""
     settings = settings or _settings()
     try:
         db = Database(settings.database_url)
@@ -47,6 +56,10 @@ def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = N
 
     async def main() -> T:
         try:
+            if not migrates and not await is_current(db):
+                raise click.ClickException(
+                    "the database schema is not up to date: run `trouw migrate`"
+                )
             return await work(db)
         finally:
             await db.dispose()
@@ -55,8 +68,8 @@ def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = N
         return asyncio.run(main())
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach the database: {exc}") from None
+    except (OSError, SQLAlchemyError) as exc:
+        raise click.ClickException(f"database error: {exc}") from None
 
 
 def _hasher(settings: Settings) -> PasswordHasher:
@@ -73,7 +86,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Apply the database migrations (safe to run again)."""
-    _run(upgrade)
+    _run(upgrade, migrates=True)
     click.echo("database is up to date")
 
 
@@ -86,7 +99,7 @@ def demo() -> None:
         await upgrade(db)
         return await load_demo(db, SystemClock(), _hasher(settings))
 
-    summary = _run(work, settings)
+    summary = _run(work, settings, migrates=True)
     if not summary.loaded:
         click.echo("a programme is already loaded; the demo data was not added")
     _print_demo(summary)
@@ -113,7 +126,7 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
             return await load_demo(db, SystemClock(), _hasher(settings))
         return None
 
-    summary = _run(prepare, settings)
+    summary = _run(prepare, settings, migrates=True)
     base = f"http://{host}:{port}"
     click.echo(f"Trouw is serving on {base}")
     if settings.graphiql:
@@ -222,6 +235,46 @@ def apikey_revoke(key_id: str) -> None:
 
     _run(work)
     click.echo(f"revoked {key_id}")
+
+
+@main.group()
+def jobs() -> None:
+    """Scheduled work: release pending points, expire points, warn, recalculate tiers."""
+
+
+@jobs.command("run")
+@click.option("--only", multiple=True, type=click.Choice(sorted(JOBS)), help="Run only these jobs.")
+def jobs_run(only: tuple[str, ...]) -> None:
+    """Run the scheduled jobs once, until each has nothing left to do (idempotent)."""
+
+    async def work(db: Database) -> dict[str, int]:
+        return await run_jobs(db, SystemClock(), list(only) or None)
+
+    for name, count in _run(work).items():
+        click.echo(f"{name}: {count}")
+
+
+@main.command()
+@click.option(
+    "--interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1, 86_400),
+    help="Seconds between rounds.",
+)
+def scheduler(interval: float) -> None:
+    """Run the scheduled jobs every INTERVAL seconds until stopped (Ctrl+C, SIGTERM)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def work(db: Database) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        click.echo(f"running scheduled jobs every {interval:g}s")
+        await run_scheduler(db, SystemClock(), interval, stop)
+
+    _run(work)
 
 
 @main.command("export-schema")

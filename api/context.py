@@ -14,6 +14,7 @@ from loyalty.apikeys import Integration, is_api_key
 from loyalty.auth import AuthService, MemberPrincipal
 from loyalty.clock import Clock
 from loyalty.errors import DomainError
+from loyalty.points import PointsService
 from loyalty.profiles import ProfileService
 from loyalty.storage.database import Database
 from loyalty.tokens import looks_like_own_token
@@ -30,6 +31,7 @@ class Services:
     clock: Clock
     auth: AuthService
     profiles: ProfileService
+    points: PointsService
     identity: ExternalTokenVerifier | None = None
 
 

@@ -662,6 +662,20 @@ class PointsService:
             await uow.commit()
         return entry, False
 
+    async def set_tier_floor(
+        self, ref: MemberRef, tier: str, until: datetime | None
+    ) -> tiers.TierStatus | None:
+        """Staff give a member at least `tier` until `until`."""
+        now = self.clock.now()
+        async with self.db.unit_of_work() as uow:
+            s = uow.session
+            member = await resolve_member(s, ref)
+            file = await current_file(s)
+            await tiers.set_floor(s, member.id, file, tier, until, now)
+            status = await tiers.status(s, member.id, file, now)
+            await uow.commit()
+        return status
+
     async def balance(self, member_id: int) -> ledger.Balance:
         async with self.db.unit_of_work(write=False) as uow:
             file = await current_file(uow.session)

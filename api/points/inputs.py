@@ -1,0 +1,47 @@
+"""Inputs the tills send: which member, which lines."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from api.errors import ApiError
+from loyalty.points import MemberRef, PurchaseLine
+
+
+@strawberry.input(description="Name the member by exactly one of these.")
+class MemberReferenceInput:
+    id: strawberry.ID | None = None
+    member_number: str | None = None
+    barcode_message: str | None = None
+
+    def to_domain(self) -> MemberRef:
+        member_id = None
+        if self.id is not None:
+            try:
+                global_id = strawberry.relay.GlobalID.from_id(self.id)
+            except Exception:
+                raise ApiError("BAD_USER_INPUT", "`member.id` is not a member id") from None
+            if global_id.type_name != "Member" or not global_id.node_id.isdigit():
+                raise ApiError("BAD_USER_INPUT", "`member.id` is not a member id")
+            member_id = int(global_id.node_id)
+        return MemberRef(
+            member_id=member_id,
+            member_number=self.member_number,
+            barcode=self.barcode_message,
+        )
+
+
+@strawberry.input
+class PurchaseLineInput:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal = strawberry.field(description="Price of one unit, tax included.")
+    category: str | None = None
+
+    def to_domain(self) -> PurchaseLine:
+        return PurchaseLine(
+            sku=self.sku, quantity=self.quantity, unit_price=self.unit_price,
+            category=self.category,
+        )

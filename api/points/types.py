@@ -1,0 +1,219 @@
+"""GraphQL types of points: balance, history entries, tiers, purchases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from api.context import Context
+from api.permissions import may_see_member
+from loyalty import ledger
+from loyalty.programme.spec import TierLevel as TierLevelSpec
+from loyalty.storage.models import LedgerEntry
+from loyalty.storage.models import Purchase as PurchaseRow
+from loyalty.tiers import TierStatus
+
+
+@strawberry.enum(description="What changed the points.")
+class TransactionKind(Enum):
+    EARN = "earn"
+    BONUS = "bonus"
+    SPEND = "spend"
+    EXPIRE = "expire"
+    REVERSE = "reverse"
+    ADJUST = "adjust"
+    REFUND = "refund"
+
+
+@strawberry.type(description="Points that expire together at the soonest coming expiry.")
+class ExpiringPoints:
+    points: int
+    expires_at: datetime
+
+
+@strawberry.type
+class Balance:
+    available: int = strawberry.field(description="Points the member can spend now.")
+    pending: int = strawberry.field(description="Points still in their pending period.")
+    lifetime_earned: int
+    debt: int = strawberry.field(description="Points owed after returns, paid from new points.")
+    expiring_soon: ExpiringPoints | None = strawberry.field(
+        description="The next points to expire, within the programme's warning period."
+    )
+
+    @classmethod
+    def of(cls, b: ledger.Balance) -> Balance:
+        return cls(
+            available=b.available,
+            pending=b.pending,
+            lifetime_earned=b.lifetime_earned,
+            debt=b.debt,
+            expiring_soon=(
+                ExpiringPoints(points=b.expiring_points, expires_at=b.expiring_at)
+                if b.expiring_at and b.expiring_points
+                else None
+            ),
+        )
+
+
+@strawberry.type
+class PointsTransaction(relay.Node):
+    id: relay.NodeID[int]
+    kind: TransactionKind
+    points: int
+    description: str
+    occurred_at: datetime
+    available_at: datetime | None
+    expires_at: datetime | None
+    member_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: LedgerEntry) -> PointsTransaction:
+        return cls(
+            id=row.id,
+            kind=TransactionKind(row.kind),
+            points=row.points,
+            description=row.description,
+            occurred_at=row.occurred_at,
+            # Only credits have these; spends and expiries say nothing about availability.
+            available_at=row.available_at if row.points > 0 else None,
+            expires_at=row.expires_at if row.points > 0 else None,
+            member_id=row.member_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[PointsTransaction | None]:
+        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        rows = await info.context.loaders.entry.load_many(ids)
+        return [
+            cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None
+            for r in rows
+        ]
+
+
+@strawberry.type
+class TierLevel:
+    key: str
+    name: str
+    threshold: int
+    benefits: list[str]
+    earn_multiplier: Decimal
+
+    @classmethod
+    def of(cls, spec: TierLevelSpec) -> TierLevel:
+        return cls(
+            key=spec.key,
+            name=spec.name,
+            threshold=spec.threshold,
+            benefits=list(spec.benefits),
+            earn_multiplier=spec.earn_multiplier,
+        )
+
+
+@strawberry.type
+class TierProgress:
+    qualifying_points: int = strawberry.field(
+        description="Points (or whole currency units, for spend-based tiers) in the window."
+    )
+    points_to_next_tier: int | None
+    period_ends_at: datetime | None = strawberry.field(
+        description="When the qualification period ends (null for a rolling window)."
+    )
+
+
+@strawberry.type(description="The member's tier and the way to the next one.")
+class MemberTier:
+    key: str
+    name: str
+    benefits: list[str]
+    earn_multiplier: Decimal
+    next_tier: TierLevel | None
+    progress: TierProgress
+    guaranteed_until: datetime | None = strawberry.field(
+        description="A tier set by staff holds at least until then."
+    )
+
+    @classmethod
+    def of(cls, status: TierStatus) -> MemberTier:
+        return cls(
+            key=status.level.key,
+            name=status.level.name,
+            benefits=list(status.level.benefits),
+            earn_multiplier=status.level.earn_multiplier,
+            next_tier=TierLevel.of(status.next_level) if status.next_level else None,
+            progress=TierProgress(
+                qualifying_points=status.qualifying,
+                points_to_next_tier=status.to_next,
+                period_ends_at=status.period_ends_at,
+            ),
+            guaranteed_until=status.floor_until if status.floor else None,
+        )
+
+
+@strawberry.type
+class Purchase(relay.Node):
+    id: relay.NodeID[int]
+    external_id: str
+    occurred_at: datetime
+    store: str | None
+    currency: str
+    total: Decimal
+    points_earned: int
+    points_pending: int
+    points_reversed: int
+
+    @classmethod
+    def from_row(cls, row: PurchaseRow) -> Purchase:
+        return cls(
+            id=row.id,
+            external_id=row.external_id,
+            occurred_at=row.occurred_at,
+            store=row.store,
+            currency=row.currency,
+            total=row.total,
+            points_earned=row.points_earned,
+            points_pending=row.points_pending,
+            points_reversed=row.points_reversed,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[Purchase | None]:
+        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        rows = await info.context.loaders.purchase.load_many(ids)
+        return [
+            cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None
+            for r in rows
+        ]
+
+
+@strawberry.type
+class EarnBreakdown:
+    rule: str
+    points: int
+    description: str
+
+
+@strawberry.type(description="What a basket would earn, without recording anything.")
+class PurchasePreview:
+    points: int
+    awards: list[EarnBreakdown]
+
+
+@strawberry.type(description="Outstanding points and what they are worth.")
+class ProgrammeLiability:
+    currency: str
+    point_value: Decimal
+    available_points: int
+    pending_points: int
+    outstanding_points: int
+    value: Decimal

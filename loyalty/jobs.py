@@ -1,0 +1,179 @@
+"""Scheduled work: release pending points, expire lots, warn before expiry, recalculate tiers.
+
+Each job is idempotent (running it twice at the same instant changes nothing more), works in
+small per-member transactions, and uses instants computed in programme time, so DST changes
+need no special care.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from loyalty import ledger, tiers
+from loyalty.clock import Clock
+from loyalty.outbox import emit
+from loyalty.points import balance_event
+from loyalty.programme.store import current_file
+from loyalty.storage.database import Database
+from loyalty.storage.models import LedgerEntry, PointLot
+
+log = logging.getLogger("trouw.jobs")
+BATCH = 500
+
+
+async def release_pending(db: Database, now: datetime) -> int:
+    """Tell members whose pending points became spendable. Balances are exact without this
+    job (they are computed at read time); it exists so the member hears about it."""
+    async with db.unit_of_work(write=False) as uow:
+        member_ids = list(
+            await uow.session.scalars(
+                select(PointLot.member_id)
+                .where(PointLot.released_at.is_(None), PointLot.available_at <= now)
+                .distinct()
+                .limit(BATCH)
+            )
+        )
+    for member_id in member_ids:
+        async with db.unit_of_work() as uow:
+            s = uow.session
+            await ledger.lock_account(s, member_id, now)
+            lots = list(
+                await s.scalars(
+                    select(PointLot).where(
+                        PointLot.member_id == member_id,
+                        PointLot.released_at.is_(None),
+                        PointLot.available_at <= now,
+                    )
+                )
+            )
+            for lot in lots:
+                lot.released_at = now
+            entries = list(
+                await s.scalars(
+                    select(LedgerEntry).where(LedgerEntry.id.in_([lot.entry_id for lot in lots]))
+                )
+            )
+            await balance_event(s, member_id, entries, now)
+            await uow.commit()
+    return len(member_ids)
+
+
+async def expire_points(db: Database, now: datetime) -> int:
+    """Write the expiry of every lot whose time has come. Returns members affected."""
+    async with db.unit_of_work(write=False) as uow:
+        member_ids = list(
+            await uow.session.scalars(
+                select(PointLot.member_id)
+                .where(
+                    PointLot.remaining > 0,
+                    PointLot.expires_at.is_not(None),
+                    PointLot.expires_at <= now,
+                )
+                .distinct()
+                .limit(BATCH)
+            )
+        )
+    for member_id in member_ids:
+        async with db.unit_of_work() as uow:
+            account = await ledger.lock_account(uow.session, member_id, now)
+            entries = await ledger.settle(uow.session, account, now)
+            if entries:
+                await balance_event(uow.session, member_id, entries, now)
+            await uow.commit()
+    return len(member_ids)
+
+
+async def warn_expiring(db: Database, now: datetime) -> int:
+    """One `points.expiring` event per member and expiry instant, `warn_days_before` ahead."""
+    async with db.unit_of_work(write=False) as uow:
+        file = await current_file(uow.session)
+    days = file.points.expiry.warn_days_before
+    if days == 0:
+        return 0
+    horizon = now + timedelta(days=days)
+    async with db.unit_of_work() as uow:
+        s = uow.session
+        lots = list(
+            await s.scalars(
+                select(PointLot)
+                .where(
+                    PointLot.warned_at.is_(None),
+                    PointLot.remaining > 0,
+                    PointLot.expires_at > now,
+                    PointLot.expires_at <= horizon,
+                )
+                .order_by(PointLot.member_id, PointLot.expires_at)
+                .limit(BATCH * 10)
+            )
+        )
+        groups: dict[tuple[int, datetime], int] = defaultdict(int)
+        for lot in lots:
+            assert lot.expires_at is not None
+            groups[(lot.member_id, lot.expires_at)] += lot.remaining
+            lot.warned_at = now
+        for (member_id, expires_at), points in groups.items():
+            emit(
+                s, "points.expiring", member_id,
+                {"points": points, "expires_at": expires_at.isoformat()}, now,
+            )
+        await uow.commit()
+    return len(groups)
+
+
+async def recalculate_tiers(db: Database, now: datetime) -> int:
+    async with db.unit_of_work(write=False) as uow:
+        file = await current_file(uow.session)
+        member_ids = await tiers.due_for_recalculation(uow.session, file, now, BATCH)
+    for member_id in member_ids:
+        async with db.unit_of_work() as uow:
+            await tiers.recalculate(uow.session, member_id, file, now)
+            await uow.commit()
+    return len(member_ids)
+
+
+JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
+    "release": release_pending,
+    "expire": expire_points,
+    "warn": warn_expiring,
+    "tiers": recalculate_tiers,
+}
+
+
+async def run_jobs(db: Database, clock: Clock, only: list[str] | None = None) -> dict[str, int]:
+    """Run the jobs until each has nothing left to do now; returns what each touched."""
+    done: dict[str, int] = {}
+    for name, job in JOBS.items():
+        if only and name not in only:
+            continue
+        total = 0
+        while (count := await job(db, clock.now())) > 0:
+            total += count
+            if count < BATCH:
+                break
+        done[name] = total
+    return done
+
+
+async def run_scheduler(
+    db: Database, clock: Clock, interval: float = 60.0, stop: asyncio.Event | None = None
+) -> None:
+    """Run every job every `interval` seconds until `stop` is set. Safe to run in several
+    processes at once: every change happens under the member's lock and is idempotent."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            done = await run_jobs(db, clock)
+            if any(done.values()):
+                log.info("scheduled jobs: %s", done)
+        except Exception:
+            log.exception("scheduled jobs failed; trying again next round")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
