@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -25,6 +26,7 @@ from api.settings import Settings
 from loyalty.auth import AuthService, SignInLimits
 from loyalty.clock import Clock, SystemClock
 from loyalty.passwords import PasswordHasher
+from loyalty.points import PointsService
 from loyalty.profiles import ProfileService
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
@@ -74,17 +76,29 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         clock=clock,
         auth=auth,
         profiles=ProfileService(db, clock),
+        points=PointsService(db, clock),
         identity=identity,
     )
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        # Strawberry expects an object (or a batch); other JSON would crash it with a 500.
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return parsed
+
     async def get_context(self, request: Any, response: Any) -> Context:
         services: Services = request.app.state.services
+        websocket = isinstance(request, WebSocket)
         context = Context(
-            services=services, request=request, response=response, loaders=Loaders(services.db)
+            services=services,
+            request=request,
+            response=response,
+            loaders=Loaders(services.db, services.clock, cache=not websocket),
         )
-        if not isinstance(request, WebSocket):
+        if not websocket:
             await apply_credentials(context, request.headers.get("authorization"))
         return context
 
@@ -105,16 +119,31 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                response = JSONResponse(
-                    {"error": f"request body over {self.limit} bytes"}, status_code=413
-                )
-                await response(scope, receive, send)
-                return
-            receive = self._bounded(receive)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        # A body without a length (chunked) is counted as it is read.
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, self._bounded(receive), tracked)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"error": f"request body over {self.limit} bytes"}, status_code=413)
+        await response(scope, receive, send)
 
     def _bounded(self, receive: Receive) -> Receive:
         seen = 0
@@ -124,10 +153,14 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise ValueError("request body over limit")
+                raise _BodyTooLarge
             return message
 
         return bounded
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:

@@ -46,6 +46,11 @@ def user_errors(exc: DomainError) -> list[UserError]:
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Mask errors raised by unexpected exceptions; keep syntax, validation and ApiErrors."""
+    """Mask errors raised by unexpected exceptions; keep syntax, validation and ApiErrors.
+
+    An error that points into the document but not at a resolved field is about the request
+    itself (a variable or literal that does not fit its type, e.g. a malformed date): kept."""
     original = error.original_error
-    return original is not None and not isinstance(original, ApiError)
+    if original is None or isinstance(original, (ApiError, GraphQLError)):
+        return False
+    return error.path is not None or not error.nodes

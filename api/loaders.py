@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
-from loyalty import members
+from loyalty import ledger, members, tiers
+from loyalty.clock import Clock
+from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
-from loyalty.storage.models import Member, MemberConsent
+from loyalty.storage.models import LedgerEntry, Member, MemberConsent, Purchase
 
 
 class Loaders:
-    def __init__(self, db: Database) -> None:
+    """`cache=False` for websocket connections, whose context outlives any one operation:
+    there a loader only batches, it must not serve yesterday's balance."""
+
+    def __init__(self, db: Database, clock: Clock, *, cache: bool = True) -> None:
         self._db = db
-        self.member = DataLoader[int, Member | None](load_fn=self._members)
-        self.consents = DataLoader[int, list[MemberConsent]](load_fn=self._consents)
+        self._clock = clock
+        self.member = DataLoader[int, Member | None](load_fn=self._members, cache=cache)
+        self.consents = DataLoader[int, list[MemberConsent]](load_fn=self._consents, cache=cache)
+        self.balance = DataLoader[int, ledger.Balance](load_fn=self._balances, cache=cache)
+        self.tier = DataLoader[int, tiers.TierStatus | None](load_fn=self._tiers, cache=cache)
+        self.entry = DataLoader[int, LedgerEntry | None](load_fn=self._entries, cache=cache)
+        self.purchase = DataLoader[int, Purchase | None](load_fn=self._purchases, cache=cache)
 
     async def _members(self, ids: Sequence[int]) -> list[Member | None]:
         async with self._db.unit_of_work(write=False) as uow:
@@ -30,3 +41,30 @@ class Loaders:
         for row in rows:
             grouped[row.member_id].append(row)
         return [grouped[i] for i in member_ids]
+
+    async def _balances(self, member_ids: Sequence[int]) -> list[ledger.Balance]:
+        async with self._db.unit_of_work(write=False) as uow:
+            file = await current_file(uow.session)
+            found = await ledger.balances(
+                uow.session, member_ids, self._clock.now(),
+                warn_days=file.points.expiry.warn_days_before,
+            )
+        return [found[i] for i in member_ids]
+
+    async def _tiers(self, member_ids: Sequence[int]) -> list[tiers.TierStatus | None]:
+        now = self._clock.now()
+        async with self._db.unit_of_work(write=False) as uow:
+            file = await current_file(uow.session)
+            return [await tiers.status(uow.session, i, file, now) for i in member_ids]
+
+    async def _entries(self, ids: Sequence[int]) -> list[LedgerEntry | None]:
+        async with self._db.unit_of_work(write=False) as uow:
+            rows = await uow.session.scalars(select(LedgerEntry).where(LedgerEntry.id.in_(ids)))
+            found = {r.id: r for r in rows}
+        return [found.get(i) for i in ids]
+
+    async def _purchases(self, ids: Sequence[int]) -> list[Purchase | None]:
+        async with self._db.unit_of_work(write=False) as uow:
+            rows = await uow.session.scalars(select(Purchase).where(Purchase.id.in_(ids)))
+            found = {r.id: r for r in rows}
+        return [found.get(i) for i in ids]

@@ -33,3 +33,18 @@ def decode_cursor(kind: str, cursor: str | None) -> list[str] | None:
     if prefix != kind or not keys:
         raise ApiError("BAD_USER_INPUT", "`after` is not a cursor from this list")
     return keys
+
+
+MAX_ID = 2**63 - 1
+
+
+def decode_id_cursor(kind: str, cursor: str | None) -> int | None:
+    """The row id in a cursor made by `encode_cursor(kind, id)`; a forged or damaged cursor
+    is the client's mistake, never a database error."""
+    keys = decode_cursor(kind, cursor)
+    if keys is None:
+        return None
+    raw = keys[0]
+    if len(keys) != 1 or not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+        raise ApiError("BAD_USER_INPUT", "`after` is not a cursor from this list")
+    return int(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 import strawberry
@@ -21,20 +22,28 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from api.context import Context
-from api.errors import should_mask
+from api.errors import ApiError, should_mask
 from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
 
 log = logging.getLogger("trouw.api")
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
 class Query(MemberQueries):
     @strawberry.field(description="Fetch any object you may see by its global id.")
-    async def node(self, info: Info[Context, None], id: relay.GlobalID) -> relay.Node | None:
-        return await id.resolve_node(info, required=False)
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
+        # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
+        # the client's mistake (BAD_USER_INPUT), not an unexpected error.
+        try:
+            global_id = relay.GlobalID.from_id(id)
+            global_id.resolve_type(info)
+        except relay.GlobalIDValueError:
+            raise ApiError("BAD_USER_INPUT", "`id` is not an id from this API") from None
+        return await global_id.resolve_node(info, required=False)
 
 
 @strawberry.type
@@ -48,6 +57,10 @@ class TrouwSchema(strawberry.Schema):
     ) -> None:
         # Expected errors (bad queries, auth) are the client's business; log only the rest.
         for error in errors:
+            if self.config.disable_field_suggestions:
+                # Strawberry strips field suggestions only; names of arguments, input fields,
+                # types and enum values would still reveal the schema.
+                error.message = _SUGGESTION.sub("", error.message)
             if should_mask(error):
                 log.error("unexpected error in %s", error.path, exc_info=error.original_error)
 

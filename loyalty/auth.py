@@ -153,13 +153,18 @@ class AuthService:
         ok = await asyncio.to_thread(self.hasher.verify, stored, password)
         if member is None or not ok:
             raise INVALID_CREDENTIALS  # the attempt is already counted as a failure
+        # Hash outside the write transaction: on SQLite it would hold up every other writer.
+        rehashed = (
+            await asyncio.to_thread(self.hasher.hash, password)
+            if self.hasher.needs_rehash(stored)
+            else None
+        )
         async with self.db.unit_of_work() as uow:
             await ratelimit.reset(uow.session, account_bucket, self.limits.window, now)
             if member.status != "active":
                 await uow.commit()
                 raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
-            if self.hasher.needs_rehash(stored):
-                rehashed = await asyncio.to_thread(self.hasher.hash, password)
+            if rehashed is not None:
                 await uow.session.execute(
                     update(Member).where(Member.id == member.id).values(password_hash=rehashed)
                 )
@@ -258,7 +263,7 @@ class AuthService:
         async with self.db.unit_of_work(write=False) as uow:
             row = (
                 await uow.session.execute(
-                    select(AuthSession.revoked_at, Member.status)
+                    select(AuthSession.revoked_at, AuthSession.expires_at, Member.status)
                     .join(Member, Member.id == AuthSession.member_id)
                     .where(
                         AuthSession.id == claims.session_id,
@@ -266,8 +271,8 @@ class AuthService:
                     )
                 )
             ).first()
-        if row is None or row.revoked_at is not None:
-            raise DomainError("SESSION_REVOKED", "This session has been signed out")
+        if row is None or row.revoked_at is not None or row.expires_at <= self.clock.now():
+            raise DomainError("SESSION_REVOKED", "This session has been signed out or has ended")
         if row.status != "active":
             raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
         return MemberPrincipal(claims.member_id, claims.session_id)
@@ -293,14 +298,13 @@ class AuthService:
         if member is None:
             try:
                 member = await self._provision(subject, email, email_verified)
-            except IntegrityError:
-                # A parallel first request for the same subject created it on PostgreSQL.
-                async with self.db.unit_of_work(write=False) as uow:
-                    member = await uow.session.scalar(
-                        select(Member).where(Member.external_subject == subject)
-                    )
-                if member is None:
+            except (IntegrityError, DomainError) as exc:
+                if isinstance(exc, DomainError) and exc.code != "EMAIL_TAKEN":
                     raise
+                # A parallel first request for the same subject created it on PostgreSQL; with
+                # an email the unique address is what clashes, reported as EMAIL_TAKEN (also
+                # when a sign-up with that address won). Provisioning again finds or links it.
+                member = await self._provision(subject, email, email_verified)
         if member.status != "active":
             raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
         return MemberPrincipal(member.id, None)

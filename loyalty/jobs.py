@@ -120,8 +120,11 @@ async def warn_expiring(db: Database, now: datetime) -> int:
             lot.warned_at = now
         for (member_id, expires_at), points in groups.items():
             emit(
-                s, "points.expiring", member_id,
-                {"points": points, "expires_at": expires_at.isoformat()}, now,
+                s,
+                "points.expiring",
+                member_id,
+                {"points": points, "expires_at": expires_at.isoformat()},
+                now,
             )
         await uow.commit()
     return len(groups)
@@ -176,4 +179,3 @@ async def run_scheduler(
             log.exception("scheduled jobs failed; trying again next round")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-

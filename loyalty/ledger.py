@@ -53,7 +53,9 @@ async def lock_account(s: AsyncSession, member_id: int, now: datetime) -> PointA
     the database's single write lock (BEGIN IMMEDIATE)."""
     dialect = s.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await s.execute(
+    # An upsert that always touches the row: on PostgreSQL ON CONFLICT DO UPDATE takes the
+    # row lock that SELECT … FOR UPDATE would, in one round trip.
+    stmt = (
         insert(PointAccount)
         .values(
             member_id=member_id,
@@ -64,13 +66,14 @@ async def lock_account(s: AsyncSession, member_id: int, now: datetime) -> PointA
             lifetime_expired=0,
             updated_at=now,
         )
-        .on_conflict_do_nothing(index_elements=[PointAccount.member_id])
+        .on_conflict_do_update(
+            index_elements=[PointAccount.member_id],
+            set_={"member_id": insert(PointAccount).excluded.member_id},
+        )
+        .returning(PointAccount)
     )
     account = await s.scalar(
-        select(PointAccount)
-        .where(PointAccount.member_id == member_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(PointAccount).from_statement(stmt).execution_options(populate_existing=True)
     )
     assert account is not None
     return account
@@ -149,6 +152,64 @@ def _take(s: AsyncSession, entry: LedgerEntry, lots: Sequence[PointLot], points:
     return points - need
 
 
+@dataclass(frozen=True)
+class Credit:
+    kind: str
+    points: int
+    meta: EntryMeta
+
+
+async def credit_many(
+    s: AsyncSession,
+    account: PointAccount,
+    credits: Sequence[Credit],
+    *,
+    occurred_at: datetime,
+    now: datetime,
+    available_at: datetime,
+    expires_at: datetime | None,
+    purchase_id: int | None = None,
+    counts_as_earned: bool = True,
+) -> list[LedgerEntry]:
+    """Add points as new lots, one per credit (pending until `available_at`)."""
+    if any(c.points <= 0 for c in credits):
+        raise ValueError("a credit must be positive")
+    entries = [
+        _entry(
+            s,
+            account,
+            c.kind,
+            c.points,
+            occurred_at=occurred_at,
+            now=now,
+            meta=c.meta,
+            available_at=available_at,
+            expires_at=expires_at,
+        )
+        for c in credits
+    ]
+    await s.flush()
+    s.add_all(
+        PointLot(
+            member_id=account.member_id,
+            entry_id=entry.id,
+            purchase_id=purchase_id,
+            amount=entry.points,
+            remaining=entry.points,
+            occurred_at=occurred_at,
+            available_at=available_at,
+            expires_at=expires_at,
+            released_at=now if available_at <= now else None,
+        )
+        for entry in entries
+    )
+    if counts_as_earned:
+        account.lifetime_earned += sum(c.points for c in credits)
+    await s.flush()
+    await _pay_debt(s, account, now)
+    return entries
+
+
 async def credit(
     s: AsyncSession,
     account: PointAccount,
@@ -163,39 +224,18 @@ async def credit(
     purchase_id: int | None = None,
     counts_as_earned: bool = True,
 ) -> LedgerEntry:
-    """Add points as a new lot (pending until `available_at`)."""
-    if points <= 0:
-        raise ValueError("a credit must be positive")
-    entry = _entry(
+    entries = await credit_many(
         s,
         account,
-        kind,
-        points,
+        [Credit(kind, points, meta)],
         occurred_at=occurred_at,
         now=now,
-        meta=meta,
         available_at=available_at,
         expires_at=expires_at,
+        purchase_id=purchase_id,
+        counts_as_earned=counts_as_earned,
     )
-    await s.flush()
-    s.add(
-        PointLot(
-            member_id=account.member_id,
-            entry_id=entry.id,
-            purchase_id=purchase_id,
-            amount=points,
-            remaining=points,
-            occurred_at=occurred_at,
-            available_at=available_at,
-            expires_at=expires_at,
-            released_at=now if available_at <= now else None,
-        )
-    )
-    if counts_as_earned:
-        account.lifetime_earned += points
-    await s.flush()
-    await _pay_debt(s, account, now)
-    return entry
+    return entries[0]
 
 
 async def spend(
@@ -366,18 +406,27 @@ async def balances(
             .group_by(PointLot.member_id)
         )
     }
-    expiring = {
-        (row[0], row[1]): int(row[2])
-        for row in await s.execute(
-            select(PointLot.member_id, PointLot.expires_at, func.sum(PointLot.remaining))
-            .where(mine, soon)
-            .group_by(PointLot.member_id, PointLot.expires_at)
-        )
-    }
-    accounts = {
-        a.member_id: a
-        for a in await s.scalars(select(PointAccount).where(PointAccount.member_id.in_(member_ids)))
-    }
+    expiring: dict[tuple[int, datetime | None], int] = {}
+    if any(soonest is not None for _, _, soonest in sums.values()):
+        expiring = {
+            (row[0], row[1]): int(row[2])
+            for row in await s.execute(
+                select(PointLot.member_id, PointLot.expires_at, func.sum(PointLot.remaining))
+                .where(mine, soon)
+                .group_by(PointLot.member_id, PointLot.expires_at)
+            )
+        }
+    if len(member_ids) == 1:
+        # Usually already in the session (the account was locked): no query then.
+        one = await s.get(PointAccount, member_ids[0])
+        accounts = {one.member_id: one} if one else {}
+    else:
+        accounts = {
+            a.member_id: a
+            for a in await s.scalars(
+                select(PointAccount).where(PointAccount.member_id.in_(member_ids))
+            )
+        }
     result = {}
     for member_id in member_ids:
         available, pending, soonest = sums.get(member_id, (0, 0, None))

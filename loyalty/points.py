@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,6 +123,12 @@ async def resolve_member(s: AsyncSession, ref: MemberRef) -> Member:
     return member
 
 
+def _conflict(field_name: str, other: str) -> DomainError:
+    return DomainError(
+        "IDEMPOTENCY_CONFLICT", f"This {field_name} was already used for {other}", field_name
+    )
+
+
 def _require_active(member: Member) -> None:
     if member.status != "active":
         raise DomainError("MEMBER_NOT_ACTIVE", "This member is blocked or closed", "member")
@@ -177,21 +183,30 @@ async def _used(
     *,
     count: bool = False,
 ) -> dict[earning.CapKey, int]:
-    """Points (or awards) the member already earned per cap key in the current period."""
-    used: dict[earning.CapKey, int] = {}
+    """Points (or awards) the member already earned per cap key in its current period, all
+    keys in one query."""
+    if not keys:
+        return {}
+    columns = []
     for rule, period in keys:
         start = earning.period_start(period, at, file.programme.zone)
-        query = select(
-            func.count(LedgerEntry.id) if count else func.coalesce(func.sum(LedgerEntry.points), 0)
-        ).where(LedgerEntry.member_id == member_id, LedgerEntry.kind.in_(("earn", "bonus")))
-        if rule == "purchases":
-            query = query.where(LedgerEntry.source_type == "purchase")
-        else:
-            query = query.where(LedgerEntry.rule == rule)
+        conditions = [
+            LedgerEntry.source_type == "purchase"
+            if rule == earning.PURCHASES
+            else LedgerEntry.rule == rule
+        ]
         if start is not None:
-            query = query.where(LedgerEntry.occurred_at >= start)
-        used[(rule, period)] = int(await s.scalar(query) or 0)
-    return used
+            conditions.append(LedgerEntry.occurred_at >= start)
+        value = literal(1) if count else LedgerEntry.points
+        columns.append(func.coalesce(func.sum(case((and_(*conditions), value), else_=0)), 0))
+    row = (
+        await s.execute(
+            select(*columns).where(
+                LedgerEntry.member_id == member_id, LedgerEntry.kind.in_(("earn", "bonus"))
+            )
+        )
+    ).one()
+    return {key: int(value) for key, value in zip(keys, row, strict=True)}
 
 
 async def _context(
@@ -278,6 +293,10 @@ class PointsService:
                 )
             if existing is None:
                 raise
+            async with self.db.unit_of_work(write=False) as uow:
+                member = await resolve_member(uow.session, data.member)
+            if existing.member_id != member.id:
+                raise _conflict("externalId", "another member") from None
             return PurchaseResult(existing, replayed=True)
 
     async def _record_purchase(
@@ -296,11 +315,7 @@ class PointsService:
             existing = await s.scalar(select(Purchase).where(Purchase.external_id == external_id))
             if existing is not None:
                 if existing.member_id != member.id:
-                    raise DomainError(
-                        "IDEMPOTENCY_CONFLICT",
-                        "This externalId was already used for another member",
-                        "externalId",
-                    )
+                    raise _conflict("externalId", "another member")
                 return PurchaseResult(existing, replayed=True)
             _require_active(member)
             file = await current_file(s)
@@ -314,6 +329,7 @@ class PointsService:
             ctx = await _context(s, member.id, file, at)
             used = await _used(s, member.id, earning.cap_keys(file.earning), at, file)
             awards = earning.purchase_awards(file.earning, items, ctx, used)
+            available_at = available_from(file.points.pending_days, at, file.programme.zone)
             purchase = Purchase(
                 member_id=member.id,
                 external_id=external_id,
@@ -333,7 +349,7 @@ class PointsService:
                     for i in items
                 ],
                 points_earned=sum(a.points for a in awards),
-                points_pending=0,
+                points_pending=sum(a.points for a in awards) if available_at > now else 0,
                 points_reversed=0,
                 returned_total=Decimal(0),
                 returned_eligible=Decimal(0),
@@ -341,23 +357,14 @@ class PointsService:
             )
             s.add(purchase)
             await s.flush()
-            points = file.points
-            available_at = available_from(points.pending_days, at, file.programme.zone)
-            expires_at = expiry_of(points.expiry, at, file.programme.zone)
-            entries = []
-            for award in awards:
-                entries.append(
-                    await ledger.credit(
-                        s,
-                        account,
-                        "earn" if award.rule == "base" else "bonus",
+            entries = await ledger.credit_many(
+                s,
+                account,
+                [
+                    ledger.Credit(
+                        "earn" if award.rule == earning.BASE_RULE else "bonus",
                         award.points,
-                        occurred_at=at,
-                        now=now,
-                        available_at=available_at,
-                        expires_at=expires_at,
-                        purchase_id=purchase.id,
-                        meta=ledger.EntryMeta(
+                        ledger.EntryMeta(
                             award.description,
                             source_type="purchase",
                             source_id=purchase.id,
@@ -365,8 +372,14 @@ class PointsService:
                             actor=actor,
                         ),
                     )
-                )
-            purchase.points_pending = purchase.points_earned if available_at > now else 0
+                    for award in awards
+                ],
+                occurred_at=at,
+                now=now,
+                available_at=available_at,
+                expires_at=expiry_of(file.points.expiry, at, file.programme.zone),
+                purchase_id=purchase.id,
+            )
             await tiers.upgrade_if_qualified(s, member.id, file, now)
             await balance_event(s, member.id, entries, now)
             await uow.commit()
@@ -394,11 +407,7 @@ class PointsService:
             )
             if existing is not None:
                 if existing.purchase_id != purchase.id:
-                    raise DomainError(
-                        "IDEMPOTENCY_CONFLICT",
-                        "This return id was already used for another purchase",
-                        "externalId",
-                    )
+                    raise _conflict("externalId", "another purchase")
                 return ReturnResult(purchase, existing.points_reversed, replayed=True)
             file = await current_file(s)
             amount, eligible, lines = await self._returned(s, purchase, data, file)
@@ -428,7 +437,7 @@ class PointsService:
                     for lot in own
                     if lot.available_at > now or lot.expires_at is None or lot.expires_at > now
                 ]
-                entry, _ = await ledger.debit(
+                entry, taken = await ledger.debit(
                     s,
                     account,
                     "reverse",
@@ -443,7 +452,8 @@ class PointsService:
                         actor=actor,
                     ),
                 )
-                account.lifetime_earned -= reverse
+                # Waived points (no debt allowed) were never taken, so they stay earned.
+                account.lifetime_earned -= taken
             purchase.points_reversed += reverse
             s.add(
                 PurchaseReturn(
@@ -535,11 +545,7 @@ class PointsService:
             )
             if existing is not None:
                 if existing.member_id != member.id:
-                    raise DomainError(
-                        "IDEMPOTENCY_CONFLICT",
-                        "This externalId was already used for another member",
-                        "externalId",
-                    )
+                    raise _conflict("externalId", "another member")
                 return EventResult(member.id, existing.points_awarded, replayed=True)
             _require_active(member)
             file = await current_file(s)
@@ -619,11 +625,7 @@ class PointsService:
                 )
                 if existing is not None:
                     if existing.member_id != member.id or existing.points != points:
-                        raise DomainError(
-                            "IDEMPOTENCY_CONFLICT",
-                            "This idempotencyKey was used for another adjustment",
-                            "idempotencyKey",
-                        )
+                        raise _conflict("idempotencyKey", "another adjustment")
                     return existing, True
             file = await current_file(s)
             meta = ledger.EntryMeta(

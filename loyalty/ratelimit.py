@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.storage.models import RateLimitCounter
 
-
 _MAX_KEY = 255  # RateLimitCounter.bucket
 
 

@@ -38,8 +38,12 @@ async def liability(s: AsyncSession, now: datetime) -> Liability:
         await s.execute(
             select(
                 func.coalesce(
-                    func.sum(case((and_(PointLot.available_at <= now, live), PointLot.remaining),
-                                  else_=0)), 0,
+                    func.sum(
+                        case(
+                            (and_(PointLot.available_at <= now, live), PointLot.remaining), else_=0
+                        )
+                    ),
+                    0,
                 ),
                 func.coalesce(
                     func.sum(case((PointLot.available_at > now, PointLot.remaining), else_=0)), 0

@@ -32,6 +32,8 @@ def available_from(pending_days: int, earned_at: datetime, zone: ZoneInfo) -> da
     if pending_days == 0:
         return earned_at
     local = earned_at.astimezone(zone)
-    return (local.replace(tzinfo=None) + timedelta(days=pending_days)).replace(
-        tzinfo=zone
-    ).astimezone(UTC)
+    return (
+        (local.replace(tzinfo=None) + timedelta(days=pending_days))
+        .replace(tzinfo=zone)
+        .astimezone(UTC)
+    )

@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.members.types import Member
-from api.pagination import decode_cursor, encode_cursor, page_size
+from api.pagination import decode_id_cursor, encode_cursor, page_size
 from api.permissions import require_member, require_scope
 from loyalty import members
 from loyalty.storage.models import Member as MemberRow
@@ -41,10 +41,10 @@ class MemberQueries:
     ) -> relay.Connection[Member]:
         require_scope(info, "admin")
         limit = page_size(first, info.context.services.settings.max_page_size)
-        keys = decode_cursor("members", after)
+        after_id = decode_id_cursor("members", after)
         query = select(MemberRow).order_by(MemberRow.id).limit(limit + 1)
-        if keys is not None:
-            query = query.where(MemberRow.id > int(keys[0]))
+        if after_id is not None:
+            query = query.where(MemberRow.id > after_id)
         async with info.context.services.db.unit_of_work(write=False) as uow:
             rows = list(await uow.session.scalars(query))
         page = rows[:limit]
@@ -57,7 +57,7 @@ class MemberQueries:
             edges=edges,
             page_info=relay.PageInfo(
                 has_next_page=len(rows) > limit,
-                has_previous_page=keys is not None,
+                has_previous_page=after_id is not None,
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),

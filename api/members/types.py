@@ -124,7 +124,8 @@ class Member(relay.Node):
         node_ids: Iterable[str],
         required: bool = False,
     ) -> list[Member | None]:
-        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        # 0 matches no member: ids that are not plain 64-bit numbers cannot be ours.
+        ids = [int(i) if i.isascii() and i.isdigit() and len(i) < 19 else 0 for i in node_ids]
         rows = await info.context.loaders.member.load_many(
             [i if may_see_member(info.context, i) else 0 for i in ids]
         )
