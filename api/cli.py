@@ -22,8 +22,8 @@ from loyalty.demo.data import DemoSummary, load_demo
 from loyalty.errors import DomainError
 from loyalty.jobs import JOBS, run_jobs, run_scheduler
 from loyalty.passwords import PasswordHasher
+from loyalty.programme.install import install_programme
 from loyalty.programme.loader import ProgrammeFileError, load_programme
-from loyalty.programme.store import apply_programme
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current, upgrade
 
@@ -170,7 +170,7 @@ def programme_apply(file: Path, check: bool) -> None:
 
     async def work(db: Database) -> bool:
         async with db.unit_of_work() as uow:
-            _, created = await apply_programme(uow.session, spec, datetime.now(UTC))
+            _, created = await install_programme(uow.session, spec, datetime.now(UTC))
             await uow.commit()
         return created
 

@@ -1,0 +1,127 @@
+"""GraphQL types of the rewards catalogue and redemptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from api.context import Context
+from api.permissions import may_see_member
+from loyalty.rewards import RewardView
+from loyalty.storage.models import Redemption as RedemptionRow
+from loyalty.storage.models import Reward as RewardRow
+
+
+@strawberry.enum
+class RewardKind(Enum):
+    DISCOUNT = "discount"
+    FREE_PRODUCT = "free_product"
+    GIFT_CARD = "gift_card"
+    EXPERIENCE = "experience"
+    DONATION = "donation"
+
+
+@strawberry.enum
+class RedemptionStatus(Enum):
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+    CANCELLED = "cancelled"
+
+
+@strawberry.type
+class Reward(relay.Node):
+    id: relay.NodeID[int]
+    key: str
+    name: str
+    description: str | None
+    image_url: str | None
+    kind: RewardKind
+    points_cost: int
+    tiers: list[str] = strawberry.field(description="Only members of these tiers may redeem.")
+    stock_left: int | None = strawberry.field(description="Null when unlimited.")
+    available: bool = strawberry.field(
+        description="In stock, visible, and the member may redeem it (tier, limits)."
+    )
+    affordable: bool = strawberry.field(description="The member has enough points now.")
+
+    @classmethod
+    def of(cls, row: RewardRow, available: bool = False, affordable: bool = False) -> Reward:
+        return cls(
+            id=row.id,
+            key=row.key,
+            name=row.name,
+            description=row.description,
+            image_url=row.image_url,
+            kind=RewardKind(row.kind),
+            points_cost=row.points_cost,
+            tiers=list(row.tiers or []),
+            stock_left=max(row.stock - row.issued, 0) if row.stock is not None else None,
+            available=available,
+            affordable=affordable,
+        )
+
+    @classmethod
+    def of_view(cls, view: RewardView) -> Reward:
+        return cls.of(view.reward, view.available, view.affordable)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[Reward | None]:
+        principal = info.context.principal
+        member_id = getattr(principal, "member_id", None)
+        views = {v.reward.id: v for v in await info.context.services.rewards.catalogue(member_id)}
+        return [
+            cls.of_view(views[int(i)]) if i.isdigit() and int(i) in views else None
+            for i in node_ids
+        ]
+
+
+@strawberry.type
+class Redemption(relay.Node):
+    id: relay.NodeID[int]
+    code: str = strawberry.field(description="Show this at the till; it works once.")
+    status: RedemptionStatus
+    points: int
+    created_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None
+    cancelled_at: datetime | None
+    reward_id: strawberry.Private[int]
+    member_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def reward(self, info: Info[Context, None]) -> Reward | None:
+        row = await info.context.loaders.reward.load(self.reward_id)
+        return Reward.of(row) if row else None
+
+    @classmethod
+    def from_row(cls, row: RedemptionRow) -> Redemption:
+        return cls(
+            id=row.id,
+            code=row.code,
+            status=RedemptionStatus(row.status),
+            points=row.points,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            redeemed_at=row.redeemed_at,
+            cancelled_at=row.cancelled_at,
+            reward_id=row.reward_id,
+            member_id=row.member_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[Redemption | None]:
+        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        rows = await info.context.loaders.redemption.load_many(ids)
+        return [
+            cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None
+            for r in rows
+        ]
