@@ -28,6 +28,7 @@ from loyalty.clock import Clock, SystemClock
 from loyalty.passwords import PasswordHasher
 from loyalty.points import PointsService
 from loyalty.profiles import ProfileService
+from loyalty.rewards import RewardsService
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
 from loyalty.storage.secrets import instance_secret
@@ -77,6 +78,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         auth=auth,
         profiles=ProfileService(db, clock),
         points=PointsService(db, clock),
+        rewards=RewardsService(db, clock),
         identity=identity,
     )
 

@@ -16,6 +16,7 @@ from loyalty.clock import Clock
 from loyalty.errors import DomainError
 from loyalty.points import PointsService
 from loyalty.profiles import ProfileService
+from loyalty.rewards import RewardsService
 from loyalty.storage.database import Database
 from loyalty.tokens import looks_like_own_token
 
@@ -32,6 +33,7 @@ class Services:
     auth: AuthService
     profiles: ProfileService
     points: PointsService
+    rewards: RewardsService
     identity: ExternalTokenVerifier | None = None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
@@ -12,7 +13,16 @@ from loyalty import ledger, members, tiers
 from loyalty.clock import Clock
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
-from loyalty.storage.models import LedgerEntry, Member, MemberConsent, Purchase
+from loyalty.storage.models import (
+    LedgerEntry,
+    Member,
+    MemberConsent,
+    Purchase,
+    Redemption,
+    Reward,
+)
+
+T = TypeVar("T")
 
 
 class Loaders:
@@ -28,6 +38,12 @@ class Loaders:
         self.tier = DataLoader[int, tiers.TierStatus | None](load_fn=self._tiers, cache=cache)
         self.entry = DataLoader[int, LedgerEntry | None](load_fn=self._entries, cache=cache)
         self.purchase = DataLoader[int, Purchase | None](load_fn=self._purchases, cache=cache)
+        self.reward = DataLoader[int, Reward | None](
+            load_fn=lambda ids: self._by_id(Reward, ids), cache=cache
+        )
+        self.redemption = DataLoader[int, Redemption | None](
+            load_fn=lambda ids: self._by_id(Redemption, ids), cache=cache
+        )
 
     async def _members(self, ids: Sequence[int]) -> list[Member | None]:
         async with self._db.unit_of_work(write=False) as uow:
@@ -46,7 +62,9 @@ class Loaders:
         async with self._db.unit_of_work(write=False) as uow:
             file = await current_file(uow.session)
             found = await ledger.balances(
-                uow.session, member_ids, self._clock.now(),
+                uow.session,
+                member_ids,
+                self._clock.now(),
                 warn_days=file.points.expiry.warn_days_before,
             )
         return [found[i] for i in member_ids]
@@ -58,13 +76,13 @@ class Loaders:
             return [await tiers.status(uow.session, i, file, now) for i in member_ids]
 
     async def _entries(self, ids: Sequence[int]) -> list[LedgerEntry | None]:
-        async with self._db.unit_of_work(write=False) as uow:
-            rows = await uow.session.scalars(select(LedgerEntry).where(LedgerEntry.id.in_(ids)))
-            found = {r.id: r for r in rows}
-        return [found.get(i) for i in ids]
+        return await self._by_id(LedgerEntry, ids)
 
     async def _purchases(self, ids: Sequence[int]) -> list[Purchase | None]:
+        return await self._by_id(Purchase, ids)
+
+    async def _by_id(self, model: type[T], ids: Sequence[int]) -> list[T | None]:
         async with self._db.unit_of_work(write=False) as uow:
-            rows = await uow.session.scalars(select(Purchase).where(Purchase.id.in_(ids)))
-            found = {r.id: r for r in rows}
+            rows = await uow.session.scalars(select(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+            found = {r.id: r for r in rows}  # type: ignore[attr-defined]
         return [found.get(i) for i in ids]

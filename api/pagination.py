@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from strawberry import relay
 
 from api.errors import ApiError
 
@@ -48,3 +52,28 @@ def decode_id_cursor(kind: str, cursor: str | None) -> int | None:
     if len(keys) != 1 or not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         raise ApiError("BAD_USER_INPUT", "`after` is not a cursor from this list")
     return int(raw)
+
+
+class _HasId(Protocol):
+    id: Any
+
+
+R = TypeVar("R", bound=_HasId)
+N = TypeVar("N", bound=relay.Node)
+
+
+def connection(
+    rows: Sequence[R], limit: int, after_given: bool, kind: str, node: Callable[[R], N]
+) -> relay.Connection[N]:
+    """A page from `limit + 1` rows fetched in keyset order (the extra row tells whether there
+    is a next page); cursors carry the row id."""
+    edges = [relay.Edge(cursor=encode_cursor(kind, r.id), node=node(r)) for r in rows[:limit]]
+    return relay.Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=len(rows) > limit,
+            has_previous_page=after_given,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -25,6 +25,9 @@ from api.context import Context
 from api.errors import ApiError, should_mask
 from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
+from api.points.mutations import PointsMutations
+from api.points.queries import PointsQueries
+from api.rewards.operations import RewardMutations, RewardQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
 
@@ -33,7 +36,7 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
-class Query(MemberQueries):
+class Query(MemberQueries, PointsQueries, RewardQueries):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
@@ -47,7 +50,7 @@ class Query(MemberQueries):
 
 
 @strawberry.type
-class Mutation(SessionMutations, MemberMutations):
+class Mutation(SessionMutations, MemberMutations, PointsMutations, RewardMutations):
     pass
 
 

@@ -29,8 +29,8 @@ from sqlalchemy import text
 from loyalty import members
 from loyalty.clock import SystemClock
 from loyalty.points import MemberRef, PointsService, PurchaseInput, PurchaseLine
+from loyalty.programme.install import install_programme
 from loyalty.programme.loader import parse_programme
-from loyalty.programme.store import apply_programme
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
 
@@ -60,7 +60,7 @@ async def prepare(db: Database, n_members: int) -> list[int]:
     now = datetime.now(UTC)
     ids = []
     async with db.unit_of_work() as uow:
-        await apply_programme(uow.session, parse_programme(PROGRAMME), now)
+        await install_programme(uow.session, parse_programme(PROGRAMME), now)
         for i in range(n_members):
             m = await members.create_member(
                 uow.session, now=now, email=f"bench{i}@example.com", password_hash=None,

@@ -678,6 +678,18 @@ class PointsService:
             await uow.commit()
         return status
 
+    async def history(
+        self, member_id: int, limit: int, before_id: int | None = None
+    ) -> list[LedgerEntry]:
+        """The member's entries, newest first; `before_id` continues after that entry."""
+        query = select(LedgerEntry).where(LedgerEntry.member_id == member_id)
+        if before_id is not None:
+            query = query.where(LedgerEntry.id < before_id)
+        async with self.db.unit_of_work(write=False) as uow:
+            return list(
+                await uow.session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit))
+            )
+
     async def balance(self, member_id: int) -> ledger.Balance:
         async with self.db.unit_of_work(write=False) as uow:
             file = await current_file(uow.session)

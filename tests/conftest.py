@@ -127,7 +127,7 @@ def clock() -> FixedClock:
     return FixedClock(datetime.now(UTC).replace(microsecond=0))
 
 
-def test_settings(database_url: str, **overrides: object) -> Settings:
+def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "secret_key": "test-signing-key-" + "x" * 32,
@@ -146,7 +146,7 @@ def server_clock() -> FixedClock:
 
 @pytest.fixture(scope="session")
 def _servers(database_url: str, server_clock: FixedClock) -> Iterator[ServerHandle]:
-    handle = start_server(test_settings(database_url), server_clock)
+    handle = start_server(make_settings(database_url), server_clock)
     try:
         yield handle
     finally:

@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.members.types import Member
-from api.pagination import decode_id_cursor, encode_cursor, page_size
+from api.pagination import connection, decode_id_cursor, page_size
 from api.permissions import require_member, require_scope
 from loyalty import members
 from loyalty.storage.models import Member as MemberRow
@@ -47,18 +47,6 @@ class MemberQueries:
             query = query.where(MemberRow.id > after_id)
         async with info.context.services.db.unit_of_work(write=False) as uow:
             rows = list(await uow.session.scalars(query))
-        page = rows[:limit]
-        for row in page:
+        for row in rows[:limit]:
             info.context.loaders.member.prime(row.id, row)
-        edges = [
-            relay.Edge(cursor=encode_cursor("members", r.id), node=Member.from_row(r)) for r in page
-        ]
-        return relay.Connection(
-            edges=edges,
-            page_info=relay.PageInfo(
-                has_next_page=len(rows) > limit,
-                has_previous_page=after_id is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+        return connection(rows, limit, after_id is not None, "members", Member.from_row)

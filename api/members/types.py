@@ -5,16 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
 from api.context import Context
+from api.ids import row_id
+from api.pagination import connection, decode_id_cursor, page_size
 from api.permissions import may_see_member
 from loyalty.identifiers import format_member_number
 from loyalty.storage.models import Member as MemberRow
 from loyalty.storage.models import MemberConsent
+
+if TYPE_CHECKING:
+    from api.points.types import Balance, MemberTier, PointsTransaction
+    from api.rewards.types import Redemption
 
 
 @strawberry.enum(description="Ways to reach a member.")
@@ -98,6 +105,47 @@ class Member(relay.Node):
         rows = await info.context.loaders.consents.load(self.id)
         return [Consent.from_row(r) for r in rows]
 
+    @strawberry.field(description="Points now: exact to the second.")
+    async def balance(
+        self, info: Info[Context, None]
+    ) -> Annotated[Balance, strawberry.lazy("api.points.types")]:
+        from api.points.types import Balance
+
+        return Balance.of(await info.context.loaders.balance.load(self.id))
+
+    @strawberry.field(description="Null when the programme has no tiers.")
+    async def tier(
+        self, info: Info[Context, None]
+    ) -> Annotated[MemberTier, strawberry.lazy("api.points.types")] | None:
+        from api.points.types import MemberTier
+
+        status = await info.context.loaders.tier.load(self.id)
+        return MemberTier.of(status) if status else None
+
+    @strawberry.field(description="Points history, newest first.")
+    async def transactions(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Annotated[PointsTransaction, strawberry.lazy("api.points.types")]]:
+        from api.points.types import PointsTransaction
+
+        limit = page_size(first, info.context.services.settings.max_page_size)
+        before = decode_id_cursor("transactions", after)
+        rows = await info.context.services.points.history(self.id, limit + 1, before)
+        return connection(
+            rows, limit, before is not None, "transactions", PointsTransaction.from_row
+        )
+
+    @strawberry.field(description="Rewards redeemed, newest first.")
+    async def redemptions(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Annotated[Redemption, strawberry.lazy("api.rewards.types")]]:
+        from api.rewards.types import Redemption
+
+        limit = page_size(first, info.context.services.settings.max_page_size)
+        before = decode_id_cursor("redemptions", after)
+        rows = await info.context.services.rewards.redemptions(self.id, limit + 1, before)
+        return connection(rows, limit, before is not None, "redemptions", Redemption.from_row)
+
     @classmethod
     def from_row(cls, row: MemberRow) -> Member:
         return cls(
@@ -124,8 +172,7 @@ class Member(relay.Node):
         node_ids: Iterable[str],
         required: bool = False,
     ) -> list[Member | None]:
-        # 0 matches no member: ids that are not plain 64-bit numbers cannot be ours.
-        ids = [int(i) if i.isascii() and i.isdigit() and len(i) < 19 else 0 for i in node_ids]
+        ids = [row_id(i) for i in node_ids]
         rows = await info.context.loaders.member.load_many(
             [i if may_see_member(info.context, i) else 0 for i in ids]
         )

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import strawberry
 
-from api.errors import ApiError
+from api import ids
 from loyalty.points import MemberRef, PurchaseLine
 
 
@@ -17,17 +17,8 @@ class MemberReferenceInput:
     barcode_message: str | None = None
 
     def to_domain(self) -> MemberRef:
-        member_id = None
-        if self.id is not None:
-            try:
-                global_id = strawberry.relay.GlobalID.from_id(self.id)
-            except Exception:
-                raise ApiError("BAD_USER_INPUT", "`member.id` is not a member id") from None
-            if global_id.type_name != "Member" or not global_id.node_id.isdigit():
-                raise ApiError("BAD_USER_INPUT", "`member.id` is not a member id")
-            member_id = int(global_id.node_id)
         return MemberRef(
-            member_id=member_id,
+            member_id=ids.decode(self.id, "Member", "member.id") if self.id is not None else None,
             member_number=self.member_number,
             barcode=self.barcode_message,
         )
@@ -42,6 +33,8 @@ class PurchaseLineInput:
 
     def to_domain(self) -> PurchaseLine:
         return PurchaseLine(
-            sku=self.sku, quantity=self.quantity, unit_price=self.unit_price,
+            sku=self.sku,
+            quantity=self.quantity,
+            unit_price=self.unit_price,
             category=self.category,
         )

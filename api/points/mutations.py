@@ -195,8 +195,11 @@ class PointsMutations:
         integration = require_scope(info, "admin")
         try:
             entry, _ = await info.context.services.points.adjust(
-                input.member.to_domain(), input.points, input.reason,
-                actor=integration.name, idempotency_key=input.idempotency_key,
+                input.member.to_domain(),
+                input.points,
+                input.reason,
+                actor=integration.name,
+                idempotency_key=input.idempotency_key,
             )
         except DomainError as exc:
             return AdjustPointsPayload(user_errors=user_errors(exc))

@@ -40,8 +40,10 @@ class PointsQueries:
             raise ApiError("BAD_USER_INPUT", exc.message) from None
         return PurchasePreview(
             points=sum(a.points for a in awards),
-            awards=[EarnBreakdown(rule=a.rule, points=a.points, description=a.description)
-                    for a in awards],
+            awards=[
+                EarnBreakdown(rule=a.rule, points=a.points, description=a.description)
+                for a in awards
+            ],
         )
 
     @strawberry.field(description="Outstanding points and their money value (admin).")

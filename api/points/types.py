@@ -12,6 +12,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from api.context import Context
+from api.ids import row_id
 from api.permissions import may_see_member
 from loyalty import ledger
 from loyalty.programme.spec import TierLevel as TierLevelSpec
@@ -91,7 +92,7 @@ class PointsTransaction(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[PointsTransaction | None]:
-        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        ids = [row_id(i) for i in node_ids]
         rows = await info.context.loaders.entry.load_many(ids)
         return [
             cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None
@@ -188,7 +189,7 @@ class Purchase(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[Purchase | None]:
-        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        ids = [row_id(i) for i in node_ids]
         rows = await info.context.loaders.purchase.load_many(ids)
         return [
             cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None

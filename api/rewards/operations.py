@@ -6,23 +6,14 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from api import ids
 from api.context import Context
-from api.errors import ApiError, UserError, user_errors
+from api.errors import UserError, user_errors
 from api.pagination import decode_id_cursor, encode_cursor, page_size
 from api.permissions import require_member, require_scope
 from api.points.types import Balance
 from api.rewards.types import Redemption, Reward
 from loyalty.errors import DomainError
-
-
-def _reward_id(raw: strawberry.ID) -> int:
-    try:
-        global_id = relay.GlobalID.from_id(raw)
-    except Exception:
-        raise ApiError("BAD_USER_INPUT", "`rewardId` is not a reward id") from None
-    if global_id.type_name != "Reward" or not global_id.node_id.isdigit():
-        raise ApiError("BAD_USER_INPUT", "`rewardId` is not a reward id")
-    return int(global_id.node_id)
 
 
 @strawberry.input
@@ -99,7 +90,9 @@ class RewardMutations:
         principal = require_member(info)
         try:
             result = await info.context.services.rewards.redeem(
-                principal.member_id, _reward_id(input.reward_id), input.idempotency_key
+                principal.member_id,
+                ids.decode(input.reward_id, "Reward", "rewardId"),
+                input.idempotency_key,
             )
         except DomainError as exc:
             return RedeemRewardPayload(user_errors=user_errors(exc))
@@ -112,11 +105,7 @@ class RewardMutations:
         self, info: Info[Context, None], input: CancelRedemptionInput
     ) -> CancelRedemptionPayload:
         principal = require_member(info)
-        try:
-            global_id = relay.GlobalID.from_id(input.redemption_id)
-            redemption_id = int(global_id.node_id) if global_id.node_id.isdigit() else 0
-        except Exception:
-            redemption_id = 0
+        redemption_id = ids.decode(input.redemption_id, "Redemption", "redemptionId")
         services = info.context.services
         try:
             row = await services.rewards.cancel(
@@ -129,7 +118,9 @@ class RewardMutations:
             redemption=Redemption.from_row(row), balance=Balance.of(balance)
         )
 
-    @strawberry.mutation(description="Accept a reward code at the till; each code works once (pos).")
+    @strawberry.mutation(
+        description="Accept a reward code at the till; each code works once (pos)."
+    )
     async def redeem_code(
         self, info: Info[Context, None], input: RedeemCodeInput
     ) -> RedeemCodePayload:

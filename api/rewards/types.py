@@ -11,6 +11,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from api.context import Context
+from api.ids import row_id
 from api.permissions import may_see_member
 from loyalty.rewards import RewardView
 from loyalty.storage.models import Redemption as RedemptionRow
@@ -76,10 +77,7 @@ class Reward(relay.Node):
         principal = info.context.principal
         member_id = getattr(principal, "member_id", None)
         views = {v.reward.id: v for v in await info.context.services.rewards.catalogue(member_id)}
-        return [
-            cls.of_view(views[int(i)]) if i.isdigit() and int(i) in views else None
-            for i in node_ids
-        ]
+        return [cls.of_view(views[row_id(i)]) if row_id(i) in views else None for i in node_ids]
 
 
 @strawberry.type
@@ -119,7 +117,7 @@ class Redemption(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[Redemption | None]:
-        ids = [int(i) if i.isdigit() else 0 for i in node_ids]
+        ids = [row_id(i) for i in node_ids]
         rows = await info.context.loaders.redemption.load_many(ids)
         return [
             cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None

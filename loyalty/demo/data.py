@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from loyalty import apikeys, members
 from loyalty.clock import Clock
 from loyalty.passwords import PasswordHasher
+from loyalty.points import EventInput, MemberRef, PointsService, PurchaseInput, PurchaseLine
+from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme
-from loyalty.programme.store import apply_programme, current_programme
+from loyalty.programme.store import current_programme
 from loyalty.storage.database import Database
 from loyalty.storage.models import Member
 
@@ -88,7 +91,7 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
         if await current_programme(s) is not None:
             return summary
         now = clock.now()
-        await apply_programme(s, spec, now)
+        await install_programme(s, spec, now)
         for demo in DEMO_MEMBERS:
             await members.create_member(
                 s,
@@ -108,7 +111,55 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
             )
         await apikeys.install_api_key(s, "Demo till", ["pos"], DEMO_TILL_KEY, now)
         await uow.commit()
+    await _history(db, clock)
     return DemoSummary(True, summary.member_email, summary.member_password, summary.till_key)
+
+
+# (member email, days ago, lines): some points long available, some still pending.
+DEMO_PURCHASES = (
+    ("anna@example.com", 40, [("KOF-CAP", "koffie", 2, "3.40"), ("TAA-APL", "gebak", 1, "4.25")]),
+    ("anna@example.com", 21, [("ONT-GRA", "ontbijt", 2, "9.50"), ("KOF-LAT", "koffie", 2, "3.80")]),
+    (
+        "anna@example.com",
+        3,
+        [("BON-25", "cadeaubon", 1, "25.00"), ("KOF-FLW", "koffie", 1, "4.10")],
+    ),
+    ("bram@example.com", 10, [("THE-MUN", "thee", 3, "2.90")]),
+)
+
+
+async def _history(db: Database, clock: Clock) -> None:
+    points = PointsService(db, clock)
+    now = clock.now()
+    for demo in DEMO_MEMBERS:
+        await points.record_event(
+            EventInput(
+                MemberRef(member_number=await _number(db, demo.email)),
+                f"demo-sign-up-{demo.email}",
+                "sign_up",
+                now - timedelta(days=45),
+            )
+        )
+    for i, (email, days_ago, lines) in enumerate(DEMO_PURCHASES):
+        await points.record_purchase(
+            PurchaseInput(
+                member=MemberRef(member_number=await _number(db, email)),
+                external_id=f"demo-purchase-{i}",
+                occurred_at=now - timedelta(days=days_ago),
+                store="Utrecht Centrum",
+                lines=[
+                    PurchaseLine(sku, Decimal(quantity), Decimal(price), category)
+                    for sku, category, quantity, price in lines
+                ],
+            ),
+            actor="demo",
+        )
+
+
+async def _number(db: Database, email: str) -> str:
+    member = await demo_member(db, email)
+    assert member is not None
+    return member.member_number
 
 
 async def demo_member(db: Database, email: str) -> Member | None:

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
-from datetime import datetime
 
-from loyalty.apikeys import create_api_key
-from loyalty.storage.database import Database
 from tests.conftest import CONTRACT_DIR
+from tests.support.data import api_key
 
-
-def api_key(database_url: str, scopes: list[str], now: datetime, name: str = "till 1") -> str:
-    """Create an integration API key in the database; returns its plaintext."""
-
-    async def create() -> str:
-        db = Database(database_url)
-        try:
-            async with db.unit_of_work() as uow:
-                _, plaintext = await create_api_key(uow.session, name, scopes, now)
-                await uow.commit()
-        finally:
-            await db.dispose()
-        return plaintext
-
-    return asyncio.run(create())
+__all__ = ["TcpProxy", "api_key", "contract"]
 
 
 def contract(path: str) -> str:

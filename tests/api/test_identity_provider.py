@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loyalty.clock import FixedClock
 from tests.api.helpers import api_key
-from tests.conftest import test_settings as settings_for
+from tests.conftest import make_settings as settings_for
 from tests.support.flows import sign_up
 from tests.support.server import GraphQLClient, ServerHandle, free_port, start_server
 

@@ -20,7 +20,7 @@ from api.schema import build_schema
 from loyalty.clock import FixedClock
 from tests.api.helpers import TcpProxy, api_key
 from tests.conftest import _migrate
-from tests.conftest import test_settings as settings_for
+from tests.conftest import make_settings as settings_for
 from tests.support.flows import ME, SIGN_IN, SIGN_UP, STRONG_PASSWORD, sign_up
 from tests.support.server import ServerHandle, start_server
 

@@ -20,6 +20,15 @@ from tests.conftest import CONTRACT_DIR
 SERVED: dict[str, set[str]] = {
     "member-app/auth.graphql": {"SignUp", "SignIn", "RefreshSession", "SignOut"},
     "member-app/profile.graphql": {"Profile", "UpdateProfile", "SetConsent"},
+    "member-app/points.graphql": {"Transactions", "Rewards", "RedeemReward"},
+    "pos/pos.graphql": {
+        "LookupMember",
+        "RecordPurchase",
+        "RecordReturn",
+        "RecordEvent",
+        "RedeemCode",
+        "AdjustPoints",
+    },
 }
 
 

@@ -1,0 +1,21 @@
+"""Putting a programme file into force: the programme row and everything derived from it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.programme.spec import ProgrammeFile
+from loyalty.programme.store import apply_programme
+from loyalty.rewards import sync_rewards
+from loyalty.storage.models import Programme
+
+
+async def install_programme(
+    s: AsyncSession, file: ProgrammeFile, now: datetime
+) -> tuple[Programme, bool]:
+    """Apply the file and bring the rewards catalogue in step with it, in one transaction."""
+    row, created = await apply_programme(s, file, now)
+    await sync_rewards(s, file.rewards, now)
+    return row, created

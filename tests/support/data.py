@@ -1,0 +1,47 @@
+"""Putting test data straight into a database: API keys and programmes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loyalty.apikeys import create_api_key
+from loyalty.demo.data import DEMO_PROGRAMME
+from loyalty.programme.install import install_programme
+from loyalty.programme.loader import load_programme, parse_programme
+from loyalty.storage.database import Database
+
+
+def api_key(database_url: str, scopes: list[str], now: datetime, name: str = "till 1") -> str:
+    """Create an integration API key in the database; returns its plaintext."""
+
+    async def create() -> str:
+        db = Database(database_url)
+        try:
+            async with db.unit_of_work() as uow:
+                _, plaintext = await create_api_key(uow.session, name, scopes, now)
+                await uow.commit()
+        finally:
+            await db.dispose()
+        return plaintext
+
+    return asyncio.run(create())
+
+
+def install(database_url: str, programme: str | Path = DEMO_PROGRAMME) -> None:
+    """Put a programme (YAML text, or a file; the demo programme by default) into force."""
+    file = (
+        load_programme(programme) if isinstance(programme, Path) else parse_programme(programme)
+    )
+
+    async def apply() -> None:
+        db = Database(database_url)
+        try:
+            async with db.unit_of_work() as uow:
+                await install_programme(uow.session, file, datetime.now(UTC))
+                await uow.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(apply())
