@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
 from loyalty.storage.secrets import instance_secret
 from loyalty.tokens import AccessTokens
+from notifications.bus import make_bus
+from notifications.relay import OutboxRelay
 
 log = logging.getLogger("trouw")
 MAX_BODY_BYTES = 1_048_576
@@ -79,6 +82,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         profiles=ProfileService(db, clock),
         points=PointsService(db, clock),
         rewards=RewardsService(db, clock),
+        bus=make_bus(settings.redis_url, settings.redis_prefix),
         identity=identity,
     )
 
@@ -174,10 +178,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if not await is_current(db):
             raise RuntimeError("the database schema is not up to date: run `trouw migrate`")
-        app.state.services = await build_services(settings, db, clock)
+        services = app.state.services = await build_services(settings, db, clock)
+        await services.bus.start()
+        stop = asyncio.Event()
+        background = []
+        if settings.relay:
+            relay = OutboxRelay(db, services.bus, clock)
+            db.commit_listeners.append(relay.poke)
+            background.append(asyncio.create_task(relay.run(stop), name="trouw-relay"))
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*background, return_exceptions=True)
+            await services.bus.close()
             await db.dispose()
 
     async def healthz(_: Request) -> Response:

@@ -19,6 +19,7 @@ from loyalty.profiles import ProfileService
 from loyalty.rewards import RewardsService
 from loyalty.storage.database import Database
 from loyalty.tokens import looks_like_own_token
+from notifications.bus import EventBus, InProcessBus
 
 Principal = MemberPrincipal | Integration | None
 
@@ -34,6 +35,7 @@ class Services:
     profiles: ProfileService
     points: PointsService
     rewards: RewardsService
+    bus: EventBus = field(default_factory=InProcessBus)
     identity: ExternalTokenVerifier | None = None
 
 
@@ -47,6 +49,11 @@ class Context:
     # Why the credentials that came with the request were refused, if they were.
     auth_error: DomainError | None = None
     connection_params: dict[str, Any] | None = field(default=None)
+    authorization: str | None = None
+
+    async def reauthenticate(self) -> None:
+        """Check the credentials given at connection time again."""
+        await apply_credentials(self, self.authorization)
 
     @property
     def client_address(self) -> str | None:
@@ -76,6 +83,7 @@ async def authenticate(services: Services, authorization: str | None) -> Princip
 
 
 async def apply_credentials(context: Context, authorization: str | None) -> None:
+    context.authorization = authorization
     try:
         context.principal = await authenticate(context.services, authorization)
     except DomainError as exc:

@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext, Info
 
 from api.context import Context
 from api.errors import ApiError, should_mask
+from api.live.subscriptions import LiveSubscriptions
 from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
 from api.points.mutations import PointsMutations
@@ -54,6 +55,11 @@ class Mutation(SessionMutations, MemberMutations, PointsMutations, RewardMutatio
     pass
 
 
+@strawberry.type
+class Subscription(LiveSubscriptions):
+    pass
+
+
 class TrouwSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -81,6 +87,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return TrouwSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
     )

@@ -15,6 +15,10 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./trouw.db"
     redis_url: str | None = None
+    # Channel prefix in Redis, so several installations can share one server.
+    redis_prefix: str = "trouw:"
+    # Publish committed events from this process (any number of processes may).
+    relay: bool = True
 
     # Signs member access tokens (HS256). Unset: a random key is generated on first start and
     # kept in the database, so every process of the installation shares it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -69,6 +70,8 @@ class Database:
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        # Called after every committed write (e.g. to wake the outbox relay at once).
+        self.commit_listeners: list[Callable[[], None]] = []
         self._readers = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._writers = async_sessionmaker(
             self.engine.execution_options(trouw_write=True), expire_on_commit=False, autoflush=False
@@ -83,7 +86,9 @@ class Database:
         return self.url.get_backend_name() == "postgresql"
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self._writers() if write else self._readers())
+        return UnitOfWork(
+            self._writers() if write else self._readers(), self.commit_listeners if write else []
+        )
 
     def reader(self) -> AsyncSession:
         """A session for reads only (GraphQL queries, DataLoaders); never committed."""
@@ -101,8 +106,11 @@ class UnitOfWork:
     """One transaction. Nothing is written unless `commit()` is called; leaving the block
     without it rolls everything back."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self, session: AsyncSession, listeners: list[Callable[[], None]] | None = None
+    ) -> None:
         self.session = session
+        self._listeners = listeners or []
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -119,3 +127,5 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        for listener in self._listeners:
+            listener()

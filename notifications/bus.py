@@ -1,0 +1,242 @@
+"""The event bus: committed outbox events, fanned out to whoever listens in this process.
+
+Two backends behind one interface. `InProcessBus` delivers to subscribers of the same process
+(the default). `RedisBus` publishes through Redis pub/sub, so a change made through one
+`trouw serve` process reaches subscribers connected to another. Either way a process holds one
+local queue per subscriber, and RedisBus one Redis connection for all of them.
+
+Delivery is at most once per subscriber and connection; clients that reconnect catch up from
+the outbox by cursor, so nothing is lost for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("trouw.bus")
+QUEUE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class BusMessage:
+    event_id: int
+    topic: str
+    member_id: int | None
+    occurred_at: str
+    payload: dict[str, Any]
+
+    @property
+    def channel(self) -> str:
+        return member_channel(self.member_id) if self.member_id is not None else "programme"
+
+
+def member_channel(member_id: int) -> str:
+    return f"member:{member_id}"
+
+
+class Overflowed(Exception):
+    """A subscriber fell too far behind; it should reconnect and catch up by cursor."""
+
+
+class Subscription:
+    """What one subscriber receives, in publication order."""
+
+    def __init__(self, fanout: _Fanout, channel: str) -> None:
+        self.channel = channel
+        self._fanout = fanout
+        self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(QUEUE_SIZE)
+        self.overflowed = False
+        # Set once messages published from now on will reach this subscriber.
+        self.ready = asyncio.Event()
+
+    def _offer(self, message: BusMessage) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.close()
+
+    def close(self) -> None:
+        self._fanout._drop(self)
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+
+    def __aiter__(self) -> AsyncIterator[BusMessage]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[BusMessage]:
+        while True:
+            message = await self._queue.get()
+            if message is None:
+                if self.overflowed:
+                    raise Overflowed(self.channel)
+                return
+            yield message
+
+
+class EventBus(Protocol):
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def publish(self, message: BusMessage) -> None: ...
+    def subscribe(self, channel: str) -> Subscription: ...
+
+
+class _Fanout:
+    """Local subscribers by channel."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, channel: str) -> Subscription:
+        subscription = Subscription(self, channel)
+        first = not self._subscribers[channel]
+        self._subscribers[channel].add(subscription)
+        if first:
+            self._channel_opened(channel)
+        elif self._is_live(channel):
+            subscription.ready.set()
+        return subscription
+
+    def _is_live(self, channel: str) -> bool:
+        return True
+
+    def _mark_live(self, channel: str) -> None:
+        for subscription in self._subscribers.get(channel, ()):
+            subscription.ready.set()
+
+    def _drop(self, subscription: Subscription) -> None:
+        members = self._subscribers.get(subscription.channel)
+        if members is None or subscription not in members:
+            return
+        members.discard(subscription)
+        if not members:
+            del self._subscribers[subscription.channel]
+            self._channel_closed(subscription.channel)
+
+    def _deliver(self, message: BusMessage) -> None:
+        for subscription in list(self._subscribers.get(message.channel, ())):
+            subscription._offer(message)
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self._subscribers)
+
+    def _channel_opened(self, channel: str) -> None:
+        pass
+
+    def _channel_closed(self, channel: str) -> None:
+        pass
+
+
+class InProcessBus(_Fanout):
+    def _channel_opened(self, channel: str) -> None:
+        self._mark_live(channel)
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def publish(self, message: BusMessage) -> None:
+        self._deliver(message)
+
+
+class RedisBus(_Fanout):
+    """Pub/sub through Redis. Publishing raises while Redis is away (the relay then keeps the
+    events and tries again); listening reconnects with backoff and subscribes again."""
+
+    def __init__(self, url: str, prefix: str = "trouw:") -> None:
+        super().__init__()
+        self.url = url
+        self.prefix = prefix
+        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        self._pubsub: Any = None
+        self._listener: asyncio.Task[None] | None = None
+        self._changes: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._live: set[str] = set()
+        self.connected = asyncio.Event()
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="trouw-redis-bus")
+
+    async def close(self) -> None:
+        if self._listener:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._redis.aclose()
+
+    async def publish(self, message: BusMessage) -> None:
+        await self._redis.publish(self.prefix + message.channel, json.dumps(asdict(message)))
+
+    def _is_live(self, channel: str) -> bool:
+        return channel in self._live
+
+    def _channel_opened(self, channel: str) -> None:
+        self._changes.put_nowait(("subscribe", channel))
+
+    def _channel_closed(self, channel: str) -> None:
+        self._changes.put_nowait(("unsubscribe", channel))
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                # A marker channel keeps the connection subscribed even with no listeners.
+                channels = self.channels
+                await pubsub.subscribe(self.prefix + "_", *(self.prefix + c for c in channels))
+                for channel in channels:
+                    self._live.add(channel)
+                    self._mark_live(channel)
+                self.connected.set()
+                delay = 0.1
+                while True:
+                    await self._apply_changes(pubsub)
+                    raw = await pubsub.get_message(timeout=0.05)
+                    if raw is not None and raw.get("type") == "message":
+                        self._deliver(BusMessage(**json.loads(raw["data"])))
+            except asyncio.CancelledError:
+                await _quietly(pubsub.aclose())
+                raise
+            except (RedisError, OSError) as exc:
+                self.connected.clear()
+                self._live.clear()
+                log.warning("redis bus disconnected (%s); retrying in %.1fs", exc, delay)
+                await _quietly(pubsub.aclose())
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                # Whatever changed meanwhile is covered by subscribing to `self.channels` again.
+                while not self._changes.empty():
+                    self._changes.get_nowait()
+
+    async def _apply_changes(self, pubsub: Any) -> None:
+        while not self._changes.empty():
+            action, channel = self._changes.get_nowait()
+            if action == "subscribe" and channel in self.channels:
+                await pubsub.subscribe(self.prefix + channel)
+                self._live.add(channel)
+                self._mark_live(channel)
+            elif action == "unsubscribe" and channel not in self.channels:
+                await pubsub.unsubscribe(self.prefix + channel)
+                self._live.discard(channel)
+
+
+async def _quietly(awaitable: Any) -> None:
+    with contextlib.suppress(Exception):
+        await awaitable
+
+
+def make_bus(redis_url: str | None, prefix: str = "trouw:") -> EventBus:
+    return RedisBus(redis_url, prefix) if redis_url else InProcessBus()

@@ -1,0 +1,132 @@
+"""Live updates end to end: a purchase over HTTP reaches the member's subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+
+import httpx
+import websockets
+
+from tests.contract.operations import operation
+from tests.support.data import api_key, install
+from tests.support.flows import sign_up
+from tests.support.live import listening
+from tests.support.server import ServerHandle
+
+PURCHASE = operation("pos/pos.graphql", "RecordPurchase")
+
+
+def _purchase(base: str, key: str, barcode: str, external_id: str, euros: str = "10.00") -> None:
+    response = httpx.post(
+        f"{base}/graphql",
+        json={
+            "query": PURCHASE,
+            "variables": {
+                "input": {
+                    "member": {"barcodeMessage": barcode},
+                    "externalId": external_id,
+                    "lines": [
+                        {"sku": "KOF", "category": "koffie", "quantity": "1", "unitPrice": euros}
+                    ],
+                }
+            },
+        },
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert response.json()["data"]["recordPurchase"]["userErrors"] == []
+
+
+async def _setup(database_url: str) -> str:
+    """The demo programme and a till key (helpers that run their own event loop)."""
+    await asyncio.to_thread(install, database_url)
+    return await asyncio.to_thread(api_key, database_url, ["pos"], datetime.now(UTC))
+
+
+def _member(server: ServerHandle, email: str) -> tuple[str, str]:
+    client = server.client()
+    token = sign_up(client, email)["session"]["accessToken"]
+    me = client.data("{ me { card { barcodeMessage } } }", token=token)["me"]
+    return token, me["card"]["barcodeMessage"]
+
+
+async def test_purchase_reaches_only_that_members_subscription(
+    server: ServerHandle, clean_database: str
+) -> None:
+    key = await _setup(clean_database)
+    anna_token, anna_card = _member(server, "live-anna@example.com")
+    bram_token, _ = _member(server, "live-bram@example.com")
+
+    async with (
+        listening(server.ws_url, anna_token) as anna,
+        listening(server.ws_url, bram_token) as bram,
+    ):
+        started = time.monotonic()
+        await asyncio.to_thread(_purchase, server.url, key, anna_card, "live-1")
+        event = (await asyncio.wait_for(anna.get(), timeout=1.0))["balanceChanged"]
+        latency = time.monotonic() - started
+        assert event["entry"]["kind"] == "EARN" and event["entry"]["points"] == 100
+        assert event["balance"] == {"available": 0, "pending": 100, "lifetimeEarned": 100}
+        assert latency < 1.0
+        await asyncio.sleep(0.5)
+        assert bram.empty()
+
+
+async def test_reconnecting_with_a_cursor_catches_up(
+    server: ServerHandle, clean_database: str
+) -> None:
+    key = await _setup(clean_database)
+    token, card = _member(server, "live-cursor@example.com")
+    text = "subscription($after: String) { balanceChanged(after: $after) { cursor entry { id points } } }"
+
+    async with listening(server.ws_url, token, text=text) as first:
+        await asyncio.to_thread(_purchase, server.url, key, card, "cur-1", "1.00")
+        seen = (await asyncio.wait_for(first.get(), timeout=2))["balanceChanged"]
+    # Offline: two more purchases happen.
+    await asyncio.to_thread(_purchase, server.url, key, card, "cur-2", "2.00")
+    await asyncio.to_thread(_purchase, server.url, key, card, "cur-3", "3.00")
+    async with listening(
+        server.ws_url, token, text=text, variables={"after": seen["cursor"]}
+    ) as again:
+        missed = [
+            (await asyncio.wait_for(again.get(), timeout=2))["balanceChanged"] for _ in range(2)
+        ]
+        assert [m["entry"]["points"] for m in missed] == [20, 30]
+        await asyncio.to_thread(_purchase, server.url, key, card, "cur-4", "4.00")
+        live = (await asyncio.wait_for(again.get(), timeout=2))["balanceChanged"]
+        assert live["entry"]["points"] == 40
+        await asyncio.sleep(0.3)
+        assert again.empty()  # nothing twice
+
+
+async def test_a_socket_whose_session_ended_gets_no_more_subscriptions(
+    server: ServerHandle,
+) -> None:
+    token, _ = _member(server, "live-out@example.com")
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await asyncio.to_thread(
+            server.client().data,
+            operation("member-app/auth.graphql", "SignOut"),
+            {"input": {}},
+            token=token,
+        )
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "subscribe",
+                    "id": "1",
+                    "payload": {"query": "subscription { balanceChanged { cursor } }"},
+                }
+            )
+        )
+        reply = json.loads(await asyncio.wait_for(ws.recv(), timeout=5))
+        # An error raised as the subscription starts arrives as a result with errors.
+        assert reply["type"] == "next"
+        assert reply["payload"]["errors"][0]["extensions"]["code"] == "SESSION_REVOKED"
