@@ -21,6 +21,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/auth.graphql": {"SignUp", "SignIn", "RefreshSession", "SignOut"},
     "member-app/profile.graphql": {"Profile", "UpdateProfile", "SetConsent"},
     "member-app/points.graphql": {"Transactions", "Rewards", "RedeemReward"},
+    # Exercised by tests/notifications/test_live_updates.py over a real websocket client.
+    "member-app/live.graphql": {"OnBalanceChanged", "OnOffersChanged"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

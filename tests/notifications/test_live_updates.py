@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from datetime import UTC, datetime
@@ -10,6 +11,8 @@ from datetime import UTC, datetime
 import httpx
 import websockets
 
+from loyalty.outbox import emit
+from loyalty.storage.database import Database
 from tests.contract.operations import operation
 from tests.support.data import api_key, install
 from tests.support.flows import sign_up
@@ -80,7 +83,9 @@ async def test_reconnecting_with_a_cursor_catches_up(
 ) -> None:
     key = await _setup(clean_database)
     token, card = _member(server, "live-cursor@example.com")
-    text = "subscription($after: String) { balanceChanged(after: $after) { cursor entry { id points } } }"
+    text = """subscription($after: String) {
+      balanceChanged(after: $after) { cursor entry { id points } }
+    }"""
 
     async with listening(server.ws_url, token, text=text) as first:
         await asyncio.to_thread(_purchase, server.url, key, card, "cur-1", "1.00")
@@ -130,3 +135,40 @@ async def test_a_socket_whose_session_ended_gets_no_more_subscriptions(
         # An error raised as the subscription starts arrives as a result with errors.
         assert reply["type"] == "next"
         assert reply["payload"]["errors"][0]["extensions"]["code"] == "SESSION_REVOKED"
+
+
+async def test_offer_changes_reach_the_member(server: ServerHandle, clean_database: str) -> None:
+    """The offers capability publishes `offer.changed` through the outbox; the contract's
+    OnOffersChanged receives it."""
+    token, _ = _member(server, "live-offer@example.com")
+    member_id = server.client().data("{ me { id } }", token=token)["me"]["id"]
+    row_id = int(base64.b64decode(member_id).decode().split(":")[1])
+    offer = {
+        "id": "offer-7",
+        "title": "Gratis croissant",
+        "kind": "free_product",
+        "state": "available",
+        "valid_until": "2026-12-31T23:00:00+00:00",
+    }
+
+    async def emit_offer() -> None:
+        db = Database(clean_database)
+        try:
+            async with db.unit_of_work() as uow:
+                emit(
+                    uow.session,
+                    "offer.changed",
+                    row_id,
+                    {"change": "granted", "offer": offer},
+                    datetime.now(UTC),
+                )
+                await uow.commit()
+        finally:
+            await db.dispose()
+
+    async with listening(server.ws_url, token, "OnOffersChanged") as offers:
+        await emit_offer()
+        event = (await asyncio.wait_for(offers.get(), timeout=2))["offersChanged"]
+        assert event["change"] == "GRANTED"
+        assert event["offer"]["title"] == "Gratis croissant"
+        assert event["offer"]["state"] == "AVAILABLE" and event["offer"]["kind"] == "FREE_PRODUCT"
