@@ -68,16 +68,18 @@ def app_payload(message: PushMessage) -> tuple[dict[str, Any], PushType]:
     """The APNs payload and push type for an app message.
 
     With a title or body it is an alert; with neither it is a silent background push that
-    only carries `data` (`content-available`).
+    only carries `data` (`content-available`). The custom keys are `data` plus `event_id`, on
+    which the app deduplicates (delivery is at least once).
     """
     fields = (("title", message.title), ("body", message.body))
     alert = {key: value for key, value in fields if value is not None}
     aps: dict[str, Any]
+    push_type: PushType
     if alert:
         aps, push_type = {"alert": alert, "sound": "default"}, "alert"
     else:
         aps, push_type = {"content-available": 1}, "background"
-    return {**message.data, "aps": aps}, push_type
+    return {**message.data, "event_id": str(message.event_id), "aps": aps}, push_type
 
 
 class ApnsSender:
@@ -174,7 +176,8 @@ class ApnsSender:
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         path = f"/3/device/{quote(token, safe='')}"
 
-        for first_attempt in (True, False):
+        resent = False
+        while True:
             provider_token = self._provider_token()
             headers["authorization"] = f"bearer {provider_token}"
             try:
@@ -183,14 +186,14 @@ class ApnsSender:
                 return PushResult("retry", f"APNs unreachable: {exc.__class__.__name__} {exc}")
             reason = _reason(response)
             if (
-                first_attempt
+                not resent
                 and response.status_code == 403
                 and reason in _PROVIDER_TOKEN_REASONS
                 and self._discard_provider_token(provider_token)
             ):
+                resent = True
                 continue
             return _result(response, reason)
-        raise AssertionError("unreachable")
 
     def _provider_token(self) -> str:
         now = self._clock()

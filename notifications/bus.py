@@ -40,6 +40,11 @@ class BusMessage:
         return member_channel(self.member_id) if self.member_id is not None else "programme"
 
 
+# Delivered to every local subscriber after the bus was away: what was published meanwhile
+# never reached this process, so subscribers look it up in the outbox.
+RESYNC = "_resync"
+
+
 def member_channel(member_id: int) -> str:
     return f"member:{member_id}"
 
@@ -63,7 +68,11 @@ class Subscription:
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
+            # Too far behind: drop what is queued and end the stream; the client resumes
+            # from its cursor, which the outbox can serve.
             self.overflowed = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
             self.close()
 
     def close(self) -> None:
@@ -126,6 +135,12 @@ class _Fanout:
     def _deliver(self, message: BusMessage) -> None:
         for subscription in list(self._subscribers.get(message.channel, ())):
             subscription._offer(message)
+
+    def _resync_all(self) -> None:
+        marker = BusMessage(event_id=0, topic=RESYNC, member_id=None, occurred_at="", payload={})
+        for subscriptions in list(self._subscribers.values()):
+            for subscription in list(subscriptions):
+                subscription._offer(marker)
 
     @property
     def channels(self) -> list[str]:
@@ -191,6 +206,7 @@ class RedisBus(_Fanout):
 
     async def _listen(self) -> None:
         delay = 0.1
+        was_down = False
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
@@ -201,6 +217,9 @@ class RedisBus(_Fanout):
                     self._live.add(channel)
                     self._mark_live(channel)
                 self.connected.set()
+                if was_down:
+                    self._resync_all()
+                    was_down = False
                 delay = 0.1
                 while True:
                     await self._apply_changes(pubsub)
@@ -213,6 +232,7 @@ class RedisBus(_Fanout):
             except (RedisError, OSError) as exc:
                 self.connected.clear()
                 self._live.clear()
+                was_down = True
                 log.warning("redis bus disconnected (%s); retrying in %.1fs", exc, delay)
                 await _quietly(pubsub.aclose())
                 await asyncio.sleep(delay)

@@ -165,3 +165,21 @@ CONTRACT_DIR = Path(
         "TROUW_CONTRACT_DIR", Path(__file__).resolve().parents[2] / "shared" / "contract"
     )
 )
+
+
+REDIS_URL = os.environ.get("TROUW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The shared Redis server; tests keep to their own key prefix."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        reason = f"Redis at {REDIS_URL} is not reachable ({exc.__class__.__name__})"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI must run the Redis tests")
+        pytest.skip(reason)
+    return REDIS_URL

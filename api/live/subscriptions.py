@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import func, select
 from strawberry.types import Info
 
 from api.context import Context
@@ -24,8 +24,9 @@ from api.offers.types import Offer
 from api.pagination import decode_id_cursor, encode_cursor
 from api.permissions import require_member
 from api.points.types import Balance, ExpiringPoints, PointsTransaction, TransactionKind
+from loyalty.storage.database import Database
 from loyalty.storage.models import OutboxEvent
-from notifications.bus import BusMessage, Overflowed, member_channel
+from notifications.bus import RESYNC, BusMessage, Overflowed, member_channel
 from notifications.relay import message_of
 
 READY_TIMEOUT = 2.0
@@ -97,48 +98,59 @@ def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+async def _newest(db: Database, member_id: int) -> int:
+    async with db.unit_of_work(write=False) as uow:
+        newest = await uow.session.scalar(
+            select(func.max(OutboxEvent.id)).where(OutboxEvent.member_id == member_id)
+        )
+    return int(newest or 0)
+
+
+async def _missed(db: Database, member_id: int, topic: str, after: int) -> list[OutboxEvent]:
+    async with db.unit_of_work(write=False) as uow:
+        return list(
+            await uow.session.scalars(
+                select(OutboxEvent)
+                .where(
+                    OutboxEvent.member_id == member_id,
+                    OutboxEvent.topic == topic,
+                    OutboxEvent.id > after,
+                    OutboxEvent.published_at.is_not(None),
+                )
+                .order_by(OutboxEvent.id)
+                .limit(MAX_REPLAY)
+            )
+        )
+
+
 async def _stream(
     info: Info[Context, None], topic: str, after: str | None, build: Callable[[BusMessage], T]
 ) -> AsyncGenerator[T, None]:
     # A socket lives long: the session may have ended since it connected.
     await info.context.reauthenticate()
-    principal = require_member(info)
+    member_id = require_member(info).member_id
     last = decode_id_cursor("events", after)
     services = info.context.services
-    subscription = services.bus.subscribe(member_channel(principal.member_id))
+    subscription = services.bus.subscribe(member_channel(member_id))
     try:
         # If the bus is away, go on: live updates resume when it is back.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscription.ready.wait(), READY_TIMEOUT)
-        async with services.db.unit_of_work(write=False) as uow:
-            query = select(OutboxEvent).where(
-                OutboxEvent.member_id == principal.member_id, OutboxEvent.topic == topic
-            )
-            if last is None:
-                # No cursor: changes from now on. Anything already committed counts as seen.
-                newest = await uow.session.scalar(
-                    select(OutboxEvent.id)
-                    .where(OutboxEvent.member_id == principal.member_id)
-                    .order_by(OutboxEvent.id.desc())
-                    .limit(1)
-                )
-                last, missed = newest or 0, []
-            else:
-                missed = list(
-                    await uow.session.scalars(
-                        query.where(OutboxEvent.id > last)
-                        .order_by(OutboxEvent.id)
-                        .limit(MAX_REPLAY)
-                    )
-                )
-        for event in missed:
+        if last is None:
+            # No cursor: changes from now on. Anything already committed counts as seen.
+            last = await _newest(services.db, member_id)
+        for event in await _missed(services.db, member_id, topic, last):
             last = event.id
             yield build(message_of(event))
         async for message in subscription:
-            if message.topic != topic or message.event_id <= last:
-                continue
-            last = message.event_id
-            yield build(message)
+            if message.topic == RESYNC:
+                # The bus was away: what was published meanwhile is in the outbox.
+                for event in await _missed(services.db, member_id, topic, last):
+                    last = event.id
+                    yield build(message_of(event))
+            elif message.topic == topic and message.event_id > last:
+                last = message.event_id
+                yield build(message)
     except Overflowed:
         raise ApiError(
             "SLOW_CONSUMER", "Too many updates queued; reconnect with your cursor"
