@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +52,12 @@ class Context:
     connection_params: dict[str, Any] | None = field(default=None)
     authorization: str | None = None
 
-    async def reauthenticate(self) -> None:
-        """Check the credentials given at connection time again."""
-        await apply_credentials(self, self.authorization)
+    checked_at: float = 0.0
+
+    async def reauthenticate(self, fresh_for: float = 1.0) -> None:
+        """Check the credentials given at connection time again, unless that was just now."""
+        if time.monotonic() - self.checked_at > fresh_for:
+            await apply_credentials(self, self.authorization)
 
     @property
     def client_address(self) -> str | None:
@@ -84,6 +88,7 @@ async def authenticate(services: Services, authorization: str | None) -> Princip
 
 async def apply_credentials(context: Context, authorization: str | None) -> None:
     context.authorization = authorization
+    context.checked_at = time.monotonic()
     try:
         context.principal = await authenticate(context.services, authorization)
     except DomainError as exc:

@@ -48,6 +48,11 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentiles(values: list[float]) -> str:
     ordered = sorted(values)
 
@@ -168,9 +173,10 @@ async def main() -> None:
                 async with gate:
                     return await subscribe(ws_url, token, received)
 
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), cpu_seconds(server.pid)
             sockets = await asyncio.gather(*(one(token) for _, token in members))
             connect_s = time.perf_counter() - t
+            connect_cpu = cpu_seconds(server.pid) - cpu
             await asyncio.sleep(3)  # every subscription listening
             loaded = rss_kib(server.pid)
 
@@ -198,11 +204,12 @@ async def main() -> None:
                     ],
                 )
                 await uow.commit()
-            committed = time.perf_counter()
+            committed, cpu = time.perf_counter(), cpu_seconds(server.pid)
             deadline = committed + 120
             while len(received) < n and time.perf_counter() < deadline:
                 await asyncio.sleep(0.05)
             latencies = [at - committed for at in received.values()]
+            deliver_cpu = cpu_seconds(server.pid) - cpu
             for ws in sockets:
                 await ws.close()
         finally:
@@ -212,7 +219,11 @@ async def main() -> None:
 
     base = await baseline(n)
     done = max(latencies) if latencies else float("nan")
-    print(f"subscribers={n}  delivered={len(latencies)}  connect={connect_s:.1f}s")
+    print(
+        f"subscribers={n}  delivered={len(latencies)}  connect={connect_s:.1f}s "
+        f"(server CPU {connect_cpu / n * 1000:.1f} ms per connection, "
+        f"{deliver_cpu / max(len(latencies), 1) * 1000:.2f} ms per delivery)"
+    )
     print(f"served over websockets:  {percentiles(latencies)}  ({len(latencies) / done:,.0f}/s)")
     print(f"baseline bus only:       {percentiles(base)}")
     print(

@@ -63,8 +63,12 @@ async def prepare(db: Database, n_members: int) -> list[int]:
         await install_programme(uow.session, parse_programme(PROGRAMME), now)
         for i in range(n_members):
             m = await members.create_member(
-                uow.session, now=now, email=f"bench{i}@example.com", password_hash=None,
-                profile={}, consents={},
+                uow.session,
+                now=now,
+                email=f"bench{i}@example.com",
+                password_hash=None,
+                profile={},
+                consents={},
             )
             ids.append(m.id)
         key = "BIGSERIAL PRIMARY KEY" if db.is_postgres else "INTEGER PRIMARY KEY"

@@ -139,9 +139,10 @@ async def _stream(
         if last is None:
             # No cursor: changes from now on. Anything already committed counts as seen.
             last = await _newest(services.db, member_id)
-        for event in await _missed(services.db, member_id, topic, last):
-            last = event.id
-            yield build(message_of(event))
+        else:
+            for event in await _missed(services.db, member_id, topic, last):
+                last = event.id
+                yield build(message_of(event))
         async for message in subscription:
             if message.topic == RESYNC:
                 # The bus was away: what was published meanwhile is in the outbox.
