@@ -122,6 +122,7 @@ async def test_a_socket_whose_session_ended_gets_no_more_subscriptions(
             {"input": {}},
             token=token,
         )
+        await asyncio.sleep(1.1)  # past the moment of connecting, when credentials are fresh
         await ws.send(
             json.dumps(
                 {
