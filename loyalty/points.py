@@ -532,9 +532,21 @@ class PointsService:
             )
             eligible += earning.eligible_total(file.earning, [item])
             recorded.append({"sku": returned.sku, "quantity": str(returned.quantity)})
+        if _money(amount) > left_total:
+            # Earlier returns by amount left less money than these lines are worth.
+            raise DomainError(
+                "RETURN_EXCEEDS_PURCHASE", f"At most {left_total} can still come back", "lines"
+            )
         return _money(amount), _money(eligible), recorded
 
     async def record_event(self, data: EventInput, actor: str | None = None) -> EventResult:
+        try:
+            return await self._record_event(data, actor)
+        except IntegrityError:
+            # The same externalId arrived at the same moment for another member.
+            raise _conflict("externalId", "another event") from None
+
+    async def _record_event(self, data: EventInput, actor: str | None) -> EventResult:
         external_id = _external_id(data.external_id)
         name = data.name.strip().lower()
         if not name or len(name) > 63:
@@ -611,6 +623,15 @@ class PointsService:
         idempotency_key: str | None = None,
     ) -> tuple[LedgerEntry, bool]:
         """A manual correction by staff, with the reason and who made it."""
+        try:
+            return await self._adjust(ref, points, reason, actor, idempotency_key)
+        except IntegrityError:
+            # The same idempotencyKey arrived at the same moment for another member.
+            raise _conflict("idempotencyKey", "another adjustment") from None
+
+    async def _adjust(
+        self, ref: MemberRef, points: int, reason: str, actor: str, idempotency_key: str | None
+    ) -> tuple[LedgerEntry, bool]:
         reason = reason.strip()
         if not reason:
             raise DomainError("REASON_REQUIRED", "Say why the points change", "reason")

@@ -144,8 +144,10 @@ async def upgrade_if_qualified(
     row = await _row(s, member_id, spec, now)
     target = qualified_level(spec, await qualifying(s, member_id, file, now))
     if _index(spec, target.key) > _index(spec, row.tier):
-        _changed(s, row, row.tier, target.key, now, "qualified")
+        before = _effective(spec, row, now).key
         row.tier, row.since = target.key, now
+        # Under a higher staff floor the member's tier does not change yet.
+        _changed(s, row, before, _effective(spec, row, now).key, now, "qualified")
         await s.flush()
     return _effective(spec, row, now)
 
@@ -160,15 +162,25 @@ async def recalculate(
         return None
     row = await _row(s, member_id, spec, now)
     current = _index(spec, row.tier)
-    target = _index(spec, qualified_level(spec, await qualifying(s, member_id, file, now)).key)
+    points = await qualifying(s, member_id, file, now)
+    if spec.window == "calendar_year":
+        # Run once a new year has begun: the year that just ended decides (what was earned
+        # since New Year counts as well; it would have upgraded the member already).
+        start, _ = window(spec, now, file)
+        ended = await qualifying(s, member_id, file, start - timedelta(microseconds=1))
+        points = max(points, ended)
+    target = _index(spec, qualified_level(spec, points).key)
     if target < current and spec.downgrade_one_step:
         target = current - 1
     new = spec.levels[target].key
-    _changed(s, row, row.tier, new, now, "recalculated")
+    # The tier the member was last told about: a staff floor holds until this clears it.
+    floor = _index(spec, row.floor_tier) if row.floor_tier else 0
+    before = spec.levels[max(current, floor)].key
     if new != row.tier:
         row.tier, row.since = new, now
     if row.floor_until is not None and row.floor_until <= now:
         row.floor_tier, row.floor_until = None, None
+    _changed(s, row, before, _effective(spec, row, now).key, now, "recalculated")
     row.recalculated_at = now
     await s.flush()
     return _effective(spec, row, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -43,9 +44,9 @@ DEFAULT_FILE = ProgrammeFile(
         country=DEFAULT_SETTINGS.country,
     )
 )
-# Parsed programme files by (programme id, updated_at): validation is not free, and the file
-# only changes when someone applies a new one (in any process: the key tells).
-_parsed: dict[tuple[int, datetime], ProgrammeFile] = {}
+# The last programme file parsed, with the stored document it came from: validation is not
+# free, and comparing the stored document tells when another process applied a new one.
+_parsed: list[tuple[dict[str, Any], ProgrammeFile]] = []
 
 
 async def current_file(session: AsyncSession) -> ProgrammeFile:
@@ -53,12 +54,10 @@ async def current_file(session: AsyncSession) -> ProgrammeFile:
     row = await current_programme(session)
     if row is None:
         return DEFAULT_FILE
-    key = (row.id, row.updated_at)
-    parsed = _parsed.get(key)
-    if parsed is None:
-        parsed = ProgrammeFile.model_validate(row.spec)
-        _parsed.clear()
-        _parsed[key] = parsed
+    if _parsed and _parsed[0][0] == row.spec:
+        return _parsed[0][1]
+    parsed = ProgrammeFile.model_validate(row.spec)
+    _parsed[:] = [(row.spec, parsed)]
     return parsed
 
 
