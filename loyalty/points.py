@@ -32,6 +32,8 @@ from loyalty.timeline import available_from, expiry_of
 
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 MAX_LINES = 500
+# Keeps every total within the database's money columns (12 digits before the point).
+MAX_LINE_AMOUNT = Decimal(1_000_000_000)
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,12 @@ def _require_active(member: Member) -> None:
         raise DomainError("MEMBER_NOT_ACTIVE", "This member is blocked or closed", "member")
 
 
-def _external_id(value: str, field_name: str = "externalId") -> str:
+def _external_id(
+    value: str, field_name: str = "externalId", code: str = "INVALID_EXTERNAL_ID"
+) -> str:
     value = value.strip()
     if not value or len(value) > 200:
-        raise DomainError("INVALID_EXTERNAL_ID", "An id of 1-200 characters is needed", field_name)
+        raise DomainError(code, "An id of 1-200 characters is needed", field_name)
     return value
 
 
@@ -154,6 +158,12 @@ def basket(lines: Sequence[PurchaseLine]) -> list[earning.BasketLine]:
             problems.append(DomainError("INVALID_LINE", "Quantities must be positive", "lines"))
         if not line.unit_price.is_finite() or line.unit_price < 0:
             problems.append(DomainError("INVALID_LINE", "Prices must not be negative", "lines"))
+        elif line.quantity.is_finite() and line.quantity * line.unit_price > MAX_LINE_AMOUNT:
+            problems.append(
+                DomainError(
+                    "INVALID_LINE", f"A line may be worth at most {MAX_LINE_AMOUNT}", "lines"
+                )
+            )
     if problems:
         raise ValidationFailed(problems)
     return [
@@ -638,7 +648,9 @@ class PointsService:
         if points == 0 or abs(points) > 10_000_000:
             raise DomainError("INVALID_POINTS", "Points must be non-zero and sane", "points")
         key = (
-            f"adjust:{_external_id(idempotency_key, 'idempotencyKey')}" if idempotency_key else None
+            f"adjust:{_external_id(idempotency_key, 'idempotencyKey', 'INVALID_IDEMPOTENCY_KEY')}"
+            if idempotency_key
+            else None
         )
         now = self.clock.now()
         async with self.db.unit_of_work() as uow:

@@ -189,13 +189,14 @@ def _within_limit(reward: Reward, used: dict[int, int]) -> bool:
     return reward.per_member_count is None or used.get(reward.id, 0) < reward.per_member_count
 
 
-def _idempotency_key(value: str) -> str:
+def _idempotency_key(member_id: int, value: str) -> str:
+    """Keys belong to their member: another member's key is neither a conflict nor a hint."""
     value = value.strip()
-    if not value or len(value) > 200:
+    if not value or len(value) > 160:
         raise DomainError(
-            "INVALID_IDEMPOTENCY_KEY", "A key of 1-200 characters is needed", "idempotencyKey"
+            "INVALID_IDEMPOTENCY_KEY", "A key of 1-160 characters is needed", "idempotencyKey"
         )
-    return value
+    return f"{member_id}:{value}"
 
 
 def _conflict() -> DomainError:
@@ -254,7 +255,7 @@ class RewardsService:
     async def redeem(self, member_id: int, reward_id: int, idempotency_key: str) -> RedeemResult:
         """Spend the reward's points for a fresh code, or fail with the first check that does
         not pass. The same key for the same member and reward returns the first result."""
-        key = _idempotency_key(idempotency_key)
+        key = _idempotency_key(member_id, idempotency_key)
         try:
             return await self._redeem(member_id, reward_id, key)
         except IntegrityError:

@@ -212,6 +212,10 @@ class PointsMutations:
         self, info: Info[Context, None], input: SetMemberTierInput
     ) -> SetMemberTierPayload:
         require_scope(info, "admin")
+        if input.until is not None and input.until.tzinfo is None:
+            # A time without an offset cannot be compared with the clock (as for occurredAt).
+            error = DomainError("INVALID_DATE", "Times need a UTC offset", "until")
+            return SetMemberTierPayload(user_errors=user_errors(error))
         try:
             status = await info.context.services.points.set_tier_floor(
                 input.member.to_domain(), input.tier, input.until
