@@ -22,6 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from api.context import Context, Services, apply_credentials
 from api.identity import ExternalTokenVerifier
 from api.loaders import Loaders
+from api.notifications_setup import build_worker, close_worker, worker_in_serve
 from api.schema import build_schema
 from api.settings import Settings
 from loyalty.auth import AuthService, SignInLimits
@@ -186,11 +187,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             relay = OutboxRelay(db, services.bus, clock)
             db.commit_listeners.append(relay.poke)
             background.append(asyncio.create_task(relay.run(stop), name="trouw-relay"))
+        worker = build_worker(settings, db, clock) if worker_in_serve(settings, db) else None
+        if worker is not None:
+            background.append(
+                asyncio.create_task(
+                    worker.run(stop, settings.worker_interval_seconds), name="trouw-worker"
+                )
+            )
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*background, return_exceptions=True)
+            if worker is not None:
+                await close_worker(worker)
             await services.bus.close()
             await db.dispose()
 

@@ -15,6 +15,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.notifications_setup import build_worker, close_worker, notification_config
 from api.settings import Settings
 from loyalty import apikeys
 from loyalty.clock import SystemClock
@@ -26,6 +27,9 @@ from loyalty.programme.install import install_programme
 from loyalty.programme.loader import ProgrammeFileError, load_programme
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current, upgrade
+from notifications.bus import make_bus
+from notifications.relay import OutboxRelay
+from notifications.worker import requeue_dead
 
 T = TypeVar("T")
 
@@ -127,6 +131,12 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         return None
 
     summary = _run(prepare, settings, migrates=True)
+    if workers > 1 and not settings.redis_url:
+        click.echo(
+            "warning: several workers without TROUW_REDIS_URL: a subscriber only hears about "
+            "changes its own worker process relays; set TROUW_REDIS_URL",
+            err=True,
+        )
     base = f"http://{host}:{port}"
     click.echo(f"Trouw is serving on {base}")
     if settings.graphiql:
@@ -275,6 +285,52 @@ def scheduler(interval: float) -> None:
         await run_scheduler(db, SystemClock(), interval, stop)
 
     _run(work)
+
+
+@main.command()
+def worker() -> None:
+    """Deliver notifications (push, webhooks, inbox) from the outbox until stopped. Run as many
+    as needed on PostgreSQL; on SQLite one (or the loop inside `trouw serve`) is enough."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    try:
+        notification_config(settings)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(f"bad notification settings: {exc}") from None
+
+    async def work(db: Database) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        running = build_worker(settings, db, SystemClock())
+        tasks = [running.run(stop, settings.worker_interval_seconds)]
+        # With a shared (Redis) bus the worker relays events too, so live updates flow even
+        # with no server running the relay; an in-process bus here would reach no one.
+        bus = make_bus(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+        if bus is not None:
+            await bus.start()
+            tasks.append(OutboxRelay(db, bus, SystemClock()).run(stop))
+        click.echo(f"delivering notifications (push: {', '.join(running.push_senders) or 'none'})")
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await close_worker(running)
+            if bus is not None:
+                await bus.close()
+
+    _run(work, settings)
+
+
+@main.command("requeue-dead")
+@click.argument("delivery_ids", nargs=-1, type=int)
+def requeue_dead_command(delivery_ids: tuple[int, ...]) -> None:
+    """Give dead deliveries (all, or the given ids) a fresh set of attempts."""
+
+    async def work(db: Database) -> int:
+        return await requeue_dead(db, SystemClock(), list(delivery_ids) or None)
+
+    click.echo(f"requeued {_run(work)} deliveries")
 
 
 @main.command("export-schema")

@@ -28,6 +28,7 @@ from api.errors import ApiError, should_mask
 from api.live.subscriptions import LiveSubscriptions
 from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
+from api.notifications.operations import NotificationMutations, NotificationQueries
 from api.points.mutations import PointsMutations
 from api.points.queries import PointsQueries
 from api.rewards.operations import RewardMutations, RewardQueries
@@ -39,7 +40,7 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
-class Query(MemberQueries, PointsQueries, RewardQueries):
+class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
@@ -53,7 +54,9 @@ class Query(MemberQueries, PointsQueries, RewardQueries):
 
 
 @strawberry.type
-class Mutation(SessionMutations, MemberMutations, PointsMutations, RewardMutations):
+class Mutation(
+    SessionMutations, MemberMutations, PointsMutations, RewardMutations, NotificationMutations
+):
     pass
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,37 @@ class Settings(BaseSettings):
 
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65_536, ge=8)
+
+    # Notifications: the worker (`trouw worker`, or inside `trouw serve`).
+    # None: run the worker loop inside `trouw serve` on SQLite, not on PostgreSQL.
+    worker_in_serve: bool | None = None
+    webhooks: list[dict[str, Any]] = []
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    push_enabled: bool = True
+    push_ttl_hours: int = Field(24, ge=1)
+    quiet_hours_start: str = "21:00"
+    quiet_hours_end: str = "08:00"
+    marketing_push_cap: int = Field(3, ge=0)
+    marketing_push_cap_days: int = Field(7, ge=1)
+    delivery_max_attempts: int = Field(8, ge=1)
+    delivery_backoff_base_seconds: float = Field(5.0, gt=0)
+    delivery_backoff_cap_seconds: float = Field(3600.0, gt=0)
+    worker_lease_seconds: float = Field(60.0, gt=0)
+    worker_batch_size: int = Field(100, ge=1)
+    worker_concurrency: int = Field(16, ge=1)
+    worker_interval_seconds: float = Field(1.0, gt=0)
+    # Apple push (token auth with a .p8 key).
+    apns_team_id: str | None = None
+    apns_key_id: str | None = None
+    apns_private_key: SecretStr | None = None
+    apns_private_key_file: str | None = None
+    apns_topic: str | None = None
+    apns_base_url: str = "https://api.push.apple.com"
+    apns_ca_file: str | None = None
+    # Firebase Cloud Messaging (HTTP v1): the service account JSON, or a path to it.
+    fcm_service_account: SecretStr | None = None
+    fcm_service_account_file: str | None = None
+    fcm_base_url: str = "https://fcm.googleapis.com"
 
     log_level: str = "info"
 

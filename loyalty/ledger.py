@@ -389,6 +389,8 @@ async def balances(
     many members are asked for."""
     live = or_(PointLot.expires_at.is_(None), PointLot.expires_at > now)
     spendable = and_(PointLot.available_at <= now, live)
+    # Points that expire before they ever become available are not pending either.
+    not_yet = and_(PointLot.available_at > now, live)
     soon = and_(live, PointLot.expires_at <= now + timedelta(days=warn_days))
     mine = and_(PointLot.member_id.in_(member_ids), PointLot.remaining > 0)
     sums = {
@@ -397,9 +399,7 @@ async def balances(
             select(
                 PointLot.member_id,
                 func.coalesce(func.sum(case((spendable, PointLot.remaining), else_=0)), 0),
-                func.coalesce(
-                    func.sum(case((PointLot.available_at > now, PointLot.remaining), else_=0)), 0
-                ),
+                func.coalesce(func.sum(case((not_yet, PointLot.remaining), else_=0)), 0),
                 func.min(case((soon, PointLot.expires_at))),
             )
             .where(mine)

@@ -133,6 +133,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": "test-signing-key-" + "x" * 32,
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
+        # Worker tests run their own workers on the same database; keep the server out of it.
+        "worker_in_serve": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from loyalty.storage.models import Member as MemberRow
 from loyalty.storage.models import MemberConsent
 
 if TYPE_CHECKING:
+    from api.notifications.types import InboxConnection
     from api.points.types import Balance, MemberTier, PointsTransaction
     from api.rewards.types import Redemption
 
@@ -145,6 +146,18 @@ class Member(relay.Node):
         before = decode_id_cursor("redemptions", after)
         rows = await info.context.services.rewards.redemptions(self.id, limit + 1, before)
         return connection(rows, limit, before is not None, "redemptions", Redemption.from_row)
+
+    @strawberry.field(description="The in-app inbox, newest first; only the member sees it.")
+    async def inbox(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        unread_only: bool | None = False,
+    ) -> Annotated[InboxConnection, strawberry.lazy("api.notifications.types")]:
+        from api.notifications.types import inbox_connection
+
+        return await inbox_connection(info, self.id, first, after, bool(unread_only))
 
     @classmethod
     def from_row(cls, row: MemberRow) -> Member:

@@ -23,6 +23,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/points.graphql": {"Transactions", "Rewards", "RedeemReward"},
     # Exercised by tests/notifications/test_live_updates.py over a real websocket client.
     "member-app/live.graphql": {"OnBalanceChanged", "OnOffersChanged"},
+    # Exercised by tests/api/test_inbox_api.py.
+    "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

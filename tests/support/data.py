@@ -31,9 +31,7 @@ def api_key(database_url: str, scopes: list[str], now: datetime, name: str = "ti
 
 def install(database_url: str, programme: str | Path = DEMO_PROGRAMME) -> None:
     """Put a programme (YAML text, or a file; the demo programme by default) into force."""
-    file = (
-        load_programme(programme) if isinstance(programme, Path) else parse_programme(programme)
-    )
+    file = load_programme(programme) if isinstance(programme, Path) else parse_programme(programme)
 
     async def apply() -> None:
         db = Database(database_url)

@@ -1,0 +1,1 @@
+"""Notifications in the API: push devices and the in-app inbox."""

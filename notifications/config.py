@@ -1,0 +1,123 @@
+"""How notifications are delivered: webhook endpoints, quiet hours, contact pressure, retries.
+
+Plain dataclasses, built by the composition root from the settings (`TROUW_*`); nothing here
+reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """A URL of the brand's systems that receives the events it subscribes to.
+
+    `events` lists topics (e.g. "balance.changed"); "*" subscribes to every topic, and
+    "reward.*" to every topic that starts with "reward.".
+    """
+
+    url: str
+    secret: str
+    events: tuple[str, ...] = ("*",)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"webhook URL must be http(s)://host/…, not {self.url!r}")
+        if len(self.url) > 1024:
+            raise ValueError("webhook URL longer than 1024 characters")
+        if len(self.secret) < 16:
+            raise ValueError(f"the secret of webhook {self.url} needs at least 16 characters")
+        if not self.events:
+            raise ValueError(f"webhook {self.url} subscribes to no events")
+
+    def wants(self, topic: str) -> bool:
+        for pattern in self.events:
+            if pattern == "*" or pattern == topic:
+                return True
+            if pattern.endswith(".*") and topic.startswith(pattern[:-1]):
+                return True
+        return False
+
+
+def parse_webhooks(items: Iterable[Mapping[str, Any]]) -> tuple[WebhookEndpoint, ...]:
+    """Endpoints from settings, e.g. TROUW_WEBHOOKS='[{"url": "https://crm.example/hooks",
+    "secret": "…", "events": ["balance.changed", "tier.changed"]}]'."""
+    endpoints: list[WebhookEndpoint] = []
+    for item in items:
+        unknown = set(item) - {"url", "secret", "events"}
+        if unknown:
+            raise ValueError(f"unknown webhook setting(s): {', '.join(sorted(unknown))}")
+        events = item.get("events", ["*"])
+        if isinstance(events, str):
+            events = [e.strip() for e in events.split(",") if e.strip()]
+        endpoints.append(
+            WebhookEndpoint(url=str(item["url"]), secret=str(item["secret"]), events=tuple(events))
+        )
+    urls = [e.url for e in endpoints]
+    if len(set(urls)) != len(urls):
+        raise ValueError("each webhook URL may be configured once")
+    return tuple(endpoints)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """No marketing pushes between `start` and `end` (wrapping midnight when start > end),
+    in the programme's time zone; start == end means no quiet hours."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None) -> QuietHours | None:
+        """From "HH:MM" settings; either empty turns quiet hours off."""
+        if not start or not end:
+            return None
+        return cls(time.fromisoformat(start), time.fromisoformat(end))
+
+
+@dataclass(frozen=True)
+class ContactPressure:
+    """At most `limit` marketing pushes per member in any `window`."""
+
+    limit: int = 3
+    window: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Exponential backoff with jitter: attempt n waits about base·2^(n-1), at most `cap`;
+    after `max_attempts` failed attempts the delivery is dead."""
+
+    base: timedelta = timedelta(seconds=5)
+    cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class NotificationConfig:
+    webhooks: Sequence[WebhookEndpoint] = ()
+    push_enabled: bool = True
+    quiet_hours: QuietHours | None = field(default_factory=QuietHours)
+    contact_pressure: ContactPressure | None = field(default_factory=ContactPressure)
+    retry: Retry = field(default_factory=Retry)
+    webhook_timeout: float = 10.0
+    # A push about an event older than this is no longer news: it is dropped, not sent.
+    push_ttl: timedelta = timedelta(days=1)
+    # How long a claimed delivery is reserved for the worker that claimed it; a worker that
+    # dies mid-delivery leaves it to be taken again after this. Must exceed any send timeout.
+    lease: timedelta = timedelta(seconds=60)
+    batch_size: int = 100
+    # Deliveries sent at the same time by one worker.
+    concurrency: int = 16
+
+    def __post_init__(self) -> None:
+        if self.lease.total_seconds() <= self.webhook_timeout:
+            raise ValueError("the delivery lease must be longer than the webhook timeout")
+        if self.batch_size < 1 or self.concurrency < 1:
+            raise ValueError("batch size and concurrency must be positive")

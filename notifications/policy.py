@@ -1,0 +1,119 @@
+"""Who hears about what, and when: topics per channel, consent, quiet hours, contact pressure.
+
+- Transactional topics tell a member about their own account: `balance.changed` (points
+  earned, released, expired, returned, adjusted) and `reward.redeemed`. They respect consent
+  only: a push needs the member's `push` consent.
+- Marketing topics are everything else that reaches a member unasked: `points.expiring`
+  ("use them or lose them" is a nudge), `tier.changed` (a celebration or a downgrade notice),
+  and anything campaign-like added later. A marketing push needs the `push` consent, waits
+  for the end of quiet hours, and is dropped ("contact_pressure") once the member has had
+  the cap of marketing pushes in the window.
+- The in-app inbox keeps `points.expiring` and `tier.changed` messages when the member gave
+  the `in_app` consent. The inbox is read when the member opens it, so quiet hours and the
+  contact-pressure cap (which count interruptions) do not apply to it.
+- Webhooks go to the brand's own systems for every subscribed topic; member consent does not
+  apply (the brand's systems already hold the member's data), member status neither.
+
+Members have no time zone of their own: quiet hours are read in the programme's time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.storage.models import MemberConsent, NotificationDelivery
+from notifications.config import QuietHours
+
+Kind = Literal["transactional", "marketing"]
+
+TRANSACTIONAL_TOPICS = frozenset({"balance.changed", "reward.redeemed"})
+PUSH_TOPICS = frozenset({"balance.changed", "reward.redeemed", "points.expiring", "tier.changed"})
+INBOX_TOPICS = frozenset({"points.expiring", "tier.changed"})
+# Balance changes the member made themselves in the app, told by another push or none.
+QUIET_BALANCE_KINDS = frozenset({"spend"})
+
+PUSH_CONSENT = "push"
+INBOX_CONSENT = "in_app"
+
+
+def kind_of(topic: str) -> Kind:
+    return "transactional" if topic in TRANSACTIONAL_TOPICS else "marketing"
+
+
+def wants_push(topic: str, payload: dict[str, Any]) -> bool:
+    if topic not in PUSH_TOPICS:
+        return False
+    if topic == "balance.changed":
+        return payload.get("kind") not in QUIET_BALANCE_KINDS and bool(payload.get("points"))
+    return True
+
+
+def wants_inbox(topic: str) -> bool:
+    return topic in INBOX_TOPICS
+
+
+def quiet_until(quiet: QuietHours | None, at: datetime, zone: ZoneInfo) -> datetime | None:
+    """When the quiet period that `at` falls in ends (UTC), or None if `at` is not quiet."""
+    if quiet is None or quiet.start == quiet.end:
+        return None
+    local = at.astimezone(zone)
+    now = local.time().replace(tzinfo=None)
+    if quiet.start < quiet.end:
+        inside = quiet.start <= now < quiet.end
+    else:  # wraps midnight, e.g. 21:00-08:00
+        inside = now >= quiet.start or now < quiet.end
+    if not inside:
+        return None
+    day = local.date()
+    end = datetime.combine(day, quiet.end, tzinfo=zone)
+    if end <= local:
+        end = datetime.combine(day + timedelta(days=1), quiet.end, tzinfo=zone)
+    # Through UTC: a wall time that a DST change skipped or repeated resolves to one instant.
+    return end.astimezone(UTC)
+
+
+async def marketing_pushes_sent(
+    s: AsyncSession, member_ids: Sequence[int], since: datetime
+) -> dict[int, set[int]]:
+    """The marketing events each member had a push about since `since` (one event pushed to
+    two phones is one contact)."""
+    if not member_ids:
+        return {}
+    rows = await s.execute(
+        select(NotificationDelivery.member_id, NotificationDelivery.event_id)
+        .where(
+            NotificationDelivery.member_id.in_(member_ids),
+            NotificationDelivery.channel == "push",
+            NotificationDelivery.delivered_at >= since,
+            NotificationDelivery.kind == "marketing",
+            NotificationDelivery.status == "delivered",
+        )
+        .group_by(NotificationDelivery.member_id, NotificationDelivery.event_id)
+    )
+    found: dict[int, set[int]] = {m: set() for m in member_ids}
+    for member_id, event_id in rows:
+        if member_id is not None:
+            found[member_id].add(event_id)
+    return found
+
+
+async def granted(
+    s: AsyncSession, member_ids: Sequence[int], channels: Sequence[str]
+) -> set[tuple[int, str]]:
+    """(member, channel) pairs with consent given."""
+    if not member_ids:
+        return set()
+    rows = await s.execute(
+        select(MemberConsent.member_id, MemberConsent.channel).where(
+            MemberConsent.member_id.in_(member_ids),
+            MemberConsent.channel.in_(channels),
+            MemberConsent.granted.is_(True),
+        )
+    )
+    return {(m, c) for m, c in rows}

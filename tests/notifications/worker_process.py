@@ -1,0 +1,38 @@
+"""A notification worker as a process of its own, for the tests that kill one:
+`python -m tests.notifications.worker_process` with TEST_DATABASE_URL, TEST_HOOK_URL,
+TEST_HOOK_SECRET and TEST_LEASE_SECONDS in the environment. SIGTERM stops it gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import timedelta
+
+from loyalty.clock import SystemClock
+from loyalty.storage.database import Database
+from notifications.config import NotificationConfig, WebhookEndpoint
+from notifications.worker import Worker
+
+
+async def main() -> None:
+    lease = float(os.environ["TEST_LEASE_SECONDS"])
+    config = NotificationConfig(
+        webhooks=(WebhookEndpoint(os.environ["TEST_HOOK_URL"], os.environ["TEST_HOOK_SECRET"]),),
+        lease=timedelta(seconds=lease),
+        webhook_timeout=lease * 0.75,
+    )
+    db = Database(os.environ["TEST_DATABASE_URL"])
+    worker = Worker(db, SystemClock(), config, {})
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("worker ready", flush=True)
+    try:
+        await worker.run(stop, interval=0.05)
+    finally:
+        await worker.aclose()
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
