@@ -55,11 +55,13 @@ async def release_pending(db: Database, now: datetime) -> int:
             )
             for lot in lots:
                 lot.released_at = now
-            entries = list(
-                await s.scalars(
-                    select(LedgerEntry).where(LedgerEntry.id.in_([lot.entry_id for lot in lots]))
-                )
-            )
+            # Points a return took back, or that expired while pending, became nothing.
+            told = [
+                lot.entry_id
+                for lot in lots
+                if lot.remaining > 0 and (lot.expires_at is None or lot.expires_at > now)
+            ]
+            entries = list(await s.scalars(select(LedgerEntry).where(LedgerEntry.id.in_(told))))
             await balance_event(s, member_id, entries, now)
             await uow.commit()
     return len(member_ids)
@@ -111,6 +113,9 @@ async def warn_expiring(db: Database, now: datetime) -> int:
                 )
                 .order_by(PointLot.member_id, PointLot.expires_at)
                 .limit(BATCH * 10)
+                # Several schedulers may run at once: lots another one is warning about are
+                # skipped, not warned twice (SQLite has one writer at a time anyway).
+                .with_for_update(skip_locked=True)
             )
         )
         groups: dict[tuple[int, datetime], int] = defaultdict(int)
@@ -136,6 +141,9 @@ async def recalculate_tiers(db: Database, now: datetime) -> int:
         member_ids = await tiers.due_for_recalculation(uow.session, file, now, BATCH)
     for member_id in member_ids:
         async with db.unit_of_work() as uow:
+            # Under the member's lock, like every other change: a second scheduler recalculating
+            # the same member waits, then finds the tier already changed and announces nothing.
+            await ledger.lock_account(uow.session, member_id, now)
             await tiers.recalculate(uow.session, member_id, file, now)
             await uow.commit()
     return len(member_ids)

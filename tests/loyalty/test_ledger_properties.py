@@ -433,6 +433,7 @@ class Bought:
     purchase_id: int
     external_id: str
     quantities: dict[str, int]
+    prices: dict[str, int]  # cents
     returned: dict[str, int] = field(default_factory=dict)
     last_return: ReturnInput | None = None
 
@@ -469,12 +470,12 @@ class Run:
             case Wait():
                 self.clock.advance(timedelta(hours=op.hours))
             case WaitForBoundary():
-                now = self.clock.now()
                 ahead = [
                     at
                     for lot in before.lots
                     for at in (lot.available_at, lot.expires_at)
-                    if at is not None and at + timedelta(seconds=op.offset_seconds) > now
+                    if at is not None
+                    and at + timedelta(seconds=op.offset_seconds) > self.clock.now()
                 ]
                 if ahead:
                     self.clock.set(min(ahead) + timedelta(seconds=op.offset_seconds))
@@ -484,8 +485,8 @@ class Run:
                 await self.expire(before, was)
             case ReleaseJob():
                 await self.release(before, was)
-        after, now = self.seen or await self.observe()
-        check_invariants(after, now, self.clock.now(), self.allow_debt)
+        after, current = self.seen or await self.observe()
+        check_invariants(after, current, self.clock.now(), self.allow_debt)
 
     async def buy(self, op: Buy, before: State, was: ledger.Balance) -> None:
         external_id = f"p-{next(_ids)}"
@@ -502,7 +503,12 @@ class Run:
         )
         assert not result.replayed
         self.bought.append(
-            Bought(result.purchase.id, external_id, {sku: qty for sku, qty, _ in op.lines})
+            Bought(
+                result.purchase.id,
+                external_id,
+                {sku: qty for sku, qty, _ in op.lines},
+                {sku: cents for sku, _, cents in op.lines},
+            )
         )
         after, now = await self.observe()
         new = [lot for lot in after.lots if lot.purchase_id == result.purchase.id]
@@ -566,27 +572,40 @@ class Run:
             after, _ = await self.observe()
             assert after == before
             return
-        data: ReturnInput | None = None
         left = {
             sku: qty - bought.returned.get(sku, 0)
             for sku, qty in bought.quantities.items()
             if qty > bought.returned.get(sku, 0)
         }
+        left_cents = int((row.total - row.returned_total) * 100)
+        returning: tuple[str, int] | None = None
         if op.by_lines and left:
             sku = sorted(left)[op.pick % len(left)]
             qty = max(1, left[sku] * op.percent // 100)
             data = ReturnInput(
                 bought.external_id, f"r-{next(_ids)}", lines=[ReturnLine(sku, Decimal(qty))]
             )
-            bought.returned[sku] = bought.returned.get(sku, 0) + qty
+            returning = (sku, qty)
+            # After returns by amount, the money left may be less than these lines are worth.
+            refusable = qty * bought.prices[sku] > left_cents
         else:
-            left_cents = int((row.total - row.returned_total) * 100)
             if left_cents <= 0:
                 return
             cents = max(1, left_cents * op.percent // 100)
             data = ReturnInput(bought.external_id, f"r-{next(_ids)}", amount=Decimal(cents) / 100)
-        result = await self.points.record_return(data)
+            refusable = False
+        try:
+            result = await self.points.record_return(data)
+        except DomainError as refused:
+            assert refusable, refused.message
+            assert refused.code == "RETURN_EXCEEDS_PURCHASE"
+            after, _ = await self.observe()
+            assert after == before
+            return
         assert not result.replayed
+        if returning is not None:
+            sku, qty = returning
+            bought.returned[sku] = bought.returned.get(sku, 0) + qty
         bought.last_return = data
         after, _ = await self.observe()
         new_row = next(p for p in after.purchases if p.id == bought.purchase_id)
