@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
