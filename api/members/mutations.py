@@ -12,6 +12,7 @@ from api.errors import UserError, user_errors
 from api.members.types import Channel, Consent, ConsentChannel, Member
 from api.permissions import require_member
 from loyalty.errors import DomainError
+from loyalty.lifecycle import profile_complete, record_moment
 from loyalty.members import UNSET, ProfileInput
 
 
@@ -74,6 +75,8 @@ class MemberMutations:
             )
         except DomainError as exc:
             return UpdateProfilePayload(user_errors=user_errors(exc))
+        if profile_complete(row):
+            await record_moment(info.context.services.points, row.id, "profile_completed")
         return UpdateProfilePayload(member=Member.from_row(row))
 
     @strawberry.mutation

@@ -13,6 +13,7 @@ from api.members.types import Channel, ConsentChannel, Member
 from loyalty.auth import IssuedSession, MemberPrincipal
 from loyalty.auth import SignUpInput as SignUpData
 from loyalty.errors import DomainError
+from loyalty.lifecycle import record_moment
 from loyalty.members import UNSET, ProfileInput
 
 
@@ -120,6 +121,7 @@ class SessionMutations:
             )
         except DomainError as exc:
             return SignUpPayload(user_errors=user_errors(exc))
+        await record_moment(ctx.services.points, row.id, "sign_up")
         return SignUpPayload(session=Session.from_issued(issued), member=Member.from_row(row))
 
     @strawberry.mutation

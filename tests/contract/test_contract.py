@@ -309,3 +309,24 @@ def test_till_journey_runs_the_contract_as_written(
     assert review["userErrors"] == [] and review["pointsAwarded"] == 25
 
     assert ran == TILL_JOURNEY
+
+
+def test_joining_and_completing_the_profile_earn_the_programme_bonuses(
+    server: ServerHandle, clean_database: str
+) -> None:
+    """The demo programme rewards sign-up (100) and a complete profile (50), once each."""
+    install(clean_database, joining_bonuses=True)
+    app = server.client()
+    app.token = sign_up(app, "bonus@example.com", password=PASSWORD)["session"]["accessToken"]
+    balance = "{ me { balance { available lifetimeEarned } } }"
+    assert app.data(balance)["me"]["balance"] == {"available": 100, "lifetimeEarned": 100}
+    profile = {
+        "firstName": "Sam",
+        "lastName": "de Boer",
+        "birthDate": "1990-01-02",
+        "phone": "0612345678",
+    }
+    for _ in range(2):
+        payload = app.data(operation(PROFILE, "UpdateProfile"), variables={"input": profile})
+        assert payload["updateProfile"]["userErrors"] == []
+    assert app.data(balance)["me"]["balance"] == {"available": 150, "lifetimeEarned": 150}

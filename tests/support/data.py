@@ -29,9 +29,17 @@ def api_key(database_url: str, scopes: list[str], now: datetime, name: str = "ti
     return asyncio.run(create())
 
 
-def install(database_url: str, programme: str | Path = DEMO_PROGRAMME) -> None:
-    """Put a programme (YAML text, or a file; the demo programme by default) into force."""
+def install(
+    database_url: str, programme: str | Path = DEMO_PROGRAMME, *, joining_bonuses: bool = False
+) -> None:
+    """Put a programme (YAML text, or a file; the demo programme by default) into force.
+
+    Without `joining_bonuses` the rules that reward signing up and completing the profile are
+    left out, so that a test's new member starts at zero and its sums stay about purchases."""
     file = load_programme(programme) if isinstance(programme, Path) else parse_programme(programme)
+    if not joining_bonuses:
+        rules = [r for r in file.earning.rules if r.event not in ("sign_up", "profile_completed")]
+        file = file.model_copy(update={"earning": file.earning.model_copy(update={"rules": rules})})
 
     async def apply() -> None:
         db = Database(database_url)
