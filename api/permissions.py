@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
+
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from api.context import Context
 from api.errors import ApiError, forbidden, unauthenticated
+from api.ids import row_id
 from loyalty.apikeys import Integration
 from loyalty.auth import MemberPrincipal
 
@@ -41,3 +46,25 @@ def may_see_member(context: Context, member_id: int) -> bool:
     if isinstance(principal, MemberPrincipal):
         return principal.member_id == member_id
     return isinstance(principal, Integration) and principal.allows("pos")
+
+
+class _Owned(Protocol):
+    member_id: int
+
+
+R = TypeVar("R", bound=_Owned)
+N = TypeVar("N")
+
+
+async def visible_nodes(
+    info: Info[Context, None],
+    loader: DataLoader[int, R | None],
+    node_ids: Iterable[str],
+    build: Callable[[R], N],
+) -> list[N | None]:
+    """Rows by node id through a DataLoader, each only if the caller may see its member."""
+    rows = await loader.load_many([row_id(i) for i in node_ids])
+    return [
+        build(r) if r is not None and may_see_member(info.context, r.member_id) else None
+        for r in rows
+    ]

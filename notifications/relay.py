@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from loyalty.clock import Clock
 from loyalty.storage.database import Database
+from loyalty.storage.locks import try_exclusive
 from loyalty.storage.models import OutboxEvent
 from notifications.bus import BusMessage, EventBus
 
@@ -52,12 +53,8 @@ class OutboxRelay:
             return 0
         async with self.db.unit_of_work() as uow:
             s = uow.session
-            if self.db.is_postgres:
-                locked = await s.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY}
-                )
-                if not locked:
-                    return 0
+            if not await try_exclusive(s, RELAY_LOCK_KEY):
+                return 0
             events = list(
                 await s.scalars(
                     select(OutboxEvent)

@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import exists, func, select, text, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,7 @@ from loyalty.clock import Clock
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
+from loyalty.storage.locks import try_exclusive
 from loyalty.storage.models import (
     Device,
     LedgerEntry,
@@ -189,12 +190,8 @@ class Worker:
             return 0
         async with self.db.unit_of_work() as uow:
             s = uow.session
-            if self.db.is_postgres:
-                locked = await s.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": DISPATCH_LOCK_KEY}
-                )
-                if not locked:
-                    return 0  # another process is fanning out; it will do these
+            if not await try_exclusive(s, DISPATCH_LOCK_KEY):
+                return 0  # another process is fanning out; it will do these
             now = self.clock.now()
             position = await self._cursor(s)
             events = list(

@@ -12,8 +12,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from api.context import Context
-from api.ids import row_id
-from api.permissions import may_see_member
+from api.permissions import visible_nodes
 from loyalty import ledger
 from loyalty.programme.spec import TierLevel as TierLevelSpec
 from loyalty.storage.models import LedgerEntry
@@ -92,12 +91,7 @@ class PointsTransaction(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[PointsTransaction | None]:
-        ids = [row_id(i) for i in node_ids]
-        rows = await info.context.loaders.entry.load_many(ids)
-        return [
-            cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None
-            for r in rows
-        ]
+        return await visible_nodes(info, info.context.loaders.entry, node_ids, cls.from_row)
 
 
 @strawberry.type
@@ -189,12 +183,7 @@ class Purchase(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[Purchase | None]:
-        ids = [row_id(i) for i in node_ids]
-        rows = await info.context.loaders.purchase.load_many(ids)
-        return [
-            cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None
-            for r in rows
-        ]
+        return await visible_nodes(info, info.context.loaders.purchase, node_ids, cls.from_row)
 
 
 @strawberry.type

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.ids import row_id
-from api.permissions import may_see_member
+from api.permissions import visible_nodes
 from loyalty.rewards import RewardView
 from loyalty.storage.models import Redemption as RedemptionRow
 from loyalty.storage.models import Reward as RewardRow
@@ -117,9 +117,4 @@ class Redemption(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[Redemption | None]:
-        ids = [row_id(i) for i in node_ids]
-        rows = await info.context.loaders.redemption.load_many(ids)
-        return [
-            cls.from_row(r) if r is not None and may_see_member(info.context, r.member_id) else None
-            for r in rows
-        ]
+        return await visible_nodes(info, info.context.loaders.redemption, node_ids, cls.from_row)
