@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 
 from api.context import Context, Services, apply_credentials
 from api.identity import ExternalTokenVerifier
@@ -88,7 +92,31 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
     )
 
 
+class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with server pings: Strawberry's keep-alive only covers the legacy
+    protocol, and idle sockets are otherwise dropped by proxies and mobile networks."""
+
+    async def handle(self) -> None:
+        pinger = asyncio.create_task(self._ping())
+        try:
+            await super().handle()
+        finally:
+            pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pinger
+
+    async def _ping(self) -> None:
+        interval = self.view.keep_alive_interval or 15
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(interval)
+                if self.connection_acknowledged:
+                    await self.send_message({"type": "ping"})
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = PingingTransportWS
+
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)
         # Strawberry expects an object (or a batch); other JSON would crash it with a 500.
@@ -220,7 +248,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
         keep_alive=True,
-        keep_alive_interval=15,
+        keep_alive_interval=settings.ws_keepalive_seconds,
     )
     app = Starlette(
         routes=[

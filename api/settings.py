@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(4_000, ge=100)
     max_page_size: int = Field(100, ge=1)
+    # How often an idle websocket gets a ping, so proxies and phones keep it open.
+    ws_keepalive_seconds: float = Field(15.0, gt=0, le=300)
 
     signin_window_seconds: int = Field(900, ge=1)
     signin_failures_per_account: int = Field(5, ge=1)

@@ -170,3 +170,21 @@ async def test_offer_changes_reach_the_member(server: ServerHandle, clean_databa
         assert event["change"] == "GRANTED"
         assert event["offer"]["title"] == "Gratis croissant"
         assert event["offer"]["state"] == "AVAILABLE" and event["offer"]["kind"] == "FREE_PRODUCT"
+
+
+async def test_idle_sockets_are_kept_alive(database_url: str) -> None:
+    from loyalty.clock import SystemClock
+    from tests.conftest import make_settings
+    from tests.support.server import start_server
+
+    server = await asyncio.to_thread(
+        start_server, make_settings(database_url, ws_keepalive_seconds=0.2), SystemClock()
+    )
+    try:
+        async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            pings = [json.loads(await asyncio.wait_for(ws.recv(), timeout=5)) for _ in range(2)]
+            assert [p["type"] for p in pings] == ["ping", "ping"]
+    finally:
+        await asyncio.to_thread(server.stop)
