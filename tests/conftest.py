@@ -55,13 +55,9 @@ async def _admin(statement: str) -> None:
         await db.dispose()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A migrated, empty database of each backend, for the whole session."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'trouw.db'}"
+def _fresh_database(backend: str, tmp: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'trouw.db'}"
         asyncio.run(_migrate(url))
         yield url
         return
@@ -78,6 +74,21 @@ def database_url(
         yield url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of each backend, for the whole session."""
+    yield from _fresh_database(request.param, tmp_path_factory.mktemp("sqlite"))
+
+
+@pytest.fixture(params=BACKENDS)
+def private_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of each backend for this test alone, for tests that run servers of their
+    own: the session's shared test server (and its outbox relay) must not touch it."""
+    yield from _fresh_database(request.param, tmp_path)
 
 
 async def _migrate(url: str) -> None:

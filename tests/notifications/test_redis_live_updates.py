@@ -21,11 +21,11 @@ async def _setup(database_url: str) -> str:
 
 
 async def test_a_change_through_one_process_reaches_a_subscriber_of_another(
-    clean_database: str, redis_url: str
+    private_database: str, redis_url: str
 ) -> None:
-    key = await _setup(clean_database)
+    key = await _setup(private_database)
     env = environment(
-        clean_database,
+        private_database,
         TROUW_REDIS_URL=redis_url,
         TROUW_REDIS_PREFIX=f"trouw-test-{uuid.uuid4().hex[:8]}:",
     )
@@ -48,11 +48,11 @@ async def test_a_change_through_one_process_reaches_a_subscriber_of_another(
 
 
 async def test_redis_outage_keeps_the_api_up_and_live_updates_resume(
-    clean_database: str,
+    private_database: str,
 ) -> None:
-    key = await _setup(clean_database)
+    key = await _setup(private_database)
     with RedisServer() as redis_server:
-        settings = make_settings(clean_database, redis_url=redis_server.url)
+        settings = make_settings(private_database, redis_url=redis_server.url)
         server = await asyncio.to_thread(start_server, settings, SystemClock())
         try:
             bus = server.server.config.app.state.services.bus  # type: ignore[attr-defined]
