@@ -188,6 +188,8 @@ async def credit_many(
         )
         for c in credits
     ]
+    if counts_as_earned:
+        account.lifetime_earned += sum(c.points for c in credits)
     await s.flush()
     s.add_all(
         PointLot(
@@ -203,8 +205,6 @@ async def credit_many(
         )
         for entry in entries
     )
-    if counts_as_earned:
-        account.lifetime_earned += sum(c.points for c in credits)
     await s.flush()
     await _pay_debt(s, account, now)
     return entries
