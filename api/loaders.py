@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
+from api.notifications.loaders import NotificationLoaders
 from loyalty import ledger, members, tiers
 from loyalty.clock import Clock
 from loyalty.programme.store import current_file
@@ -44,6 +45,7 @@ class Loaders:
         self.redemption = DataLoader[int, Redemption | None](
             load_fn=lambda ids: self._by_id(Redemption, ids), cache=cache
         )
+        self.notifications = NotificationLoaders(db, cache=cache)
 
     async def _members(self, ids: Sequence[int]) -> list[Member | None]:
         async with self._db.unit_of_work(write=False) as uow:

@@ -1,23 +1,22 @@
 """Per-request DataLoaders of the inbox: one query per kind of thing, however many members.
 
-They hang off the request's context (created on first use), with the same caching as the
-request's other loaders (none on websocket connections)."""
+Part of the request's `Loaders`, with the same caching (none on websocket connections)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from api.context import Context
 from loyalty import inbox
 from loyalty.storage.database import Database
 from loyalty.storage.models import InboxMessage
 
-_ATTRIBUTE = "_notification_loaders"
+if TYPE_CHECKING:
+    from api.context import Context
 
 
 class PageKey(NamedTuple):
@@ -64,9 +63,4 @@ class NotificationLoaders:
 
 
 def loaders_of(info: Info[Context, None]) -> NotificationLoaders:
-    context = info.context
-    found = getattr(context, _ATTRIBUTE, None)
-    if not isinstance(found, NotificationLoaders):
-        found = NotificationLoaders(context.services.db, cache=context.loaders.member.cache)
-        setattr(context, _ATTRIBUTE, found)
-    return found
+    return info.context.loaders.notifications

@@ -4,31 +4,21 @@ written, messages put there by the notification worker, and registerDevice."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import strawberry
-import uvicorn
 from strawberry import relay
 
-from api.app import create_app
-from api.notifications.operations import NotificationMutations, NotificationQueries
-from api.schema import Mutation, Query, TrouwSchema, build_schema
-from api.settings import Settings
 from loyalty.clock import FixedClock
 from loyalty.outbox import emit
 from loyalty.storage.database import Database
 from notifications.config import NotificationConfig
 from notifications.worker import Worker
-from tests.conftest import make_settings
 from tests.contract.operations import operation
 from tests.support.data import install
 from tests.support.flows import sign_up
-from tests.support.server import GraphQLClient, ServerHandle, free_port
+from tests.support.server import GraphQLClient, ServerHandle
 
 INBOX_FILE = "member-app/referral-wallet-inbox.graphql"
 INBOX = operation(INBOX_FILE, "Inbox")
@@ -52,67 +42,13 @@ mutation UnregisterDevice($input: UnregisterDeviceInput!) {
 }"""
 NODE = "query Node($id: ID!) { node(id: $id) { id ... on InboxMessage { title } } }"
 
-WIRED = issubclass(Mutation, NotificationMutations) and issubclass(Query, NotificationQueries)
-
-
-def _schema(settings: Settings) -> strawberry.Schema:
-    """The API's schema; until the composition root adds the notification operations, the
-    same schema with them added."""
-    schema = build_schema(settings)
-    if WIRED:
-        return schema
-
-    @strawberry.type(name="Query")
-    class WithInboxQuery(Query, NotificationQueries):
-        pass
-
-    @strawberry.type(name="Mutation")
-    class WithInboxMutation(Mutation, NotificationMutations):
-        pass
-
-    return TrouwSchema(
-        query=WithInboxQuery,
-        mutation=WithInboxMutation,
-        subscription=schema.subscription,
-        extensions=list(schema.extensions),
-        config=schema.config,
-    )
-
-
-@pytest.fixture(scope="module")
-def _inbox_servers(database_url: str) -> Iterator[tuple[ServerHandle, FixedClock]]:
-    clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
-    settings = make_settings(database_url)
-    app = create_app(settings, clock=clock)
-    for route in app.routes:
-        endpoint = getattr(route, "app", None)
-        if getattr(route, "path", None) == "/graphql" and hasattr(endpoint, "schema"):
-            endpoint.schema = _schema(settings)  # type: ignore[union-attr]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    handle = ServerHandle(f"http://127.0.0.1:{port}", server, thread)
-    try:
-        yield handle, clock
-    finally:
-        handle.stop()
-
 
 @pytest.fixture
 def served(
-    _inbox_servers: tuple[ServerHandle, FixedClock], clean_database: str
+    server: ServerHandle, server_clock: FixedClock, clean_database: str
 ) -> tuple[ServerHandle, FixedClock]:
-    handle, clock = _inbox_servers
-    clock.set(datetime.now(UTC).replace(microsecond=0))
     install(clean_database)  # the demo programme: Dutch by default, tiers Brons/Zilver/Goud
-    return handle, clock
+    return server, server_clock
 
 
 def _member(client: GraphQLClient, email: str, in_app: bool = True) -> tuple[str, str]:
