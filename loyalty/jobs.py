@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 
 from loyalty import ledger, tiers
 from loyalty.clock import Clock
@@ -22,10 +22,17 @@ from loyalty.outbox import emit
 from loyalty.points import balance_event
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
-from loyalty.storage.models import LedgerEntry, PointLot
+from loyalty.storage.models import (
+    LedgerEntry,
+    NotificationDelivery,
+    OutboxDispatch,
+    OutboxEvent,
+    PointLot,
+)
 
 log = logging.getLogger("trouw.jobs")
 BATCH = 500
+OUTBOX_RETENTION = timedelta(days=30)
 
 
 async def release_pending(db: Database, now: datetime) -> int:
@@ -149,11 +156,48 @@ async def recalculate_tiers(db: Database, now: datetime) -> int:
     return len(member_ids)
 
 
+async def prune_outbox(db: Database, now: datetime) -> int:
+    """Forget events older than `OUTBOX_RETENTION` once they are published and every delivery
+    of theirs is finished (their delivery records go with them). Reconnecting clients can catch
+    up within the retention period."""
+    cutoff = now - OUTBOX_RETENTION
+    unfinished = select(NotificationDelivery.id).where(
+        NotificationDelivery.event_id == OutboxEvent.id,
+        NotificationDelivery.status == "pending",
+    )
+    async with db.unit_of_work() as uow:
+        ids = list(
+            await uow.session.scalars(
+                select(OutboxEvent.id)
+                .join(OutboxDispatch, OutboxDispatch.event_id == OutboxEvent.id)
+                .where(
+                    OutboxEvent.occurred_at < cutoff,
+                    OutboxEvent.published_at.is_not(None),
+                    ~exists(unfinished),
+                )
+                .order_by(OutboxEvent.id)
+                .limit(BATCH * 10)
+            )
+        )
+        if ids:
+            # Explicit, not only ON DELETE CASCADE: SQLite databases may run without it.
+            await uow.session.execute(
+                delete(NotificationDelivery).where(NotificationDelivery.event_id.in_(ids))
+            )
+            await uow.session.execute(
+                delete(OutboxDispatch).where(OutboxDispatch.event_id.in_(ids))
+            )
+            await uow.session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
+        await uow.commit()
+    return len(ids)
+
+
 JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "release": release_pending,
     "expire": expire_points,
     "warn": warn_expiring,
     "tiers": recalculate_tiers,
+    "prune": prune_outbox,
 }
 
 

@@ -657,15 +657,39 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
 
     # The next day: both released, both warned (expiry within 5 days), both tiers due.
     clock.set(local(2026, 6, 2, 13))
-    assert await jobs.run_jobs(db, clock) == {"release": 2, "expire": 0, "warn": 2, "tiers": 2}
-    assert await jobs.run_jobs(db, clock) == {"release": 0, "expire": 0, "warn": 0, "tiers": 0}
+    assert await jobs.run_jobs(db, clock) == {
+        "release": 2,
+        "expire": 0,
+        "warn": 2,
+        "tiers": 2,
+        "prune": 0,
+    }
+    assert await jobs.run_jobs(db, clock) == {
+        "release": 0,
+        "expire": 0,
+        "warn": 0,
+        "tiers": 0,
+        "prune": 0,
+    }
     assert await jobs.run_jobs(db, clock, only=["warn"]) == {"warn": 0}
 
     await spend(db, anna, 30, clock.now())
     clock.set(expires)
     assert await jobs.run_jobs(db, clock, only=["expire"]) == {"expire": 2}
-    assert await jobs.run_jobs(db, clock) == {"release": 0, "expire": 0, "warn": 0, "tiers": 2}
-    assert await jobs.run_jobs(db, clock) == {"release": 0, "expire": 0, "warn": 0, "tiers": 0}
+    assert await jobs.run_jobs(db, clock) == {
+        "release": 0,
+        "expire": 0,
+        "warn": 0,
+        "tiers": 2,
+        "prune": 0,
+    }
+    assert await jobs.run_jobs(db, clock) == {
+        "release": 0,
+        "expire": 0,
+        "warn": 0,
+        "tiers": 0,
+        "prune": 0,
+    }
     assert [(e.kind, e.points) for e in await entries(db, anna)] == [
         ("earn", 100),
         ("spend", -30),

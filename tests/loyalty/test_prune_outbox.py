@@ -1,0 +1,70 @@
+"""Old outbox events go once they are published and every delivery of theirs is finished."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from loyalty import jobs
+from loyalty.clock import FixedClock
+from loyalty.storage.database import Database
+from loyalty.storage.models import NotificationDelivery, OutboxDispatch, OutboxEvent
+
+
+async def _event(
+    db: Database,
+    clock: FixedClock,
+    *,
+    days_ago: int,
+    published: bool = True,
+    dispatched: bool = True,
+    delivery: str | None = "delivered",
+) -> int:
+    at = clock.now() - timedelta(days=days_ago)
+    async with db.unit_of_work() as uow:
+        event = OutboxEvent(
+            topic="balance.changed",
+            member_id=None,
+            payload={},
+            occurred_at=at,
+            published_at=at if published else None,
+        )
+        uow.session.add(event)
+        await uow.session.flush()
+        if dispatched:
+            uow.session.add(OutboxDispatch(event_id=event.id, dispatched_at=at))
+        if delivery:
+            uow.session.add(
+                NotificationDelivery(
+                    event_id=event.id,
+                    channel="webhook",
+                    target="https://crm.example/hooks",
+                    kind="transactional",
+                    status=delivery,
+                    attempts=1,
+                    next_attempt_at=at,
+                    created_at=at,
+                )
+            )
+        await uow.commit()
+        return event.id
+
+
+async def test_prune_keeps_what_is_recent_or_unfinished(db: Database, clock: FixedClock) -> None:
+    old_done = await _event(db, clock, days_ago=40)
+    old_dead = await _event(db, clock, days_ago=40, delivery="dead")
+    old_no_deliveries = await _event(db, clock, days_ago=40, delivery=None)
+    old_pending = await _event(db, clock, days_ago=40, delivery="pending")
+    old_unpublished = await _event(db, clock, days_ago=40, published=False)
+    old_undispatched = await _event(db, clock, days_ago=40, dispatched=False, delivery=None)
+    recent = await _event(db, clock, days_ago=3)
+
+    assert await jobs.prune_outbox(db, clock.now()) == 3
+    assert await jobs.prune_outbox(db, clock.now()) == 0
+    async with db.unit_of_work(write=False) as uow:
+        left = set(await uow.session.scalars(select(OutboxEvent.id)))
+        deliveries = set(await uow.session.scalars(select(NotificationDelivery.event_id)))
+        dispatched = set(await uow.session.scalars(select(OutboxDispatch.event_id)))
+    assert left == {old_pending, old_unpublished, old_undispatched, recent}
+    assert not {old_done, old_dead, old_no_deliveries} & (deliveries | dispatched)
