@@ -13,6 +13,7 @@ from api.notifications.loaders import NotificationLoaders
 from loyalty import ledger, members, tiers
 from loyalty.clock import Clock
 from loyalty.programme.store import current_file
+from loyalty.rewards import RewardsService, RewardView
 from loyalty.storage.database import Database
 from loyalty.storage.models import (
     LedgerEntry,
@@ -46,6 +47,10 @@ class Loaders:
             load_fn=lambda ids: self._by_id(Redemption, ids), cache=cache
         )
         self.notifications = NotificationLoaders(db, cache=cache)
+        # The rewards catalogue as one member sees it, by reward id.
+        self.catalogue = DataLoader[int, dict[int, RewardView]](
+            load_fn=self._catalogues, cache=cache
+        )
 
     async def _members(self, ids: Sequence[int]) -> list[Member | None]:
         async with self._db.unit_of_work(write=False) as uow:
@@ -76,6 +81,13 @@ class Loaders:
         async with self._db.unit_of_work(write=False) as uow:
             file = await current_file(uow.session)
             return [await tiers.status(uow.session, i, file, now) for i in member_ids]
+
+    async def _catalogues(self, member_ids: Sequence[int]) -> list[dict[int, RewardView]]:
+        rewards = RewardsService(self._db, self._clock)
+        return [
+            {view.reward.id: view for view in await rewards.catalogue(member_id)}
+            for member_id in member_ids
+        ]
 
     async def _entries(self, ids: Sequence[int]) -> list[LedgerEntry | None]:
         return await self._by_id(LedgerEntry, ids)

@@ -95,6 +95,10 @@ class Redemption(relay.Node):
 
     @strawberry.field
     async def reward(self, info: Info[Context, None]) -> Reward | None:
+        view = (await info.context.loaders.catalogue.load(self.member_id)).get(self.reward_id)
+        if view is not None:
+            return Reward.of_view(view)
+        # No longer in the catalogue (switched off, out of its window): not redeemable now.
         row = await info.context.loaders.reward.load(self.reward_id)
         return Reward.of(row) if row else None
 
