@@ -271,7 +271,8 @@ def test_till_journey_runs_the_contract_as_written(
     assert redeemed["userErrors"] == [] and redeemed["balance"]["available"] == 200
     code = redeemed["redemption"]["code"]
     mine = app.data(
-        "{ me { redemptions(first: 5) { edges { node { code reward { available affordable } } } } } }"
+        "{ me { redemptions(first: 5) { edges { node { code reward { available affordable } } } } }"
+        " }"
     )["me"]["redemptions"]["edges"]
     # As the member sees it now: one of two this month left, but 200 points no longer afford it.
     assert mine == [{"node": {"code": code, "reward": {"available": True, "affordable": False}}}]
