@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from loyalty.clock import SystemClock
-from tests.conftest import make_settings
+from tests.conftest import IN_CI, make_settings
 from tests.notifications.test_live_updates import _member, _purchase
 from tests.support.data import api_key, install
 from tests.support.live import listening
@@ -47,6 +50,10 @@ async def test_a_change_through_one_process_reaches_a_subscriber_of_another(
             assert event["entry"]["points"] == 100
 
 
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None and not IN_CI,
+    reason="needs the redis-server program to start and stop a Redis of its own",
+)
 async def test_redis_outage_keeps_the_api_up_and_live_updates_resume(
     private_database: str,
 ) -> None:
