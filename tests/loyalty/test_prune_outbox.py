@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from loyalty import jobs
@@ -49,6 +51,16 @@ async def _event(
             )
         await uow.commit()
         return event.id
+
+
+@pytest.fixture
+async def db(private_database: str) -> AsyncIterator[Database]:
+    """Out of reach of the shared test server, whose relay would publish the unpublished."""
+    database = Database(private_database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 async def test_prune_keeps_what_is_recent_or_unfinished(db: Database, clock: FixedClock) -> None:
