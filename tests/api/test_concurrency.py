@@ -15,6 +15,7 @@ import yaml
 
 from loyalty.clock import FixedClock
 from loyalty.demo.data import DEMO_PROGRAMME
+from tests.contract.operations import operation
 from tests.support.data import api_key, install
 from tests.support.flows import SIGN_UP, STRONG_PASSWORD, sign_up
 from tests.support.server import GraphQLClient, ServerHandle
@@ -29,21 +30,9 @@ mutation RedeemReward($input: RedeemRewardInput!) {
     userErrors { field message code }
   }
 }"""
-RECORD_PURCHASE = """
-mutation RecordPurchase($input: RecordPurchaseInput!) {
-  recordPurchase(input: $input) {
-    purchase { id externalId pointsEarned pointsPending }
-    member { id balance { available pending } }
-    userErrors { field message code }
-  }
-}"""
-REDEEM_CODE = """
-mutation RedeemCode($input: RedeemCodeInput!) {
-  redeemCode(input: $input) {
-    redemption { id code status }
-    userErrors { field message code }
-  }
-}"""
+# Exactly as the tills send them.
+RECORD_PURCHASE = operation("pos/pos.graphql", "RecordPurchase")
+REDEEM_CODE = operation("pos/pos.graphql", "RedeemCode")
 CANCEL = """
 mutation Cancel($input: CancelRedemptionInput!) {
   cancelRedemption(input: $input) {
