@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     fcm_base_url: str = "https://fcm.googleapis.com"
 
     log_level: str = "info"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes; generate one with `openssl rand -hex 32`")
+        return value
 
     @cached_property
     def idp_enabled(self) -> bool:

@@ -234,3 +234,10 @@ def test_export_schema_check(tmp_path: Path, sqlite_env: dict[str, str]) -> None
     assert trouw("export-schema", "-o", str(target), env=sqlite_env).returncode == 0
     assert trouw("export-schema", "--check", "-o", str(target), env=sqlite_env).returncode == 0
     assert target.read_text() == (REPO / "schema.graphql").read_text()
+
+
+def test_a_short_signing_key_is_refused_with_the_reason(tmp_path: Path) -> None:
+    env = environment(f"sqlite+aiosqlite:///{tmp_path / 'k.db'}", TROUW_SECRET_KEY="short")
+    result = trouw("migrate", env=env)
+    assert result.returncode == 1
+    assert "TROUW_SECRET_KEY" in result.stderr and "32 bytes" in result.stderr
