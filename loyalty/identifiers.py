@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import secrets
 
+from loyalty.errors import DomainError
+
 MEMBER_NUMBER_DIGITS = 10  # nine random digits and a Luhn check digit
 
 
@@ -62,3 +64,17 @@ def hash_secret(secret: str) -> str:
 
 def secrets_match(secret: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def client_key(
+    value: str,
+    field: str = "externalId",
+    code: str = "INVALID_EXTERNAL_ID",
+    *,
+    max_length: int = 200,
+) -> str:
+    """An id or idempotency key a client sends, trimmed; refused when empty or too long."""
+    value = value.strip()
+    if not value or len(value) > max_length:
+        raise DomainError(code, f"An id of 1-{max_length} characters is needed", field)
+    return value

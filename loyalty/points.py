@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty import earning, ledger, members, tiers
 from loyalty.clock import Clock
 from loyalty.errors import DomainError, NotFound, ValidationFailed
+from loyalty.identifiers import client_key
 from loyalty.outbox import emit
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
@@ -134,15 +135,6 @@ def _conflict(field_name: str, other: str) -> DomainError:
 def _require_active(member: Member) -> None:
     if member.status != "active":
         raise DomainError("MEMBER_NOT_ACTIVE", "This member is blocked or closed", "member")
-
-
-def _external_id(
-    value: str, field_name: str = "externalId", code: str = "INVALID_EXTERNAL_ID"
-) -> str:
-    value = value.strip()
-    if not value or len(value) > 200:
-        raise DomainError(code, "An id of 1-200 characters is needed", field_name)
-    return value
 
 
 def basket(lines: Sequence[PurchaseLine]) -> list[earning.BasketLine]:
@@ -294,7 +286,7 @@ class PointsService:
     async def record_purchase(
         self, data: PurchaseInput, actor: str | None = None
     ) -> PurchaseResult:
-        external_id = _external_id(data.external_id)
+        external_id = client_key(data.external_id)
         items = basket(data.lines)
         now = self.clock.now()
         at = self._when(data.occurred_at, now)
@@ -401,8 +393,8 @@ class PointsService:
         return PurchaseResult(purchase, replayed=False)
 
     async def record_return(self, data: ReturnInput, actor: str | None = None) -> ReturnResult:
-        external_id = _external_id(data.external_id)
-        purchase_id = _external_id(data.purchase_external_id, "purchaseExternalId")
+        external_id = client_key(data.external_id)
+        purchase_id = client_key(data.purchase_external_id, "purchaseExternalId")
         if bool(data.lines) == (data.amount is not None):
             raise DomainError(
                 "INVALID_RETURN", "Give either the returned lines or the returned amount", "lines"
@@ -557,7 +549,7 @@ class PointsService:
             raise _conflict("externalId", "another event") from None
 
     async def _record_event(self, data: EventInput, actor: str | None) -> EventResult:
-        external_id = _external_id(data.external_id)
+        external_id = client_key(data.external_id)
         name = data.name.strip().lower()
         if not name or len(name) > 63:
             raise DomainError("INVALID_EVENT", "An event name of 1-63 characters is needed", "name")
@@ -648,7 +640,7 @@ class PointsService:
         if points == 0 or abs(points) > 10_000_000:
             raise DomainError("INVALID_POINTS", "Points must be non-zero and sane", "points")
         key = (
-            f"adjust:{_external_id(idempotency_key, 'idempotencyKey', 'INVALID_IDEMPOTENCY_KEY')}"
+            f"adjust:{client_key(idempotency_key, 'idempotencyKey', 'INVALID_IDEMPOTENCY_KEY')}"
             if idempotency_key
             else None
         )

@@ -27,6 +27,7 @@ from loyalty import ledger, tiers
 from loyalty.clock import Clock
 from loyalty.earning import period_start
 from loyalty.errors import DomainError, NotFound
+from loyalty.identifiers import client_key
 from loyalty.outbox import emit
 from loyalty.points import balance_event
 from loyalty.programme.spec import ProgrammeFile, RewardSpec
@@ -191,12 +192,8 @@ def _within_limit(reward: Reward, used: dict[int, int]) -> bool:
 
 def _idempotency_key(member_id: int, value: str) -> str:
     """Keys belong to their member: another member's key is neither a conflict nor a hint."""
-    value = value.strip()
-    if not value or len(value) > 160:
-        raise DomainError(
-            "INVALID_IDEMPOTENCY_KEY", "A key of 1-160 characters is needed", "idempotencyKey"
-        )
-    return f"{member_id}:{value}"
+    key = client_key(value, "idempotencyKey", "INVALID_IDEMPOTENCY_KEY", max_length=160)
+    return f"{member_id}:{key}"
 
 
 def _conflict() -> DomainError:

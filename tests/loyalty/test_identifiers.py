@@ -158,3 +158,23 @@ def test_secrets_match_only_the_right_secret() -> None:
     assert not secrets_match("", stored)
     assert not secrets_match(secret, hash_secret("something else"))
     assert not secrets_match(stored, stored)  # the hash itself is not the secret
+
+
+def test_client_keys_are_trimmed_and_bounded() -> None:
+    import pytest
+
+    from loyalty.errors import DomainError
+    from loyalty.identifiers import client_key
+
+    assert client_key("  till-7-000042 ") == "till-7-000042"
+    assert client_key("x" * 200) == "x" * 200
+    for bad in ("", "   ", "x" * 201):
+        with pytest.raises(DomainError) as refused:
+            client_key(bad)
+        assert (refused.value.code, refused.value.field) == ("INVALID_EXTERNAL_ID", "externalId")
+    with pytest.raises(DomainError) as refused:
+        client_key("k" * 161, "idempotencyKey", "INVALID_IDEMPOTENCY_KEY", max_length=160)
+    assert (refused.value.code, refused.value.field) == (
+        "INVALID_IDEMPOTENCY_KEY",
+        "idempotencyKey",
+    )
