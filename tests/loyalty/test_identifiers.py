@@ -174,7 +174,8 @@ def test_client_keys_are_trimmed_and_bounded() -> None:
         assert (refused.value.code, refused.value.field) == ("INVALID_EXTERNAL_ID", "externalId")
     with pytest.raises(DomainError) as refused:
         client_key("k" * 161, "idempotencyKey", "INVALID_IDEMPOTENCY_KEY", max_length=160)
-    assert (refused.value.code, refused.value.field) == (
+    expected = ("INVALID_IDEMPOTENCY_KEY", "idempotencyKey")
+    assert (refused.value.code, refused.value.field) == expected
         "INVALID_IDEMPOTENCY_KEY",
         "idempotencyKey",
     )
