@@ -176,6 +176,3 @@ def test_client_keys_are_trimmed_and_bounded() -> None:
         client_key("k" * 161, "idempotencyKey", "INVALID_IDEMPOTENCY_KEY", max_length=160)
     expected = ("INVALID_IDEMPOTENCY_KEY", "idempotencyKey")
     assert (refused.value.code, refused.value.field) == expected
-        "INVALID_IDEMPOTENCY_KEY",
-        "idempotencyKey",
-    )
