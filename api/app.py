@@ -29,16 +29,17 @@ from api.loaders import Loaders
 from api.notifications_setup import build_worker, close_worker, worker_in_serve
 from api.schema import build_schema
 from api.settings import Settings
-from loyalty.auth import AuthService, SignInLimits
-from loyalty.clock import Clock, SystemClock
-from loyalty.passwords import PasswordHasher
-from loyalty.points import PointsService
-from loyalty.profiles import ProfileService
-from loyalty.rewards import RewardsService
+from api.wiring import wire_database
+from loyalty.auth.passwords import PasswordHasher
+from loyalty.auth.secrets import instance_secret
+from loyalty.auth.service import AuthService, SignInLimits
+from loyalty.auth.tokens import AccessTokens
+from loyalty.core.clock import Clock, SystemClock
+from loyalty.members.service import ProfileService
+from loyalty.points.service import PointsService
+from loyalty.rewards.service import RewardsService
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
-from loyalty.storage.secrets import instance_secret
-from loyalty.tokens import AccessTokens
 from notifications.bus import make_bus
 from notifications.relay import OutboxRelay
 
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     settings = settings or Settings()
     clock = clock or SystemClock()
     db = Database(settings.database_url)
+    wire_database(db)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -17,12 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.notifications_setup import build_worker, close_worker, notification_config
 from api.settings import Settings
-from loyalty import apikeys
-from loyalty.clock import SystemClock
+from api.wiring import wire_database
+from loyalty.auth import apikeys
+from loyalty.auth.passwords import PasswordHasher
+from loyalty.core.clock import SystemClock
+from loyalty.core.errors import DomainError
 from loyalty.demo.data import DemoSummary, load_demo
-from loyalty.errors import DomainError
 from loyalty.jobs import JOBS, run_jobs, run_scheduler
-from loyalty.passwords import PasswordHasher
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import ProgrammeFileError, load_programme
 from loyalty.storage.database import Database
@@ -55,6 +56,7 @@ def _run(
     settings = settings or _settings()
     try:
         db = Database(settings.database_url)
+        wire_database(db)
     except Exception as exc:
         raise click.ClickException(f"bad TROUW_DATABASE_URL: {exc}") from None
 

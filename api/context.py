@@ -11,15 +11,15 @@ from starlette.requests import HTTPConnection
 from api.identity import ExternalTokenVerifier
 from api.loaders import Loaders
 from api.settings import Settings
-from loyalty.apikeys import Integration, is_api_key
-from loyalty.auth import AuthService, MemberPrincipal
-from loyalty.clock import Clock
-from loyalty.errors import DomainError
-from loyalty.points import PointsService
-from loyalty.profiles import ProfileService
-from loyalty.rewards import RewardsService
+from loyalty.auth.apikeys import Integration, is_api_key
+from loyalty.auth.service import AuthService, MemberPrincipal
+from loyalty.auth.tokens import looks_like_own_token
+from loyalty.core.clock import Clock
+from loyalty.core.errors import DomainError
+from loyalty.members.service import ProfileService
+from loyalty.points.service import PointsService
+from loyalty.rewards.service import RewardsService
 from loyalty.storage.database import Database
-from loyalty.tokens import looks_like_own_token
 from notifications.bus import EventBus, InProcessBus
 
 Principal = MemberPrincipal | Integration | None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from loyalty.errors import DomainError, ValidationFailed
+from loyalty.core.errors import DomainError, ValidationFailed
 
 
 class ApiError(Exception):

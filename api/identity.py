@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from loyalty.errors import DomainError
+from loyalty.core.errors import DomainError
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,16 @@ from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
 from api.notifications.loaders import NotificationLoaders
-from loyalty import ledger, members, tiers
-from loyalty.clock import Clock
+from loyalty.core.clock import Clock
+from loyalty.members import service as members
+from loyalty.members.models import Member, MemberConsent
+from loyalty.points import ledger
+from loyalty.points.models import LedgerEntry, Purchase
 from loyalty.programme.store import current_file
-from loyalty.rewards import RewardsService, RewardView
+from loyalty.rewards.models import Redemption, Reward
+from loyalty.rewards.service import RewardsService, RewardView
 from loyalty.storage.database import Database
-from loyalty.storage.models import (
-    LedgerEntry,
-    Member,
-    MemberConsent,
-    Purchase,
-    Redemption,
-    Reward,
-)
+from loyalty.tiers import service as tiers
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from api.settings import Settings
-from loyalty.clock import Clock
+from loyalty.core.clock import Clock
 from loyalty.storage.database import Database
 from notifications.apns import ApnsSender
 from notifications.channels import PushSender

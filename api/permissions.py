@@ -11,8 +11,8 @@ from strawberry.types import Info
 from api.context import Context
 from api.errors import ApiError, forbidden, unauthenticated
 from api.ids import row_id
-from loyalty.apikeys import Integration
-from loyalty.auth import MemberPrincipal
+from loyalty.auth.apikeys import Integration
+from loyalty.auth.service import MemberPrincipal
 
 
 def _refused(context: Context) -> ApiError:

@@ -29,12 +29,14 @@ import httpx
 import websockets
 from sqlalchemy import insert
 
-from loyalty.clock import SystemClock
-from loyalty.identifiers import new_card_barcode
+from loyalty.auth.models import AuthSession
+from loyalty.auth.tokens import AccessTokens
+from loyalty.core.clock import SystemClock
+from loyalty.core.identifiers import new_card_barcode
+from loyalty.core.models import OutboxEvent
+from loyalty.members.models import Member
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
-from loyalty.storage.models import AuthSession, Member, OutboxEvent
-from loyalty.tokens import AccessTokens
 from notifications.bus import BusMessage, InProcessBus
 
 SECRET = "bench-signing-key-" + "x" * 32

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from loyalty import members
-from loyalty.clock import SystemClock
-from loyalty.points import MemberRef, PointsService, PurchaseInput, PurchaseLine
+from loyalty.core.clock import SystemClock
+from loyalty.members import service as members
+from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import parse_programme
 from loyalty.storage.database import Database

@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.storage.models import MemberConsent, NotificationDelivery
+from loyalty.members.models import MemberConsent
+from loyalty.messaging.models import NotificationDelivery
 from notifications.config import QuietHours
 
 Kind = Literal["transactional", "marketing"]

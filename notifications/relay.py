@@ -8,10 +8,10 @@ import logging
 
 from sqlalchemy import select, update
 
-from loyalty.clock import Clock
+from loyalty.core.clock import Clock
+from loyalty.core.models import OutboxEvent
 from loyalty.storage.database import Database
 from loyalty.storage.locks import try_exclusive
-from loyalty.storage.models import OutboxEvent
 from notifications.bus import BusMessage, EventBus
 
 log = logging.getLogger("trouw.relay")

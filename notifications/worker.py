@@ -40,21 +40,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty import devices, inbox, members
-from loyalty.clock import Clock
+from loyalty.core.clock import Clock
+from loyalty.core.models import OutboxEvent, WorkerCursor
+from loyalty.members import service as members
+from loyalty.members.models import Member
+from loyalty.messaging import devices, inbox
+from loyalty.messaging.models import Device, NotificationDelivery, OutboxDispatch
+from loyalty.points.models import LedgerEntry
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
 from loyalty.storage.locks import try_exclusive
-from loyalty.storage.models import (
-    Device,
-    LedgerEntry,
-    Member,
-    NotificationDelivery,
-    OutboxDispatch,
-    OutboxEvent,
-    WorkerCursor,
-)
 from notifications import policy, webhooks
 from notifications.channels import (
     Delivery,

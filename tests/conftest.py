@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import text
 
 from api.settings import Settings
-from loyalty.clock import FixedClock
+from api.wiring import wire_database
+from loyalty.areas import metadata
+from loyalty.core.clock import FixedClock
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
-from loyalty.storage.models import Base
 from tests.support.server import ServerHandle, start_server
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -100,7 +101,7 @@ async def _migrate(url: str) -> None:
 
 
 async def _empty(db: Database) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    tables = [t.name for t in reversed(metadata().sorted_tables)]
     async with db.engine.execution_options(trouw_write=True).begin() as conn:
         if db.is_postgres:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -127,6 +128,7 @@ def clean_database(database_url: str) -> str:
 @pytest.fixture
 async def db(clean_database: str) -> AsyncIterator[Database]:
     database = Database(clean_database)
+    wire_database(database)
     try:
         yield database
     finally:

@@ -24,8 +24,8 @@ from api.offers.types import Offer
 from api.pagination import decode_id_cursor, encode_cursor
 from api.permissions import require_member
 from api.points.types import Balance, ExpiringPoints, PointsTransaction, TransactionKind
+from loyalty.core.models import OutboxEvent
 from loyalty.storage.database import Database
-from loyalty.storage.models import OutboxEvent
 from notifications.bus import RESYNC, BusMessage, Overflowed, member_channel
 from notifications.relay import message_of
 

@@ -11,9 +11,8 @@ from api.context import Context
 from api.errors import UserError, user_errors
 from api.members.types import Channel, Consent, ConsentChannel, Member
 from api.permissions import require_member
-from loyalty.errors import DomainError
-from loyalty.lifecycle import profile_complete, record_moment
-from loyalty.members import UNSET, ProfileInput
+from loyalty.core.errors import DomainError
+from loyalty.members.service import UNSET, ProfileInput
 
 
 @strawberry.input(description="Fields left out stay as they are; a field sent as null is cleared.")
@@ -75,8 +74,6 @@ class MemberMutations:
             )
         except DomainError as exc:
             return UpdateProfilePayload(user_errors=user_errors(exc))
-        if profile_complete(row):
-            await record_moment(info.context.services.points, row.id, "profile_completed")
         return UpdateProfilePayload(member=Member.from_row(row))
 
     @strawberry.mutation

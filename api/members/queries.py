@@ -11,8 +11,8 @@ from api.context import Context
 from api.members.types import Member
 from api.pagination import connection, decode_id_cursor, page_size
 from api.permissions import require_member, require_scope
-from loyalty import members
-from loyalty.storage.models import Member as MemberRow
+from loyalty.members import service as members
+from loyalty.members.models import Member as MemberRow
 
 
 @strawberry.type

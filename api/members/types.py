@@ -15,9 +15,9 @@ from api.context import Context
 from api.ids import row_id
 from api.pagination import connection, decode_id_cursor, page_size
 from api.permissions import may_see_member
-from loyalty.identifiers import format_member_number
-from loyalty.storage.models import Member as MemberRow
-from loyalty.storage.models import MemberConsent
+from loyalty.core.identifiers import format_member_number
+from loyalty.members.models import Member as MemberRow
+from loyalty.members.models import MemberConsent
 
 if TYPE_CHECKING:
     from api.notifications.types import InboxConnection

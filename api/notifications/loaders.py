@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from loyalty import inbox
+from loyalty.messaging import inbox
+from loyalty.messaging.models import InboxMessage
 from loyalty.storage.database import Database
-from loyalty.storage.models import InboxMessage
 
 if TYPE_CHECKING:
     from api.context import Context

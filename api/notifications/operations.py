@@ -11,9 +11,9 @@ from api.errors import UserError, user_errors
 from api.notifications.loaders import loaders_of
 from api.notifications.types import Device, DevicePlatform, InboxMessage
 from api.permissions import require_member
-from loyalty.devices import DeviceService
-from loyalty.errors import DomainError
-from loyalty.inbox import InboxService
+from loyalty.core.errors import DomainError
+from loyalty.messaging.devices import DeviceService
+from loyalty.messaging.inbox import InboxService
 
 
 def _devices(info: Info[Context, None]) -> DeviceService:

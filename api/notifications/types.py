@@ -17,10 +17,10 @@ from api.notifications.loaders import PageKey, loaders_of
 from api.offers.types import Offer
 from api.pagination import decode_id_cursor, encode_cursor, page_size
 from api.permissions import require_member
-from loyalty.auth import MemberPrincipal
-from loyalty.devices import DeviceService
-from loyalty.storage.models import Device as DeviceRow
-from loyalty.storage.models import InboxMessage as InboxMessageRow
+from loyalty.auth.service import MemberPrincipal
+from loyalty.messaging.devices import DeviceService
+from loyalty.messaging.models import Device as DeviceRow
+from loyalty.messaging.models import InboxMessage as InboxMessageRow
 
 INBOX_CURSOR = "inbox"
 

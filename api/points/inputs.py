@@ -7,7 +7,7 @@ from decimal import Decimal
 import strawberry
 
 from api import ids
-from loyalty.points import MemberRef, PurchaseLine
+from loyalty.points.service import MemberRef, PurchaseLine
 
 
 @strawberry.input(description="Name the member by exactly one of these.")

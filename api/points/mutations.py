@@ -15,8 +15,8 @@ from api.members.types import Member
 from api.permissions import require_scope
 from api.points.inputs import MemberReferenceInput, PurchaseLineInput
 from api.points.types import MemberTier, PointsTransaction, Purchase
-from loyalty.errors import DomainError
-from loyalty.points import EventInput, PurchaseInput, ReturnInput, ReturnLine
+from loyalty.core.errors import DomainError
+from loyalty.points.service import EventInput, PurchaseInput, ReturnInput, ReturnLine
 
 
 async def _member(info: Info[Context, None], member_id: int) -> Member | None:

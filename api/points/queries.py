@@ -12,8 +12,8 @@ from api.errors import ApiError
 from api.permissions import require_scope
 from api.points.inputs import MemberReferenceInput, PurchaseLineInput
 from api.points.types import EarnBreakdown, ProgrammeLiability, PurchasePreview
-from loyalty.errors import DomainError
-from loyalty.reports import liability
+from loyalty.core.errors import DomainError
+from loyalty.reports.liability import liability
 
 
 @strawberry.input

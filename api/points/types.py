@@ -13,11 +13,11 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.permissions import visible_nodes
-from loyalty import ledger
+from loyalty.points import ledger
+from loyalty.points.models import LedgerEntry
+from loyalty.points.models import Purchase as PurchaseRow
 from loyalty.programme.spec import TierLevel as TierLevelSpec
-from loyalty.storage.models import LedgerEntry
-from loyalty.storage.models import Purchase as PurchaseRow
-from loyalty.tiers import TierStatus
+from loyalty.tiers.service import TierStatus
 
 
 @strawberry.enum(description="What changed the points.")

@@ -13,7 +13,7 @@ from api.pagination import decode_id_cursor, encode_cursor, page_size
 from api.permissions import require_member, require_scope
 from api.points.types import Balance
 from api.rewards.types import Redemption, Reward
-from loyalty.errors import DomainError
+from loyalty.core.errors import DomainError
 
 
 @strawberry.input

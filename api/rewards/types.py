@@ -13,9 +13,9 @@ from strawberry.types import Info
 from api.context import Context
 from api.ids import row_id
 from api.permissions import visible_nodes
-from loyalty.rewards import RewardView
-from loyalty.storage.models import Redemption as RedemptionRow
-from loyalty.storage.models import Reward as RewardRow
+from loyalty.rewards.models import Redemption as RedemptionRow
+from loyalty.rewards.models import Reward as RewardRow
+from loyalty.rewards.service import RewardView
 
 
 @strawberry.enum

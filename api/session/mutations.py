@@ -10,11 +10,10 @@ from strawberry.types import Info
 from api.context import Context
 from api.errors import UserError, user_errors
 from api.members.types import Channel, ConsentChannel, Member
-from loyalty.auth import IssuedSession, MemberPrincipal
-from loyalty.auth import SignUpInput as SignUpData
-from loyalty.errors import DomainError
-from loyalty.lifecycle import record_moment
-from loyalty.members import UNSET, ProfileInput
+from loyalty.auth.service import IssuedSession, MemberPrincipal
+from loyalty.auth.service import SignUpInput as SignUpData
+from loyalty.core.errors import DomainError
+from loyalty.members.service import UNSET, ProfileInput
 
 
 @strawberry.type(
@@ -121,7 +120,6 @@ class SessionMutations:
             )
         except DomainError as exc:
             return SignUpPayload(user_errors=user_errors(exc))
-        await record_moment(ctx.services.points, row.id, "sign_up")
         return SignUpPayload(session=Session.from_issued(issued), member=Member.from_row(row))
 
     @strawberry.mutation

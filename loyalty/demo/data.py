@@ -11,15 +11,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from loyalty import apikeys, members
-from loyalty.clock import Clock
-from loyalty.passwords import PasswordHasher
-from loyalty.points import EventInput, MemberRef, PointsService, PurchaseInput, PurchaseLine
+from loyalty.auth import apikeys
+from loyalty.auth.passwords import PasswordHasher
+from loyalty.core.clock import Clock
+from loyalty.members import service as members
+from loyalty.members.models import Member
+from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme
 from loyalty.programme.store import current_programme
 from loyalty.storage.database import Database
-from loyalty.storage.models import Member
 
 DEMO_PROGRAMME = Path(__file__).with_name("programme.yaml")
 DEMO_PASSWORD = "koffie-met-appeltaart"  # noqa: S105 - published demo credential
@@ -93,9 +94,10 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
         now = clock.now()
         await install_programme(s, spec, now)
         for demo in DEMO_MEMBERS:
+            # Joined a while ago, so that the demo history after it reads naturally.
             await members.create_member(
                 s,
-                now=now,
+                now=now - JOINED_AGO,
                 email=demo.email,
                 password_hash=password_hash,
                 profile={
@@ -128,18 +130,12 @@ DEMO_PURCHASES = (
 )
 
 
+JOINED_AGO = timedelta(days=45)
+
+
 async def _history(db: Database, clock: Clock) -> None:
     points = PointsService(db, clock)
     now = clock.now()
-    for demo in DEMO_MEMBERS:
-        await points.record_event(
-            EventInput(
-                MemberRef(member_number=await _number(db, demo.email)),
-                f"demo-sign-up-{demo.email}",
-                "sign_up",
-                now - timedelta(days=45),
-            )
-        )
     for i, (email, days_ago, lines) in enumerate(DEMO_PURCHASES):
         await points.record_purchase(
             PurchaseInput(

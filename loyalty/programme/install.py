@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import apply_programme
-from loyalty.rewards import sync_rewards
-from loyalty.storage.models import Programme
+from loyalty.rewards.service import sync_rewards
 
 
 async def install_programme(

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.errors import DomainError
+from loyalty.core.errors import DomainError
+from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile, ProgrammeSpec
-from loyalty.storage.models import Programme
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -70,7 +72,9 @@ class Database:
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        # Called after every committed write (e.g. to wake the outbox relay at once).
+        # Run inside every writing unit of work just before it commits (the in-transaction
+        # reactions), and after every committed write (e.g. to wake the outbox relay at once).
+        self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         self.commit_listeners: list[Callable[[], None]] = []
         self._readers = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._writers = async_sessionmaker(
@@ -86,9 +90,9 @@ class Database:
         return self.url.get_backend_name() == "postgresql"
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(
-            self._writers() if write else self._readers(), self.commit_listeners if write else []
-        )
+        if not write:
+            return UnitOfWork(self._readers())
+        return UnitOfWork(self._writers(), self.commit_listeners, self.before_commit)
 
     def reader(self) -> AsyncSession:
         """A session for reads only (GraphQL queries, DataLoaders); never committed."""
@@ -107,10 +111,14 @@ class UnitOfWork:
     without it rolls everything back."""
 
     def __init__(
-        self, session: AsyncSession, listeners: list[Callable[[], None]] | None = None
+        self,
+        session: AsyncSession,
+        listeners: list[Callable[[], None]] | None = None,
+        before_commit: list[Callable[[AsyncSession], Awaitable[None]]] | None = None,
     ) -> None:
         self.session = session
         self._listeners = listeners or []
+        self._before_commit = before_commit or []
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -126,6 +134,13 @@ class UnitOfWork:
         await self.session.close()
 
     async def commit(self) -> None:
+        for hook in self._before_commit:
+            await hook(self.session)
         await self.session.commit()
         for listener in self._listeners:
             listener()
+
+
+def insert_for(s: AsyncSession) -> Any:
+    """The dialect's INSERT construct, which knows ON CONFLICT (PostgreSQL and SQLite)."""
+    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from loyalty.apikeys import revoke_api_key
-from loyalty.clock import FixedClock
+from loyalty.auth.apikeys import revoke_api_key
+from loyalty.core.clock import FixedClock
 from loyalty.storage.database import Database
 from tests.api.helpers import api_key
 from tests.support.flows import sign_up

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from loyalty.demo.data import DEMO_PROGRAMME
 from tests.contract.operations import operation
 from tests.support.data import api_key, install

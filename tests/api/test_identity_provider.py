@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from tests.api.helpers import api_key
 from tests.conftest import make_settings as settings_for
 from tests.support.flows import sign_up

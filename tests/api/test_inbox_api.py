@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from strawberry import relay
 
-from loyalty.clock import FixedClock
-from loyalty.outbox import emit
+from loyalty.core.clock import FixedClock
+from loyalty.core.events import decode
+from loyalty.core.outbox import emit
 from loyalty.storage.database import Database
 from notifications.config import NotificationConfig
 from notifications.worker import Worker
@@ -66,7 +67,7 @@ def _deliver_events(
         try:
             for topic, payload in events:
                 async with db.unit_of_work() as uow:
-                    emit(uow.session, topic, member_id, payload, clock.now())
+                    emit(uow.session, decode(topic, member_id, payload, 1), clock.now())
                     await uow.commit()
                 clock.advance(timedelta(seconds=1))
             worker = Worker(db, clock, NotificationConfig(), {})
@@ -84,8 +85,8 @@ def _row_id(global_id: str) -> int:
 
 
 EXPIRING = ("points.expiring", {"points": 120, "expires_at": "2030-04-01T00:00:00+02:00"})
-SILVER = ("tier.changed", {"from": "brons", "to": "zilver"})
-GOLD = ("tier.changed", {"from": "zilver", "to": "goud"})
+SILVER = ("tier.changed", {"from": "brons", "to": "zilver", "reason": "earned"})
+GOLD = ("tier.changed", {"from": "zilver", "to": "goud", "reason": "earned"})
 
 
 def test_inbox_and_mark_message_read_as_the_contract_sends_them(

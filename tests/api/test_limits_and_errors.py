@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from api.errors import ApiError, should_mask
 from api.schema import build_schema
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from tests.api.helpers import TcpProxy, api_key
 from tests.conftest import _migrate
 from tests.conftest import make_settings as settings_for

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from graphql import FieldNode, OperationDefinitionNode, parse, print_ast
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from tests.api.helpers import contract
 from tests.support.data import api_key, install
 from tests.support.flows import SIGN_IN, STRONG_PASSWORD, sign_up

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from tests.api.helpers import api_key, contract
 from tests.support.flows import sign_up
 from tests.support.server import GraphQLClient, ServerHandle

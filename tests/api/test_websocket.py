@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from tests.api.helpers import api_key
 from tests.support.flows import SIGN_OUT, sign_up
 from tests.support.server import ServerHandle

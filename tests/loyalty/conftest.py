@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from loyalty.auth import AuthService
-from loyalty.clock import FixedClock
-from loyalty.profiles import ProfileService
+from loyalty.auth.service import AuthService
+from loyalty.core.clock import FixedClock
+from loyalty.members.service import ProfileService
 from loyalty.storage.database import Database
 from tests.loyalty.services import make_auth
 

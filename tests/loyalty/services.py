@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from loyalty import members
-from loyalty.auth import AuthService, SignInLimits
-from loyalty.clock import FixedClock
-from loyalty.passwords import PasswordHasher
+from loyalty.auth.passwords import PasswordHasher
+from loyalty.auth.service import AuthService, SignInLimits
+from loyalty.auth.tokens import AccessTokens
+from loyalty.core.clock import FixedClock
+from loyalty.members import service as members
+from loyalty.members.models import Member
 from loyalty.storage.database import Database
-from loyalty.storage.models import Member
-from loyalty.tokens import AccessTokens
 
 TOKEN_SECRET = b"k" * 40
 ACCESS_TTL = timedelta(minutes=15)

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from loyalty import apikeys, ratelimit
-from loyalty.apikeys import Integration
-from loyalty.auth import AuthService
-from loyalty.clock import FixedClock
-from loyalty.errors import DomainError
-from loyalty.identifiers import hash_secret
+from loyalty.auth import apikeys, ratelimit
+from loyalty.auth.apikeys import Integration
+from loyalty.auth.models import ApiKey, RateLimitCounter
+from loyalty.auth.service import AuthService
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError
+from loyalty.core.identifiers import hash_secret
 from loyalty.storage.database import Database
-from loyalty.storage.models import ApiKey, RateLimitCounter
 
 # --- API keys -----------------------------------------------------------------------------
 

@@ -12,14 +12,15 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from loyalty.auth import AuthService, IssuedSession, SignInLimits, SignUpInput
-from loyalty.clock import FixedClock
-from loyalty.errors import DomainError, ValidationFailed
-from loyalty.identifiers import hash_secret
-from loyalty.members import ProfileInput
+from loyalty.auth.models import AuthSession, RefreshToken
+from loyalty.auth.service import AuthService, IssuedSession, SignInLimits, SignUpInput
+from loyalty.auth.tokens import AUDIENCE, ISSUER, AccessTokens, looks_like_own_token
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.identifiers import hash_secret
+from loyalty.members.models import Member, MemberConsent
+from loyalty.members.service import ProfileInput
 from loyalty.storage.database import Database
-from loyalty.storage.models import AuthSession, Member, MemberConsent, RefreshToken
-from loyalty.tokens import AUDIENCE, ISSUER, AccessTokens, looks_like_own_token
 from tests.loyalty.services import (
     ACCESS_TTL,
     STRONG_PASSWORD,

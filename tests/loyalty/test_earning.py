@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty.earning import (
+from loyalty.points.earning import (
     Award,
     BasketLine,
     CapKey,

@@ -14,10 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from loyalty import jobs, ledger
-from loyalty.clock import FixedClock
-from loyalty.errors import DomainError
-from loyalty.points import (
+from loyalty import jobs
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError
+from loyalty.core.models import OutboxEvent
+from loyalty.points import ledger
+from loyalty.points.models import LedgerEntry, LotAllocation, PointAccount, PointLot
+from loyalty.points.service import (
     MemberRef,
     PointsService,
     PurchaseInput,
@@ -27,14 +30,7 @@ from loyalty.points import (
 from loyalty.programme import parse_programme
 from loyalty.programme.install import install_programme
 from loyalty.storage.database import Database
-from loyalty.storage.models import (
-    LedgerEntry,
-    LotAllocation,
-    MemberTier,
-    OutboxEvent,
-    PointAccount,
-    PointLot,
-)
+from loyalty.tiers.models import MemberTier
 from tests.loyalty.services import add_member
 
 AMS = ZoneInfo("Europe/Amsterdam")

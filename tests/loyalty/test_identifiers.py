@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from loyalty.identifiers import (
+from loyalty.core.identifiers import (
     MEMBER_NUMBER_DIGITS,
     format_member_number,
     hash_secret,
@@ -163,8 +163,8 @@ def test_secrets_match_only_the_right_secret() -> None:
 def test_client_keys_are_trimmed_and_bounded() -> None:
     import pytest
 
-    from loyalty.errors import DomainError
-    from loyalty.identifiers import client_key
+    from loyalty.core.errors import DomainError
+    from loyalty.core.identifiers import client_key
 
     assert client_key("  till-7-000042 ") == "till-7-000042"
     assert client_key("x" * 200) == "x" * 200

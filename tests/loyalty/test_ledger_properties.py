@@ -29,10 +29,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from loyalty import jobs, ledger
-from loyalty.clock import FixedClock
-from loyalty.errors import DomainError
-from loyalty.points import (
+from loyalty import jobs
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError
+from loyalty.points import ledger
+from loyalty.points.models import LedgerEntry, LotAllocation, PointAccount, PointLot, Purchase
+from loyalty.points.service import (
     MemberRef,
     PointsService,
     PurchaseInput,
@@ -43,7 +45,6 @@ from loyalty.points import (
 from loyalty.programme import parse_programme
 from loyalty.programme.install import install_programme
 from loyalty.storage.database import Database
-from loyalty.storage.models import LedgerEntry, LotAllocation, PointAccount, PointLot, Purchase
 from tests.loyalty.services import add_member
 
 HEADER = """\

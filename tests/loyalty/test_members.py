@@ -8,18 +8,17 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from loyalty import members
-from loyalty.auth import AuthService, SignUpInput
-from loyalty.clock import FixedClock
-from loyalty.contact import normalise_email, normalise_phone
-from loyalty.errors import DomainError, ValidationFailed
-from loyalty.identifiers import format_member_number, is_valid_member_number
-from loyalty.members import UNSET, ProfileInput, clean_profile
-from loyalty.profiles import ProfileService
+from loyalty.auth.service import AuthService, SignUpInput
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.identifiers import format_member_number, is_valid_member_number
+from loyalty.members import service as members
+from loyalty.members.contact import normalise_email, normalise_phone
+from loyalty.members.models import Member, MemberConsent
+from loyalty.members.service import UNSET, ProfileInput, ProfileService, clean_profile
 from loyalty.programme import parse_programme
 from loyalty.programme.store import apply_programme
 from loyalty.storage.database import Database
-from loyalty.storage.models import Member, MemberConsent
 from tests.loyalty.services import STRONG_PASSWORD, add_member
 
 TODAY = date(2026, 5, 20)

@@ -1,7 +1,7 @@
 import argon2
 import pytest
 
-from loyalty.passwords import MIN_PASSWORD_LENGTH, PasswordHasher, password_problem
+from loyalty.auth.passwords import MIN_PASSWORD_LENGTH, PasswordHasher, password_problem
 
 EMAIL = "jan.jansen@example.com"
 

@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from loyalty.auth import AuthService
-from loyalty.clock import FixedClock
+from loyalty.auth.models import ApiKey
+from loyalty.auth.service import AuthService
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError
 from loyalty.demo.data import (
     DEMO_MEMBERS,
     DEMO_PASSWORD,
@@ -17,8 +19,9 @@ from loyalty.demo.data import (
     demo_member,
     load_demo,
 )
-from loyalty.errors import DomainError
+from loyalty.members.models import Member, MemberConsent
 from loyalty.programme import ProgrammeFile, parse_programme
+from loyalty.programme.models import Programme
 from loyalty.programme.store import (
     DEFAULT_SETTINGS,
     ProgrammeSettings,
@@ -27,7 +30,6 @@ from loyalty.programme.store import (
     current_settings,
 )
 from loyalty.storage.database import Database
-from loyalty.storage.models import ApiKey, Member, MemberConsent, Programme
 from tests.loyalty.services import cheap_hasher
 
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from loyalty import jobs
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
+from loyalty.core.models import OutboxEvent
+from loyalty.messaging.models import NotificationDelivery, OutboxDispatch
 from loyalty.storage.database import Database
-from loyalty.storage.models import NotificationDelivery, OutboxDispatch, OutboxEvent
 
 
 async def _event(

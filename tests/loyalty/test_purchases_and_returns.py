@@ -15,10 +15,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from loyalty import earning, ledger
-from loyalty.clock import FixedClock
-from loyalty.errors import DomainError, ValidationFailed
-from loyalty.points import (
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.models import OutboxEvent
+from loyalty.points import earning, ledger
+from loyalty.points.models import (
+    LedgerEntry,
+    MemberEvent,
+    PointAccount,
+    PointLot,
+    Purchase,
+    PurchaseReturn,
+)
+from loyalty.points.service import (
     EventInput,
     MemberRef,
     PointsService,
@@ -32,15 +41,6 @@ from loyalty.points import (
 from loyalty.programme import parse_programme, store
 from loyalty.programme.install import install_programme
 from loyalty.storage.database import Database
-from loyalty.storage.models import (
-    LedgerEntry,
-    MemberEvent,
-    OutboxEvent,
-    PointAccount,
-    PointLot,
-    Purchase,
-    PurchaseReturn,
-)
 from tests.loyalty.services import add_member, set_status
 
 # A Wednesday, 13:00 in Amsterdam (UTC+1 in March before the DST change on the 29th).

@@ -11,13 +11,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from loyalty import ledger, tiers
-from loyalty.clock import FixedClock
-from loyalty.errors import DomainError
-from loyalty.points import MemberRef, PointsService
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError
+from loyalty.core.models import OutboxEvent
+from loyalty.points import ledger
+from loyalty.points.models import LedgerEntry, PointAccount, PointLot
+from loyalty.points.service import MemberRef, PointsService
 from loyalty.programme import parse_programme
 from loyalty.programme.store import apply_programme, current_file
-from loyalty.rewards import (
+from loyalty.rewards.models import Redemption, Reward
+from loyalty.rewards.service import (
     RedeemResult,
     RewardsService,
     RewardView,
@@ -26,15 +29,8 @@ from loyalty.rewards import (
     sync_rewards,
 )
 from loyalty.storage.database import Database
-from loyalty.storage.models import (
-    LedgerEntry,
-    MemberTier,
-    OutboxEvent,
-    PointAccount,
-    PointLot,
-    Redemption,
-    Reward,
-)
+from loyalty.tiers import service as tiers
+from loyalty.tiers.models import MemberTier
 from tests.loyalty.services import add_member, set_status
 
 # A Sunday afternoon in March, 13:00 in Amsterdam.

@@ -14,18 +14,13 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from loyalty.clock import FixedClock
+from loyalty.areas import metadata
+from loyalty.auth.models import ApiKey, InstanceSecret, RateLimitCounter
+from loyalty.auth.secrets import instance_secret
+from loyalty.core.clock import FixedClock
+from loyalty.members.models import Member, MemberConsent
 from loyalty.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, normalise_url
 from loyalty.storage.migrate import is_current, upgrade
-from loyalty.storage.models import (
-    ApiKey,
-    Base,
-    InstanceSecret,
-    Member,
-    MemberConsent,
-    RateLimitCounter,
-)
-from loyalty.storage.secrets import instance_secret
 from tests.loyalty.services import add_member
 
 
@@ -73,7 +68,7 @@ async def test_upgrade_creates_every_table_and_twice_is_harmless(fresh: Database
 
     async with fresh.engine.connect() as conn:
         tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-    assert {t.name for t in Base.metadata.sorted_tables} <= tables
+    assert {t.name for t in metadata().sorted_tables} <= tables
 
     now = datetime.now(UTC)
     async with fresh.unit_of_work() as uow:
@@ -92,7 +87,7 @@ async def test_schema_matches_the_models(db: Database) -> None:
     from alembic.runtime.migration import MigrationContext
 
     def diff(connection):  # type: ignore[no-untyped-def]
-        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        return compare_metadata(MigrationContext.configure(connection), metadata())
 
     async with db.engine.connect() as conn:
         differences = await conn.run_sync(diff)

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from loyalty import jobs, tiers
-from loyalty.clock import FixedClock
-from loyalty.errors import DomainError
-from loyalty.points import (
+from loyalty import jobs
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError
+from loyalty.core.models import OutboxEvent
+from loyalty.points.models import LedgerEntry, Purchase
+from loyalty.points.service import (
     MemberRef,
     PointsService,
     PurchaseInput,
@@ -27,7 +29,8 @@ from loyalty.points import (
 from loyalty.programme import parse_programme, store
 from loyalty.programme.install import install_programme
 from loyalty.storage.database import Database
-from loyalty.storage.models import LedgerEntry, MemberTier, OutboxEvent, Purchase
+from loyalty.tiers import service as tiers
+from loyalty.tiers.models import MemberTier
 from tests.loyalty.services import add_member
 
 JUNE = datetime(2026, 6, 10, 10, 0, tzinfo=UTC)  # 12:00 in Amsterdam (summer time)

@@ -9,13 +9,14 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from loyalty.clock import Clock, FixedClock
-from loyalty.devices import register
-from loyalty.outbox import emit
+from loyalty.core.clock import Clock, FixedClock
+from loyalty.core.events import decode
+from loyalty.core.outbox import emit
+from loyalty.messaging.devices import register
+from loyalty.messaging.models import Device, InboxMessage, NotificationDelivery
 from loyalty.programme import parse_programme
 from loyalty.programme.install import install_programme
 from loyalty.storage.database import Database
-from loyalty.storage.models import Device, InboxMessage, NotificationDelivery
 from notifications.channels import PushMessage, PushResult
 from notifications.config import NotificationConfig, WebhookEndpoint
 from notifications.worker import Worker
@@ -86,7 +87,7 @@ async def event(
     payload: dict[str, Any] | None = None,
 ) -> int:
     async with db.unit_of_work() as uow:
-        row = emit(uow.session, topic, member_id, payload or {}, clock.now())
+        row = emit(uow.session, decode(topic, member_id, payload or {}, 1), clock.now())
         await uow.session.flush()
         await uow.commit()
     return row.id
@@ -99,9 +100,14 @@ def earned(points: int = 50, available: int = 150, entry_id: int = 1) -> dict[st
         "points": points,
         "description": "Purchase",
         "occurred_at": AFTERNOON.isoformat(),
+        "available_at": None,
+        "expires_at": None,
         "available": available,
         "pending": 0,
         "lifetime_earned": available,
+        "debt": 0,
+        "expiring_points": 0,
+        "expiring_at": None,
     }
 
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from loyalty import inbox
-from loyalty.clock import FixedClock
-from loyalty.devices import MAX_DEVICES_PER_MEMBER, DeviceService
-from loyalty.errors import DomainError, ValidationFailed
-from loyalty.inbox import InboxService, NewMessage
+from loyalty.core.clock import FixedClock
+from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.messaging import inbox
+from loyalty.messaging.devices import MAX_DEVICES_PER_MEMBER, DeviceService
+from loyalty.messaging.inbox import InboxService, NewMessage
 from loyalty.storage.database import Database
 from tests.notifications.helpers import devices_of, member
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import httpx
 import websockets
 
-from loyalty.outbox import emit
+from loyalty.core.events import OfferChanged
+from loyalty.core.outbox import emit
 from loyalty.storage.database import Database
 from tests.contract.operations import operation
 from tests.support.data import api_key, install
@@ -155,9 +156,7 @@ async def test_offer_changes_reach_the_member(server: ServerHandle, clean_databa
             async with db.unit_of_work() as uow:
                 emit(
                     uow.session,
-                    "offer.changed",
-                    row_id,
-                    {"change": "granted", "offer": offer},
+                    OfferChanged(member_id=row_id, change="granted", offer=offer),
                     datetime.now(UTC),
                 )
                 await uow.commit()
@@ -173,7 +172,7 @@ async def test_offer_changes_reach_the_member(server: ServerHandle, clean_databa
 
 
 async def test_idle_sockets_are_kept_alive(database_url: str) -> None:
-    from loyalty.clock import SystemClock
+    from loyalty.core.clock import SystemClock
     from tests.conftest import make_settings
     from tests.support.server import start_server
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from loyalty import members
-from loyalty.clock import FixedClock
-from loyalty.points import MemberRef, PointsService, PurchaseInput, PurchaseLine
+from loyalty.core.clock import FixedClock
+from loyalty.members import service as members
+from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.storage.database import Database
 from notifications.channels import PushResult
 from notifications.config import ContactPressure, QuietHours
@@ -146,7 +146,7 @@ async def test_consent_withdrawn_before_delivery_stops_the_push(
 async def test_a_push_planned_for_a_phone_that_changed_hands_is_not_sent(
     db: Database, clock: FixedClock
 ) -> None:
-    from loyalty.devices import DeviceService
+    from loyalty.messaging.devices import DeviceService
 
     anna = await member(db, clock, devices=(("ios", "shared-phone"),))
     bert = await member(db, clock, "bert@example.com", devices=())

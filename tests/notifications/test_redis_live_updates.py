@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loyalty.clock import SystemClock
+from loyalty.core.clock import SystemClock
 from tests.conftest import IN_CI, make_settings
 from tests.notifications.test_live_updates import _member, _purchase
 from tests.support.data import api_key, install

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import delete, func, select
 from strawberry import relay
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
+from loyalty.core.models import WorkerCursor
+from loyalty.messaging.models import NotificationDelivery, OutboxDispatch
 from loyalty.storage.database import Database
-from loyalty.storage.models import NotificationDelivery, OutboxDispatch, WorkerCursor
 from notifications import webhooks
 from notifications.worker import CURSOR_SAFETY, DISPATCH_CURSOR, Worker, requeue_dead
 from tests.notifications.helpers import (
@@ -415,7 +416,7 @@ async def test_fan_out_skips_nothing_committed_late_and_the_cursor_moves_on(
 ) -> None:
     """An event id below others already dispatched (a transaction that committed late) is
     still found; the cursor that bounds the scan only passes ids known to be final."""
-    from loyalty.storage.models import OutboxEvent
+    from loyalty.core.models import OutboxEvent
 
     member_id = await member(db, clock, devices=())
     first = [await event(db, clock, "balance.changed", member_id, earned()) for _ in range(3)]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from loyalty.storage.database import Database
 from tests.notifications.helpers import SECRET, deliveries, earned, event, member
 from tests.notifications.standin import webhook_receiver

@@ -3,7 +3,7 @@ and APNs answering 410 removes the device."""
 
 from __future__ import annotations
 
-from loyalty.clock import FixedClock
+from loyalty.core.clock import FixedClock
 from loyalty.storage.database import Database
 from notifications.apns import ApnsSender
 from notifications.config import NotificationConfig

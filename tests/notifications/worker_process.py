@@ -9,7 +9,7 @@ import os
 import signal
 from datetime import timedelta
 
-from loyalty.clock import SystemClock
+from loyalty.core.clock import SystemClock
 from loyalty.storage.database import Database
 from notifications.config import NotificationConfig, WebhookEndpoint
 from notifications.worker import Worker

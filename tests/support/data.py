@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loyalty.apikeys import create_api_key
+from loyalty.auth.apikeys import create_api_key
 from loyalty.demo.data import DEMO_PROGRAMME
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme, parse_programme

@@ -13,7 +13,7 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import Settings
-from loyalty.clock import Clock
+from loyalty.core.clock import Clock
 
 
 def free_port() -> int:

@@ -1,0 +1,90 @@
+"""The areas of the domain, in one list: adding an area is one line here.
+
+Each area is a package under `loyalty/` that may hold `models.py` (its tables), `errors.py`
+(its `ErrorCode` enum) and `reactions.py` (a `register(reactions)` that adds what the area
+does when other areas' events happen). The composition root (`api/wiring.py`) registers the
+reactions; migrations and the API's error-code enum take the tables and codes from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+
+from sqlalchemy import MetaData
+
+from loyalty.core.errors import ErrorCode
+from loyalty.core.reactions import Reactions
+from loyalty.storage.base import Base
+
+AREAS = (
+    "core",
+    "programme",
+    "members",
+    "auth",
+    "points",
+    "tiers",
+    "rewards",
+    "messaging",
+    "reports",
+)
+
+
+@dataclass(frozen=True)
+class Area:
+    name: str
+    models: ModuleType | None
+    errors: tuple[type[ErrorCode], ...]
+    register: Callable[[Reactions], None] | None
+
+
+def _part(area: str, part: str) -> ModuleType | None:
+    name = f"loyalty.{area}.{part}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
+
+
+@cache
+def areas() -> tuple[Area, ...]:
+    found = []
+    for name in AREAS:
+        errors = _part(name, "errors")
+        reactions = _part(name, "reactions")
+        codes = (
+            tuple(
+                value
+                for value in vars(errors).values()
+                if isinstance(value, type)
+                and issubclass(value, ErrorCode)
+                and value is not ErrorCode
+            )
+            if errors
+            else ()
+        )
+        found.append(
+            Area(
+                name,
+                _part(name, "models"),
+                codes,
+                getattr(reactions, "register", None) if reactions else None,
+            )
+        )
+    return tuple(found)
+
+
+def metadata() -> MetaData:
+    """Every area's tables (migrations compare against this)."""
+    areas()
+    return Base.metadata
+
+
+def register_reactions(reactions: Reactions) -> Reactions:
+    for area in areas():
+        if area.register is not None:
+            area.register(reactions)
+    return reactions

@@ -1,0 +1,336 @@
+"""Every event Trouw emits, declared once: its name, its version and a typed, frozen payload.
+
+An event is written to the outbox in the same transaction as the change it reports
+(`loyalty.core.outbox.emit`). Everything that hears about events (reactions, the relay, live
+subscriptions, the notification worker, webhooks) goes through these types: the topic string
+and the payload keys are spelled here and nowhere else. A payload travels as JSON: datetimes
+as ISO 8601 strings, amounts of money as decimal strings. `member_id` is not part of the
+payload; the outbox keeps it in a column of its own.
+
+Changing a payload in a way old readers cannot take means a new `version` and a `migrate`
+that reads the older payloads still in the outbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, TypeVar, get_type_hints
+
+
+class UnknownEvent(ValueError):
+    """An outbox row whose topic or version no event type here reads."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every domain event. Subclasses set `name` (the topic) and `description`."""
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    description: ClassVar[str]
+
+    member_id: int | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            wire: _to_json(getattr(self, f.name))
+            for f, wire, _ in _fields_of(type(self))
+            if f.name != "member_id"
+        }
+
+    @classmethod
+    def from_payload(
+        cls: type[E], member_id: int | None, payload: Mapping[str, Any], version: int = 1
+    ) -> E:
+        if version != cls.version:
+            payload = cls.migrate(payload, version)
+        values: dict[str, Any] = {"member_id": member_id}
+        for f, wire, kind in _fields_of(cls):
+            if f.name == "member_id":
+                continue
+            if wire in payload:
+                values[f.name] = _from_json(payload[wire], kind)
+            elif f.default is dataclasses.MISSING:
+                raise UnknownEvent(f"{cls.name} v{version}: {wire!r} is missing")
+        return cls(**values)
+
+    @classmethod
+    def migrate(cls, payload: Mapping[str, Any], version: int) -> Mapping[str, Any]:
+        """Bring an older version's payload up to this one (none exist yet)."""
+        raise UnknownEvent(f"{cls.name} has no version {version}")
+
+
+E = TypeVar("E", bound=Event)
+
+
+# Name on the wire for fields whose Python name cannot be the payload key.
+def wire(name: str, **kwargs: Any) -> Any:
+    return field(metadata={"wire": name}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[E]):
+    """An event as the outbox holds it: with its id (the cursor clients resume from) and the
+    time of the change."""
+
+    id: int
+    occurred_at: datetime
+    event: E
+
+
+# -- points -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class BalanceChanged(Event):
+    name = "balance.changed"
+    description = "A ledger entry changed the member's points; the balance after the change."
+
+    entry_id: int
+    kind: str
+    points: int
+    entry_description: str = wire("description")
+    occurred_at: datetime
+    available_at: datetime | None
+    expires_at: datetime | None
+    available: int
+    pending: int
+    lifetime_earned: int
+    debt: int
+    expiring_points: int
+    expiring_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsExpiring(Event):
+    name = "points.expiring"
+    description = "Points of the member expire soon (the expiry warning)."
+
+    points: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurchaseRecorded(Event):
+    name = "purchase.recorded"
+    description = "A till or web shop recorded a purchase for the member."
+
+    purchase_id: int
+    external_id: str
+    store: str | None
+    currency: str
+    total: Decimal
+    eligible_total: Decimal
+    points_earned: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurchaseReturned(Event):
+    name = "purchase.returned"
+    description = "Goods of a purchase came back; the points taken back for them."
+
+    purchase_id: int
+    purchase_external_id: str
+    external_id: str
+    amount: Decimal
+    points_reversed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityRecorded(Event):
+    name = "activity.recorded"
+    description = (
+        "Something the member did (an event sent by the app or a till, or a moment such as "
+        "signing up) was recorded, with the points it earned."
+    )
+
+    activity: str
+    external_id: str
+    points_awarded: int
+    occurred_at: datetime
+
+
+# -- members ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberSignedUp(Event):
+    name = "member.signed_up"
+    description = (
+        "A member joined the programme (in the app, through the brand's identity provider, "
+        "or by an import)."
+    )
+
+    channel: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileCompleted(Event):
+    name = "member.profile_completed"
+    description = "The member's profile has every field the programme asks for."
+
+
+# -- tiers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierChanged(Event):
+    name = "tier.changed"
+    description = "The member moved to another tier."
+
+    from_tier: str = wire("from")
+    to_tier: str = wire("to")
+    reason: str
+
+
+# -- rewards ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardRedeemed(Event):
+    name = "reward.redeemed"
+    description = "The member exchanged points for a reward; its code is ready for the till."
+
+    redemption_id: int
+    reward_id: int
+    reward_key: str
+    points: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardCodeRedeemed(Event):
+    name = "reward.code_redeemed"
+    description = "A till accepted the member's reward code."
+
+    redemption_id: int
+    reward_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RewardCancelled(Event):
+    name = "reward.cancelled"
+    description = "An unused reward code was cancelled and its points given back."
+
+    redemption_id: int
+    reward_id: int
+    points: int
+
+
+# -- offers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferChanged(Event):
+    name = "offer.changed"
+    description = "One of the member's personal offers was granted, updated or removed."
+
+    change: str
+    offer: Mapping[str, Any]
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    BalanceChanged,
+    PointsExpiring,
+    PurchaseRecorded,
+    PurchaseReturned,
+    ActivityRecorded,
+    MemberSignedUp,
+    ProfileCompleted,
+    TierChanged,
+    RewardRedeemed,
+    RewardCodeRedeemed,
+    RewardCancelled,
+    OfferChanged,
+)
+BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
+
+
+def event_type(name: str) -> type[Event]:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise UnknownEvent(f"no event is called {name!r}") from None
+
+
+def decode(name: str, member_id: int | None, payload: Mapping[str, Any], version: int) -> Event:
+    return event_type(name).from_payload(member_id, payload, version)
+
+
+# -- conversion ---------------------------------------------------------------------------
+
+_FIELDS: dict[type[Event], list[tuple[dataclasses.Field[Any], str, Any]]] = {}
+
+
+def _fields_of(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], str, Any]]:
+    known = _FIELDS.get(cls)
+    if known is None:
+        hints = get_type_hints(cls)
+        known = _FIELDS[cls] = [
+            (f, f.metadata.get("wire", f.name), hints[f.name]) for f in dataclasses.fields(cls)
+        ]
+    return known
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _from_json(value: Any, kind: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is Decimal:
+        return Decimal(str(value))
+    if kind is int:
+        return int(value)
+    if kind is str:
+        return str(value)
+    return value
+
+
+def payload_reference() -> str:
+    """The payload of every event as Markdown (docs/webhooks.md holds this text; a test
+    compares them)."""
+    out: list[str] = []
+    for cls in EVENT_TYPES:
+        out += [f"### `{cls.name}` (version {cls.version})", "", cls.description, ""]
+        rows = [(w, _type_name(k)) for f, w, k in _fields_of(cls) if f.name != "member_id"]
+        if rows:
+            out += ["| key | type |", "| --- | --- |"]
+            out += [f"| `{w}` | {t} |" for w, t in rows]
+        else:
+            out.append("No payload keys.")
+        out.append("")
+    return "\n".join(out)
+
+
+def _type_name(kind: Any) -> str:
+    args = typing.get_args(kind)
+    optional = type(None) in args
+    if optional:
+        kind = next(a for a in args if a is not type(None))
+    base = {
+        int: "integer",
+        str: "string",
+        bool: "boolean",
+        datetime: "ISO 8601 time",
+        Decimal: "decimal string",
+    }.get(kind, "object")
+    return f"{base} or null" if optional else base

@@ -1,0 +1,184 @@
+"""Reactions: how one area responds to another's events without either editing the other.
+
+Two kinds, registered per event type by each area's `reactions.register` and collected in
+the composition root (`api/wiring.py`):
+
+- In-transaction reactions run inside the unit of work that emitted the event, just before
+  it commits (the unit of work calls `Reactions.run_in_transaction`). What they change
+  commits or rolls back with the change that caused it, so they run exactly once per event.
+  They may emit events of their own, which are handled in the same round.
+- After-commit reactions run later, fed from the outbox by `ReactionRunner` (in the worker),
+  in a transaction of their own per event. A receipt (reaction, event id) is written in that
+  same transaction, so what a reaction writes to the database happens once per event even
+  when a process dies half-way; side effects outside the database happen at least once and
+  carry the event id so that the receiver can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.core import cursors
+from loyalty.core.clock import Clock
+from loyalty.core.events import Event, Recorded
+from loyalty.core.models import OutboxEvent, ReactionReceipt
+from loyalty.core.outbox import recorded, take_emitted
+from loyalty.storage.database import Database, insert_for
+
+log = logging.getLogger("trouw.reactions")
+E = TypeVar("E", bound=Event)
+
+InTransaction = Callable[[AsyncSession, Any, datetime], Awaitable[None]]
+AfterCommit = Callable[[AsyncSession, Recorded[Any]], Awaitable[None]]
+# Reactions that emit events which trigger reactions again are bounded: a loop is a bug.
+MAX_ROUNDS = 100
+
+
+@dataclass(frozen=True)
+class AfterCommitReaction:
+    name: str
+    event_types: tuple[type[Event], ...]
+    handler: AfterCommit
+
+    @property
+    def topics(self) -> list[str]:
+        return [t.name for t in self.event_types]
+
+
+class Reactions:
+    """The registry: what runs when an event of a given type is emitted."""
+
+    def __init__(self) -> None:
+        self._in_transaction: dict[type[Event], list[InTransaction]] = defaultdict(list)
+        self.after_commit: list[AfterCommitReaction] = []
+
+    def in_transaction(
+        self, event_type: type[E], handler: Callable[[AsyncSession, E, datetime], Awaitable[None]]
+    ) -> None:
+        self._in_transaction[event_type].append(handler)
+
+    def on_commit(
+        self,
+        name: str,
+        event_types: Sequence[type[E]],
+        handler: Callable[[AsyncSession, Recorded[E]], Awaitable[None]],
+    ) -> None:
+        """`name` identifies the reaction in its receipts: keep it once it has run."""
+        if any(r.name == name for r in self.after_commit):
+            raise ValueError(f"a reaction called {name!r} is registered already")
+        self.after_commit.append(AfterCommitReaction(name, tuple(event_types), handler))
+
+    async def run_in_transaction(self, s: AsyncSession) -> None:
+        """Handle every event emitted in `s` so far, and those the handlers emit."""
+        for _ in range(MAX_ROUNDS):
+            emitted = take_emitted(s)
+            if not emitted:
+                return
+            for event, at in emitted:
+                for handler in self._in_transaction.get(type(event), ()):
+                    await handler(s, event, at)
+        raise RuntimeError("in-transaction reactions keep emitting events: a loop")
+
+
+class ReactionRunner:
+    """Feeds after-commit reactions from the outbox; safe in any number of processes."""
+
+    def __init__(self, db: Database, reactions: Reactions, clock: Clock, batch: int = 100):
+        self.db = db
+        self.reactions = reactions
+        self.clock = clock
+        self.batch = batch
+
+    async def run_once(self) -> int:
+        """One batch per reaction. Returns how many events were handled (0: idle)."""
+        done = 0
+        for reaction in self.reactions.after_commit:
+            done += await self._run(reaction)
+        return done
+
+    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("reaction round failed")
+                done = 0
+            if done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+
+    async def _run(self, reaction: AfterCommitReaction) -> int:
+        cursor = f"reaction:{reaction.name}"
+        async with self.db.unit_of_work(write=False) as uow:
+            position = await cursors.position_of(uow.session, cursor)
+            ids = list(
+                await uow.session.scalars(
+                    _pending(reaction, position).order_by(OutboxEvent.id).limit(self.batch)
+                )
+            )
+        handled = 0
+        for event_id in ids:
+            handled += await self._handle(reaction, event_id)
+        await self._advance(reaction, cursor)
+        return handled
+
+    async def _handle(self, reaction: AfterCommitReaction, event_id: int) -> int:
+        try:
+            async with self.db.unit_of_work() as uow:
+                s = uow.session
+                now = self.clock.now()
+                claimed = await s.execute(
+                    insert_for(s)(ReactionReceipt)
+                    .values(reaction=reaction.name, event_id=event_id, done_at=now)
+                    .on_conflict_do_nothing()
+                )
+                if not claimed.rowcount:  # type: ignore[attr-defined]
+                    return 0  # another process did it
+                row = await s.get(OutboxEvent, event_id)
+                if row is not None:
+                    await reaction.handler(s, recorded(row))
+                await uow.commit()
+        except Exception:
+            # Tried again next round; the receipt was rolled back with the rest.
+            log.exception("reaction %s failed for event %s", reaction.name, event_id)
+            return 0
+        return 1
+
+    async def _advance(self, reaction: AfterCommitReaction, cursor: str) -> None:
+        async with self.db.unit_of_work() as uow:
+            s = uow.session
+            now = self.clock.now()
+            position = await cursors.position_of(s, cursor)
+            final = await s.scalar(
+                select(func.max(OutboxEvent.id)).where(
+                    OutboxEvent.id > position,
+                    OutboxEvent.published_at <= now - cursors.CURSOR_SAFETY,
+                )
+            )
+            if final is None:
+                return
+            first = _pending(reaction, position).where(OutboxEvent.id <= final)
+            await cursors.advance(
+                s, cursor, position, final, first.with_only_columns(func.min(OutboxEvent.id)), now
+            )
+            await uow.commit()
+
+
+def _pending(reaction: AfterCommitReaction, position: int) -> Any:
+    return select(OutboxEvent.id).where(
+        OutboxEvent.id > position,
+        OutboxEvent.topic.in_(reaction.topics),
+        ~exists().where(
+            ReactionReceipt.reaction == reaction.name, ReactionReceipt.event_id == OutboxEvent.id
+        ),
+    )

@@ -1,0 +1,296 @@
+"""Members: joining, the profile they keep, and the consents they give per channel."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.core.clock import Clock
+from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.events import MemberSignedUp, ProfileCompleted
+from loyalty.core.identifiers import new_card_barcode, new_member_number, normalise_member_number
+from loyalty.core.outbox import emit
+from loyalty.members.contact import normalise_phone
+from loyalty.members.models import Member, MemberConsent
+from loyalty.programme.store import current_settings
+from loyalty.storage.database import Database
+
+# What a complete profile has (completing it may earn a bonus).
+PROFILE_FIELDS = ("first_name", "last_name", "birth_date", "phone")
+CONSENT_CHANNELS = ("email", "sms", "push", "in_app", "personalisation")
+CONTACT_CHANNELS = ("email", "sms", "push", "in_app")
+STATUSES = ("active", "blocked", "closed")
+MAX_INTERESTS = 30
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
+_INTEREST = re.compile(r"^[\w][\w &'/-]{0,39}$")
+
+
+class Unset:
+    """Marks a profile field the caller did not send, as opposed to one sent as null."""
+
+
+UNSET = Unset()
+
+
+@dataclass
+class ProfileInput:
+    first_name: str | None | Unset = UNSET
+    last_name: str | None | Unset = UNSET
+    birth_date: date | None | Unset = UNSET
+    phone: str | None | Unset = UNSET
+    locale: str | None | Unset = UNSET
+    preferred_channel: str | None | Unset = UNSET
+    interests: Sequence[str] | None | Unset = UNSET
+
+
+def clean_profile(data: ProfileInput, *, today: date, country: str) -> dict[str, object]:
+    """Validate and normalise the fields that were sent; every problem is reported at once."""
+    cleaners: dict[str, Callable[[Any], object]] = {
+        "first_name": lambda v: _clean_name(v, "firstName"),
+        "last_name": lambda v: _clean_name(v, "lastName"),
+        "birth_date": lambda v: _clean_birth_date(v, today),
+        "phone": lambda v: normalise_phone(v, country) if v else None,
+        "locale": _clean_locale,
+        "preferred_channel": _clean_channel,
+        "interests": _clean_interests,
+    }
+    values: dict[str, object] = {}
+    problems: list[DomainError] = []
+    for name, clean in cleaners.items():
+        raw = getattr(data, name)
+        if isinstance(raw, Unset):
+            continue
+        try:
+            values[name] = clean(raw)
+        except DomainError as exc:
+            problems.append(exc)
+    if problems:
+        raise ValidationFailed(problems)
+    return values
+
+
+def _clean_name(raw: str | None, field_name: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    value = " ".join(raw.split())
+    if len(value) > 100:
+        raise DomainError("INVALID_NAME", "Names are at most 100 characters", field_name)
+    return value
+
+
+def _clean_birth_date(value: date | None, today: date) -> date | None:
+    if value is None:
+        return None
+    if value > today or value.year < 1900:
+        raise DomainError("INVALID_BIRTH_DATE", "Birth date must be a real past date", "birthDate")
+    return value
+
+
+def _clean_locale(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().replace("_", "-")
+    if not _LOCALE.match(value):
+        raise DomainError("INVALID_LOCALE", "Locale must look like nl-NL or en", "locale")
+    return value
+
+
+def _clean_channel(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in CONTACT_CHANNELS:
+        raise DomainError(
+            "INVALID_CHANNEL",
+            f"Channel must be one of {', '.join(CONTACT_CHANNELS)}",
+            "preferredChannel",
+        )
+    return value
+
+
+def _clean_interests(values: Sequence[str] | None) -> list[str]:
+    cleaned: list[str] = []
+    for raw in values or ():
+        value = " ".join(raw.split()).lower()
+        if not _INTEREST.match(value):
+            raise DomainError(
+                "INVALID_INTEREST",
+                f"Interest {raw!r} must be 1-40 letters, digits or spaces",
+                "interests",
+            )
+        if value not in cleaned:
+            cleaned.append(value)
+    if len(cleaned) > MAX_INTERESTS:
+        raise DomainError("INVALID_INTEREST", f"At most {MAX_INTERESTS} interests", "interests")
+    return cleaned
+
+
+async def email_in_use(session: AsyncSession, email: str) -> bool:
+    found = await session.scalar(select(Member.id).where(Member.email == email))
+    return found is not None
+
+
+async def create_member(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    email: str | None,
+    password_hash: str | None,
+    profile: dict[str, object],
+    consents: dict[str, bool],
+    external_subject: str | None = None,
+    consent_source: str = "member",
+) -> Member:
+    """Insert a member; `email` must already be normalised and `profile` cleaned.
+    `consent_source` says how the member came in (member: the app, identity_provider, demo…)."""
+    if email is not None and await email_in_use(session, email):
+        raise DomainError("EMAIL_TAKEN", "An account with this email already exists", "email")
+    member = Member(
+        member_number=await _unused_member_number(session),
+        card_barcode=new_card_barcode(),
+        email=email,
+        password_hash=password_hash,
+        external_subject=external_subject,
+        status="active",
+        interests=[],
+        joined_at=now,
+        updated_at=now,
+    )
+    for name, value in profile.items():
+        setattr(member, name, value)
+    session.add(member)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # A concurrent sign-up with the same address won the race.
+        if "email" in str(exc.orig).lower():
+            raise DomainError(
+                "EMAIL_TAKEN", "An account with this email already exists", "email"
+            ) from None
+        raise
+    for channel in CONSENT_CHANNELS:
+        session.add(
+            MemberConsent(
+                member_id=member.id,
+                channel=channel,
+                granted=consents.get(channel, False),
+                updated_at=now,
+                source=consent_source,
+            )
+        )
+    await session.flush()
+    # Every way in (the app, the identity provider, an import) says so the same way.
+    emit(session, MemberSignedUp(member_id=member.id, channel=consent_source), now)
+    return member
+
+
+async def _unused_member_number(session: AsyncSession) -> str:
+    # Nine random digits: with many members a fresh draw is sometimes taken already.
+    while True:
+        number = new_member_number()
+        taken = await session.scalar(select(Member.id).where(Member.member_number == number))
+        if taken is None:
+            return number
+
+
+async def update_profile(
+    session: AsyncSession, member: Member, values: dict[str, object], now: datetime
+) -> Member:
+    for name, value in values.items():
+        setattr(member, name, value)
+    member.updated_at = now
+    await session.flush()
+    return member
+
+
+async def set_consent(
+    session: AsyncSession,
+    member_id: int,
+    channel: str,
+    granted: bool,
+    now: datetime,
+    source: str = "member",
+) -> MemberConsent:
+    if channel not in CONSENT_CHANNELS:
+        raise DomainError(
+            "INVALID_CHANNEL", f"Channel must be one of {', '.join(CONSENT_CHANNELS)}", "channel"
+        )
+    consent = await session.get(MemberConsent, (member_id, channel))
+    if consent is None:
+        consent = MemberConsent(member_id=member_id, channel=channel)
+        session.add(consent)
+    # A repeated answer keeps the moment the member first gave it.
+    if consent.granted is None or consent.granted != granted:
+        consent.granted = granted
+        consent.updated_at = now
+        consent.source = source
+    await session.flush()
+    return consent
+
+
+async def consents_for(session: AsyncSession, member_ids: Sequence[int]) -> list[MemberConsent]:
+    rows = await session.scalars(
+        select(MemberConsent)
+        .where(MemberConsent.member_id.in_(member_ids))
+        .order_by(MemberConsent.member_id, MemberConsent.channel)
+    )
+    return list(rows)
+
+
+async def member_by_email(session: AsyncSession, email: str) -> Member | None:
+    return await session.scalar(select(Member).where(Member.email == email))
+
+
+async def member_by_card(session: AsyncSession, barcode_message: str) -> Member | None:
+    return await session.scalar(
+        select(Member).where(Member.card_barcode == barcode_message.strip())
+    )
+
+
+async def member_by_number(session: AsyncSession, number: str) -> Member | None:
+    return await session.scalar(
+        select(Member).where(Member.member_number == normalise_member_number(number))
+    )
+
+
+def profile_complete(member: Member) -> bool:
+    return all(getattr(member, name) for name in PROFILE_FIELDS)
+
+
+async def members_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Member]:
+    return list(await session.scalars(select(Member).where(Member.id.in_(ids))))
+
+
+class ProfileService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def update(self, member_id: int, data: ProfileInput) -> Member:
+        now = self.clock.now()
+        async with self.db.unit_of_work() as uow:
+            settings = await current_settings(uow.session)
+            values = clean_profile(
+                data, today=now.astimezone(settings.zone).date(), country=settings.country
+            )
+            member = await uow.session.get(Member, member_id)
+            if member is None:
+                raise DomainError("NOT_FOUND", "Member not found")
+            was_complete = profile_complete(member)
+            await update_profile(uow.session, member, values, now)
+            if profile_complete(member) and not was_complete:
+                emit(uow.session, ProfileCompleted(member_id=member.id), now)
+            await uow.commit()
+        return member
+
+    async def set_consent(self, member_id: int, channel: str, granted: bool) -> MemberConsent:
+        async with self.db.unit_of_work() as uow:
+            consent = await set_consent(uow.session, member_id, channel, granted, self.clock.now())
+            await uow.commit()
+        return consent

@@ -1,0 +1,174 @@
+"""The in-app inbox: messages for one member, newest first, read or unread."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.core.clock import Clock
+from loyalty.core.errors import NotFound
+from loyalty.messaging.models import InboxMessage
+from loyalty.storage.database import Database
+
+MAX_TITLE = 200
+MAX_BODY = 4000
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    unread: int
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    member_id: int
+    title: str
+    body: str
+    event_id: int | None = None
+    offer_id: int | None = None
+
+
+async def add_messages(s: AsyncSession, messages: Sequence[NewMessage], now: datetime) -> int:
+    """Put messages in inboxes; a message for a (member, event) that is already there is
+    skipped, so telling about an event twice leaves one message. Returns how many were new."""
+    if not messages:
+        return 0
+    rows = [
+        {
+            "member_id": m.member_id,
+            "event_id": m.event_id,
+            "title": m.title[:MAX_TITLE],
+            "body": m.body[:MAX_BODY],
+            "offer_id": m.offer_id,
+            "created_at": now,
+            "read_at": None,
+        }
+        for m in messages
+    ]
+    dialect = s.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(InboxMessage)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["member_id", "event_id"])
+        .returning(InboxMessage.id)
+    )
+    return len(list(await s.scalars(statement)))
+
+
+async def pages(
+    s: AsyncSession,
+    member_ids: Sequence[int],
+    limit: int,
+    before_id: int | None = None,
+    unread_only: bool = False,
+) -> dict[int, list[InboxMessage]]:
+    """Up to `limit` messages of each member, newest first, older than `before_id` if given:
+    one query however many members."""
+    if not member_ids or limit <= 0:
+        return {m: [] for m in member_ids}
+    conditions: list[ColumnElement[bool]] = [InboxMessage.member_id.in_(member_ids)]
+    if before_id is not None:
+        conditions.append(InboxMessage.id < before_id)
+    if unread_only:
+        conditions.append(InboxMessage.read_at.is_(None))
+    position = (
+        func.row_number()
+        .over(partition_by=InboxMessage.member_id, order_by=InboxMessage.id.desc())
+        .label("position")
+    )
+    ranked = select(InboxMessage.id, position).where(*conditions).subquery()
+    rows = await s.scalars(
+        select(InboxMessage)
+        .join(ranked, ranked.c.id == InboxMessage.id)
+        .where(ranked.c.position <= limit)
+        .order_by(InboxMessage.member_id, InboxMessage.id.desc())
+    )
+    found: dict[int, list[InboxMessage]] = defaultdict(list)
+    for row in rows:
+        found[row.member_id].append(row)
+    return {m: found.get(m, []) for m in member_ids}
+
+
+async def counts(s: AsyncSession, member_ids: Sequence[int]) -> dict[int, Counts]:
+    """Total and unread messages of each member, in one query."""
+    if not member_ids:
+        return {}
+    rows = await s.execute(
+        select(
+            InboxMessage.member_id,
+            func.count(),
+            func.coalesce(func.sum(case((InboxMessage.read_at.is_(None), 1), else_=0)), 0),
+        )
+        .where(InboxMessage.member_id.in_(member_ids))
+        .group_by(InboxMessage.member_id)
+    )
+    found = {member_id: Counts(int(total), int(unread)) for member_id, total, unread in rows}
+    return {m: found.get(m, Counts(0, 0)) for m in member_ids}
+
+
+async def messages_by_ids(s: AsyncSession, ids: Sequence[int]) -> list[InboxMessage]:
+    if not ids:
+        return []
+    return list(await s.scalars(select(InboxMessage).where(InboxMessage.id.in_(ids))))
+
+
+async def mark_read(
+    s: AsyncSession, member_id: int, message_id: int, now: datetime
+) -> InboxMessage:
+    """Mark one of the member's own messages read. Marking it again keeps the first moment;
+    someone else's message is not found (the same answer as one that does not exist)."""
+    await s.execute(
+        update(InboxMessage)
+        .where(
+            InboxMessage.id == message_id,
+            InboxMessage.member_id == member_id,
+            InboxMessage.read_at.is_(None),
+        )
+        .values(read_at=now)
+    )
+    message = await s.scalar(
+        select(InboxMessage)
+        .where(InboxMessage.id == message_id, InboxMessage.member_id == member_id)
+        .execution_options(populate_existing=True)
+    )
+    if message is None:
+        raise NotFound("Message", "messageId")
+    return message
+
+
+class InboxService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def mark_read(self, member_id: int, message_id: int) -> InboxMessage:
+        async with self.db.unit_of_work() as uow:
+            message = await mark_read(uow.session, member_id, message_id, self.clock.now())
+            await uow.commit()
+        return message
+
+    async def add(self, messages: Sequence[NewMessage]) -> int:
+        async with self.db.unit_of_work() as uow:
+            added = await add_messages(uow.session, messages, self.clock.now())
+            await uow.commit()
+        return added
+
+    async def page(
+        self, member_id: int, limit: int, before_id: int | None = None, unread_only: bool = False
+    ) -> list[InboxMessage]:
+        async with self.db.unit_of_work(write=False) as uow:
+            found = await pages(uow.session, [member_id], limit, before_id, unread_only)
+        return found[member_id]
+
+    async def counts(self, member_id: int) -> Counts:
+        async with self.db.unit_of_work(write=False) as uow:
+            return (await counts(uow.session, [member_id]))[member_id]

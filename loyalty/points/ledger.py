@@ -1,0 +1,443 @@
+"""The points ledger: append-only entries, lots that are spent soonest-expiring first, and the
+cached balance row that serialises every change of one member's points.
+
+Every function here expects the caller to hold the member's account lock (`lock_account`)
+inside a write unit of work, and keeps these invariants:
+
+    account.balance == Σ entries.points == Σ lots.remaining - account.debt
+    available (lots spendable now, minus debt) >= 0 unless the programme allows debt
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from loyalty.core.errors import DomainError
+from loyalty.points.models import LedgerEntry, LotAllocation, PointAccount, PointLot
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: int
+    pending: int
+    lifetime_earned: int
+    debt: int
+    expiring_points: int
+    expiring_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EntryMeta:
+    """Where an entry came from, for the history and for audits."""
+
+    description: str
+    source_type: str | None = None
+    source_id: int | None = None
+    rule: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+async def lock_account(s: AsyncSession, member_id: int, now: datetime) -> PointAccount:
+    """Create the member's account if needed and lock it until the transaction ends.
+    PostgreSQL: a row lock (SELECT … FOR UPDATE). SQLite: the write transaction already holds
+    the database's single write lock (BEGIN IMMEDIATE)."""
+    dialect = s.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # An upsert that always touches the row: on PostgreSQL ON CONFLICT DO UPDATE takes the
+    # row lock that SELECT … FOR UPDATE would, in one round trip.
+    stmt = (
+        insert(PointAccount)
+        .values(
+            member_id=member_id,
+            balance=0,
+            debt=0,
+            lifetime_earned=0,
+            lifetime_spent=0,
+            lifetime_expired=0,
+            updated_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[PointAccount.member_id],
+            set_={"member_id": insert(PointAccount).excluded.member_id},
+        )
+        .returning(PointAccount)
+    )
+    account = await s.scalar(
+        select(PointAccount).from_statement(stmt).execution_options(populate_existing=True)
+    )
+    assert account is not None
+    return account
+
+
+def _entry(
+    s: AsyncSession,
+    account: PointAccount,
+    kind: str,
+    points: int,
+    *,
+    occurred_at: datetime,
+    now: datetime,
+    meta: EntryMeta,
+    available_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> LedgerEntry:
+    entry = LedgerEntry(
+        member_id=account.member_id,
+        kind=kind,
+        points=points,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        available_at=available_at,
+        expires_at=expires_at,
+        description=meta.description[:200],
+        source_type=meta.source_type,
+        source_id=meta.source_id,
+        rule=meta.rule,
+        actor=meta.actor,
+        reason=meta.reason,
+        idempotency_key=meta.idempotency_key,
+    )
+    s.add(entry)
+    account.balance += points
+    account.updated_at = now
+    return entry
+
+
+def _spendable(member_id: int, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        PointLot.member_id == member_id,
+        PointLot.remaining > 0,
+        PointLot.available_at <= now,
+        or_(PointLot.expires_at.is_(None), PointLot.expires_at > now),
+    ]
+
+
+# Soonest-expiring first; lots that never expire last; then oldest first.
+SPEND_ORDER = (
+    PointLot.expires_at.is_(None),
+    PointLot.expires_at,
+    PointLot.occurred_at,
+    PointLot.id,
+)
+
+
+async def _spendable_lots(s: AsyncSession, member_id: int, now: datetime) -> list[PointLot]:
+    return list(
+        await s.scalars(select(PointLot).where(*_spendable(member_id, now)).order_by(*SPEND_ORDER))
+    )
+
+
+def _take(s: AsyncSession, entry: LedgerEntry, lots: Sequence[PointLot], points: int) -> int:
+    """Take up to `points` from `lots` in order, recording where they came from."""
+    need = points
+    for lot in lots:
+        if need == 0:
+            break
+        part = min(lot.remaining, need)
+        if part <= 0:
+            continue
+        lot.remaining -= part
+        need -= part
+        s.add(LotAllocation(entry_id=entry.id, lot_id=lot.id, points=part))
+    return points - need
+
+
+@dataclass(frozen=True)
+class Credit:
+    kind: str
+    points: int
+    meta: EntryMeta
+
+
+async def credit_many(
+    s: AsyncSession,
+    account: PointAccount,
+    credits: Sequence[Credit],
+    *,
+    occurred_at: datetime,
+    now: datetime,
+    available_at: datetime,
+    expires_at: datetime | None,
+    purchase_id: int | None = None,
+    counts_as_earned: bool = True,
+) -> list[LedgerEntry]:
+    """Add points as new lots, one per credit (pending until `available_at`)."""
+    if any(c.points <= 0 for c in credits):
+        raise ValueError("a credit must be positive")
+    entries = [
+        _entry(
+            s,
+            account,
+            c.kind,
+            c.points,
+            occurred_at=occurred_at,
+            now=now,
+            meta=c.meta,
+            available_at=available_at,
+            expires_at=expires_at,
+        )
+        for c in credits
+    ]
+    if counts_as_earned:
+        account.lifetime_earned += sum(c.points for c in credits)
+    await s.flush()
+    s.add_all(
+        PointLot(
+            member_id=account.member_id,
+            entry_id=entry.id,
+            purchase_id=purchase_id,
+            amount=entry.points,
+            remaining=entry.points,
+            occurred_at=occurred_at,
+            available_at=available_at,
+            expires_at=expires_at,
+            released_at=now if available_at <= now else None,
+        )
+        for entry in entries
+    )
+    await s.flush()
+    await _pay_debt(s, account, now)
+    return entries
+
+
+async def credit(
+    s: AsyncSession,
+    account: PointAccount,
+    kind: str,
+    points: int,
+    *,
+    occurred_at: datetime,
+    now: datetime,
+    available_at: datetime,
+    expires_at: datetime | None,
+    meta: EntryMeta,
+    purchase_id: int | None = None,
+    counts_as_earned: bool = True,
+) -> LedgerEntry:
+    entries = await credit_many(
+        s,
+        account,
+        [Credit(kind, points, meta)],
+        occurred_at=occurred_at,
+        now=now,
+        available_at=available_at,
+        expires_at=expires_at,
+        purchase_id=purchase_id,
+        counts_as_earned=counts_as_earned,
+    )
+    return entries[0]
+
+
+async def spend(
+    s: AsyncSession, account: PointAccount, points: int, *, now: datetime, meta: EntryMeta
+) -> LedgerEntry:
+    """Spend points from available lots, soonest-expiring first, or fail with
+    INSUFFICIENT_POINTS and change nothing."""
+    if points <= 0:
+        raise ValueError("a spend must be positive")
+    await settle(s, account, now)
+    lots = await _spendable_lots(s, account.member_id, now)
+    available = sum(lot.remaining for lot in lots) - account.debt
+    if available < points:
+        raise DomainError(
+            "INSUFFICIENT_POINTS", f"Needs {points} points; {max(available, 0)} available"
+        )
+    entry = _entry(s, account, "spend", -points, occurred_at=now, now=now, meta=meta)
+    await s.flush()
+    _take(s, entry, lots, points)
+    account.lifetime_spent += points
+    await s.flush()
+    return entry
+
+
+async def debit(
+    s: AsyncSession,
+    account: PointAccount,
+    kind: str,
+    points: int,
+    *,
+    now: datetime,
+    meta: EntryMeta,
+    first: Sequence[PointLot] = (),
+    allow_debt: bool = False,
+) -> tuple[LedgerEntry | None, int]:
+    """Take back up to `points`: from `first` (e.g. the purchase's own lots), then from any
+    available lot. What cannot be found becomes debt if allowed, else is waived.
+    Returns the entry (None when nothing was taken) and the points it took."""
+    await settle(s, account, now)
+    others = [
+        lot
+        for lot in await _spendable_lots(s, account.member_id, now)
+        if lot.id not in {f.id for f in first}
+    ]
+    lots = [*first, *others]
+    # Debt is only ever outstanding while no lot is spendable, so every lot here is free.
+    found = min(points, sum(lot.remaining for lot in lots))
+    owed = points - found if allow_debt else 0
+    if found + owed == 0:
+        return None, 0
+    entry = _entry(s, account, kind, -(found + owed), occurred_at=now, now=now, meta=meta)
+    await s.flush()
+    _take(s, entry, lots, found)
+    account.debt += owed
+    await s.flush()
+    return entry, found + owed
+
+
+async def restore(
+    s: AsyncSession, account: PointAccount, spent: LedgerEntry, *, now: datetime, meta: EntryMeta
+) -> LedgerEntry:
+    """Give back what a spend took, to the lots it came from (keeping their expiry)."""
+    allocations = list(
+        await s.scalars(select(LotAllocation).where(LotAllocation.entry_id == spent.id))
+    )
+    points = sum(a.points for a in allocations)
+    entry = _entry(s, account, "refund", points, occurred_at=now, now=now, meta=meta)
+    await s.flush()
+    lots = {
+        lot.id: lot
+        for lot in await s.scalars(
+            select(PointLot).where(PointLot.id.in_([a.lot_id for a in allocations]))
+        )
+    }
+    for allocation in allocations:
+        lots[allocation.lot_id].remaining += allocation.points
+    account.lifetime_spent -= points
+    await s.flush()
+    await settle(s, account, now)
+    return entry
+
+
+async def settle(s: AsyncSession, account: PointAccount, now: datetime) -> list[LedgerEntry]:
+    """Write the expiry of every lot whose time has come, then pay any debt from what is
+    available. Idempotent: a second call at the same instant changes nothing."""
+    due = list(
+        await s.scalars(
+            select(PointLot)
+            .where(
+                PointLot.member_id == account.member_id,
+                PointLot.remaining > 0,
+                PointLot.expires_at.is_not(None),
+                PointLot.expires_at <= now,
+            )
+            .order_by(PointLot.expires_at, PointLot.id)
+        )
+    )
+    by_instant: dict[datetime, list[PointLot]] = defaultdict(list)
+    for lot in due:
+        assert lot.expires_at is not None
+        by_instant[lot.expires_at].append(lot)
+    entries = []
+    for instant, lots in by_instant.items():
+        points = sum(lot.remaining for lot in lots)
+        entry = _entry(
+            s,
+            account,
+            "expire",
+            -points,
+            occurred_at=instant,
+            now=now,
+            meta=EntryMeta("Points expired", source_type="expiry"),
+        )
+        await s.flush()
+        _take(s, entry, lots, points)
+        account.lifetime_expired += points
+        entries.append(entry)
+    await s.flush()
+    await _pay_debt(s, account, now)
+    return entries
+
+
+async def _pay_debt(s: AsyncSession, account: PointAccount, now: datetime) -> None:
+    """Points owed are paid from available lots as soon as there are any. No entry is
+    written: the debt was already booked by the entry that created it."""
+    if account.debt <= 0:
+        return
+    lots = await _spendable_lots(s, account.member_id, now)
+    need = account.debt
+    for lot in lots:
+        part = min(lot.remaining, need)
+        lot.remaining -= part
+        need -= part
+        if need == 0:
+            break
+    account.debt = need
+    await s.flush()
+
+
+async def balance(
+    s: AsyncSession, member_id: int, now: datetime, *, warn_days: int = 30
+) -> Balance:
+    return (await balances(s, [member_id], now, warn_days=warn_days))[member_id]
+
+
+async def balances(
+    s: AsyncSession, member_ids: Sequence[int], now: datetime, *, warn_days: int = 30
+) -> dict[int, Balance]:
+    """Members' points at `now`, exact to the second whether or not the scheduled jobs have
+    run: pending lots count as pending and expired ones not at all. Three queries however
+    many members are asked for."""
+    live = or_(PointLot.expires_at.is_(None), PointLot.expires_at > now)
+    spendable = and_(PointLot.available_at <= now, live)
+    # Points that expire before they ever become available are not pending either.
+    not_yet = and_(PointLot.available_at > now, live)
+    soon = and_(live, PointLot.expires_at <= now + timedelta(days=warn_days))
+    mine = and_(PointLot.member_id.in_(member_ids), PointLot.remaining > 0)
+    sums = {
+        row[0]: (int(row[1]), int(row[2]), row[3])
+        for row in await s.execute(
+            select(
+                PointLot.member_id,
+                func.coalesce(func.sum(case((spendable, PointLot.remaining), else_=0)), 0),
+                func.coalesce(func.sum(case((not_yet, PointLot.remaining), else_=0)), 0),
+                func.min(case((soon, PointLot.expires_at))),
+            )
+            .where(mine)
+            .group_by(PointLot.member_id)
+        )
+    }
+    expiring: dict[tuple[int, datetime | None], int] = {}
+    if any(soonest is not None for _, _, soonest in sums.values()):
+        expiring = {
+            (row[0], row[1]): int(row[2])
+            for row in await s.execute(
+                select(PointLot.member_id, PointLot.expires_at, func.sum(PointLot.remaining))
+                .where(mine, soon)
+                .group_by(PointLot.member_id, PointLot.expires_at)
+            )
+        }
+    if len(member_ids) == 1:
+        # Usually already in the session (the account was locked): no query then.
+        one = await s.get(PointAccount, member_ids[0])
+        accounts = {one.member_id: one} if one else {}
+    else:
+        accounts = {
+            a.member_id: a
+            for a in await s.scalars(
+                select(PointAccount).where(PointAccount.member_id.in_(member_ids))
+            )
+        }
+    result = {}
+    for member_id in member_ids:
+        available, pending, soonest = sums.get(member_id, (0, 0, None))
+        account = accounts.get(member_id)
+        debt = account.debt if account else 0
+        result[member_id] = Balance(
+            available=available - debt,
+            pending=pending,
+            lifetime_earned=account.lifetime_earned if account else 0,
+            debt=debt,
+            expiring_points=expiring.get((member_id, soonest), 0) if soonest else 0,
+            expiring_at=soonest,
+        )
+    return result
