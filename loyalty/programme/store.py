@@ -49,15 +49,25 @@ DEFAULT_FILE = ProgrammeFile(
 _parsed: list[tuple[dict[str, Any], ProgrammeFile]] = []
 
 
+# Where a session keeps the file it read: one transaction sees one programme, and the steps
+# and reactions of one change do not each read the row again.
+_SESSION_KEY = "trouw.programme_file"
+
+
 async def current_file(session: AsyncSession) -> ProgrammeFile:
     """The programme file in force, or a neutral default before any was applied."""
+    known: ProgrammeFile | None = session.info.get(_SESSION_KEY)
+    if known is not None:
+        return known
     row = await current_programme(session)
     if row is None:
-        return DEFAULT_FILE
-    if _parsed and _parsed[0][0] == row.spec:
-        return _parsed[0][1]
-    parsed = ProgrammeFile.model_validate(row.spec)
-    _parsed[:] = [(row.spec, parsed)]
+        parsed = DEFAULT_FILE
+    elif _parsed and _parsed[0][0] == row.spec:
+        parsed = _parsed[0][1]
+    else:
+        parsed = ProgrammeFile.model_validate(row.spec)
+        _parsed[:] = [(row.spec, parsed)]
+    session.info[_SESSION_KEY] = parsed
     return parsed
 
 
@@ -98,5 +108,6 @@ async def apply_programme(
     row.country = spec.country
     row.spec = file.model_dump(mode="json")
     row.updated_at = now
+    session.info.pop(_SESSION_KEY, None)
     await session.flush()
     return row, created
