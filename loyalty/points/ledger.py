@@ -13,25 +13,34 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.core.errors import DomainError
+from loyalty.points.balances import Balance, balance, balances
+from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, LotAllocation, PointAccount, PointLot
 
-
-@dataclass(frozen=True)
-class Balance:
-    available: int
-    pending: int
-    lifetime_earned: int
-    debt: int
-    expiring_points: int
-    expiring_at: datetime | None
+# The balance read model lives in `loyalty.points.balances`; callers may keep reading it here.
+__all__ = [
+    "SPEND_ORDER",
+    "Balance",
+    "Credit",
+    "EntryMeta",
+    "balance",
+    "balances",
+    "credit",
+    "credit_many",
+    "debit",
+    "lock_account",
+    "restore",
+    "settle",
+    "spend",
+]
 
 
 @dataclass(frozen=True)
@@ -250,7 +259,8 @@ async def spend(
     available = sum(lot.remaining for lot in lots) - account.debt
     if available < points:
         raise DomainError(
-            "INSUFFICIENT_POINTS", f"Needs {points} points; {max(available, 0)} available"
+            PointsError.INSUFFICIENT_POINTS,
+            f"Needs {points} points; {max(available, 0)} available",
         )
     entry = _entry(s, account, "spend", -points, occurred_at=now, now=now, meta=meta)
     await s.flush()
@@ -373,71 +383,3 @@ async def _pay_debt(s: AsyncSession, account: PointAccount, now: datetime) -> No
             break
     account.debt = need
     await s.flush()
-
-
-async def balance(
-    s: AsyncSession, member_id: int, now: datetime, *, warn_days: int = 30
-) -> Balance:
-    return (await balances(s, [member_id], now, warn_days=warn_days))[member_id]
-
-
-async def balances(
-    s: AsyncSession, member_ids: Sequence[int], now: datetime, *, warn_days: int = 30
-) -> dict[int, Balance]:
-    """Members' points at `now`, exact to the second whether or not the scheduled jobs have
-    run: pending lots count as pending and expired ones not at all. Three queries however
-    many members are asked for."""
-    live = or_(PointLot.expires_at.is_(None), PointLot.expires_at > now)
-    spendable = and_(PointLot.available_at <= now, live)
-    # Points that expire before they ever become available are not pending either.
-    not_yet = and_(PointLot.available_at > now, live)
-    soon = and_(live, PointLot.expires_at <= now + timedelta(days=warn_days))
-    mine = and_(PointLot.member_id.in_(member_ids), PointLot.remaining > 0)
-    sums = {
-        row[0]: (int(row[1]), int(row[2]), row[3])
-        for row in await s.execute(
-            select(
-                PointLot.member_id,
-                func.coalesce(func.sum(case((spendable, PointLot.remaining), else_=0)), 0),
-                func.coalesce(func.sum(case((not_yet, PointLot.remaining), else_=0)), 0),
-                func.min(case((soon, PointLot.expires_at))),
-            )
-            .where(mine)
-            .group_by(PointLot.member_id)
-        )
-    }
-    expiring: dict[tuple[int, datetime | None], int] = {}
-    if any(soonest is not None for _, _, soonest in sums.values()):
-        expiring = {
-            (row[0], row[1]): int(row[2])
-            for row in await s.execute(
-                select(PointLot.member_id, PointLot.expires_at, func.sum(PointLot.remaining))
-                .where(mine, soon)
-                .group_by(PointLot.member_id, PointLot.expires_at)
-            )
-        }
-    if len(member_ids) == 1:
-        # Usually already in the session (the account was locked): no query then.
-        one = await s.get(PointAccount, member_ids[0])
-        accounts = {one.member_id: one} if one else {}
-    else:
-        accounts = {
-            a.member_id: a
-            for a in await s.scalars(
-                select(PointAccount).where(PointAccount.member_id.in_(member_ids))
-            )
-        }
-    result = {}
-    for member_id in member_ids:
-        available, pending, soonest = sums.get(member_id, (0, 0, None))
-        account = accounts.get(member_id)
-        debt = account.debt if account else 0
-        result[member_id] = Balance(
-            available=available - debt,
-            pending=pending,
-            lifetime_earned=account.lifetime_earned if account else 0,
-            debt=debt,
-            expiring_points=expiring.get((member_id, soonest), 0) if soonest else 0,
-            expiring_at=soonest,
-        )
-    return result

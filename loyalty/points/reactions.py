@@ -13,8 +13,8 @@ from loyalty.core.events import MemberSignedUp, ProfileCompleted
 from loyalty.core.reactions import Reactions
 from loyalty.members.models import Member
 from loyalty.points import ledger
+from loyalty.points.activities import Activity, record_activity
 from loyalty.points.models import MemberEvent
-from loyalty.points.service import Activity, record_activity
 
 SIGN_UP = "sign_up"
 PROFILE_COMPLETED = "profile_completed"

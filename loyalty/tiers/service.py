@@ -10,12 +10,13 @@ from decimal import ROUND_FLOOR, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.core.errors import DomainError
+from loyalty.core.errors import CoreError, DomainError
 from loyalty.core.events import TierChanged
 from loyalty.core.outbox import emit
 from loyalty.points.models import LedgerEntry, Purchase
 from loyalty.points.timeline import local_midnight
 from loyalty.programme.spec import ProgrammeFile, TierLevel, TiersSpec
+from loyalty.tiers.errors import TiersError
 from loyalty.tiers.models import MemberTier
 
 QUALIFYING_SOURCES = ("purchase", "event")
@@ -203,9 +204,9 @@ async def set_floor(
     """Staff set a tier: the member has at least this tier until `until` (or for good)."""
     spec = file.tiers
     if spec is None or tier not in {level.key for level in spec.levels}:
-        raise DomainError("UNKNOWN_TIER", f"No tier {tier!r} in this programme", "tier")
+        raise DomainError(TiersError.UNKNOWN_TIER, f"No tier {tier!r} in this programme", "tier")
     if until is not None and until <= now:
-        raise DomainError("INVALID_DATE", "`until` must be in the future", "until")
+        raise DomainError(CoreError.INVALID_DATE, "`until` must be in the future", "until")
     row = await _row(s, member_id, spec, now)
     before = _effective(spec, row, now).key
     row.floor_tier, row.floor_until = tier, until

@@ -1,4 +1,5 @@
-"""Old outbox events go once they are published and every delivery of theirs is finished."""
+"""Old outbox events go once they are published, every delivery of theirs is finished and every
+after-commit reaction is past them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from loyalty import jobs
 from loyalty.core.clock import FixedClock
-from loyalty.core.models import OutboxEvent
+from loyalty.core.models import OutboxEvent, ReactionReceipt, WorkerCursor
 from loyalty.messaging.models import NotificationDelivery, OutboxDispatch
 from loyalty.storage.database import Database
 
@@ -81,3 +82,44 @@ async def test_prune_keeps_what_is_recent_or_unfinished(db: Database, clock: Fix
         dispatched = set(await uow.session.scalars(select(OutboxDispatch.event_id)))
     assert left == {old_pending, old_unpublished, old_undispatched, recent}
     assert not {old_done, old_dead, old_no_deliveries} & (deliveries | dispatched)
+
+
+async def _cursor(db: Database, clock: FixedClock, name: str, position: int) -> None:
+    """Put the cursor `name` at `position`."""
+    async with db.unit_of_work() as uow:
+        cursor = await uow.session.get(WorkerCursor, name)
+        if cursor is None:
+            cursor = WorkerCursor(name=name, position=position, updated_at=clock.now())
+            uow.session.add(cursor)
+        cursor.position = position
+        await uow.commit()
+
+
+async def _left(db: Database) -> list[int]:
+    async with db.unit_of_work(write=False) as uow:
+        return list(await uow.session.scalars(select(OutboxEvent.id).order_by(OutboxEvent.id)))
+
+
+async def test_prune_keeps_what_a_reaction_has_not_handled(db: Database, clock: FixedClock) -> None:
+    first, second, third = [await _event(db, clock, days_ago=40) for _ in range(3)]
+    async with db.unit_of_work() as uow:
+        # `slow` handled the first and the third; a receipt alone moves no cursor.
+        for event_id in (first, third):
+            uow.session.add(
+                ReactionReceipt(reaction="slow", event_id=event_id, done_at=clock.now())
+            )
+        await uow.commit()
+    await _cursor(db, clock, "reaction:fast", third)
+    await _cursor(db, clock, "reaction:slow", first)
+    # Other consumers' cursors, such as the notification dispatcher's, hold nothing back.
+    await _cursor(db, clock, "dispatch", 0)
+
+    assert await jobs.prune_outbox(db, clock.now()) == 1
+    assert await _left(db) == [second, third]
+    async with db.unit_of_work(write=False) as uow:
+        receipts = list(await uow.session.scalars(select(ReactionReceipt.event_id)))
+    assert receipts == [third]
+
+    await _cursor(db, clock, "reaction:slow", third)
+    assert await jobs.prune_outbox(db, clock.now()) == 2
+    assert await _left(db) == []

@@ -1,0 +1,68 @@
+"""The earning context of a member at an instant: their tier, and what they already earned
+within each cap that a rule or the programme sets (read back from the ledger)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.points import earning
+from loyalty.points.models import LedgerEntry
+from loyalty.programme.spec import ProgrammeFile
+from loyalty.tiers import service as tiers
+
+
+async def used(
+    s: AsyncSession,
+    member_id: int,
+    keys: Sequence[earning.CapKey],
+    at: datetime,
+    file: ProgrammeFile,
+    *,
+    count: bool = False,
+) -> dict[earning.CapKey, int]:
+    """Points (or awards) the member already earned per cap key in its current period, all
+    keys in one query."""
+    if not keys:
+        return {}
+    columns = [_used_within(rule, period, at, file, count) for rule, period in keys]
+    row = (
+        await s.execute(
+            select(*columns).where(
+                LedgerEntry.member_id == member_id, LedgerEntry.kind.in_(("earn", "bonus"))
+            )
+        )
+    ).one()
+    return {key: int(value) for key, value in zip(keys, row, strict=True)}
+
+
+def _used_within(
+    rule: str, period: str, at: datetime, file: ProgrammeFile, count: bool
+) -> ColumnElement[int]:
+    """The sum (or count) of one cap key's earnings in the period containing `at`."""
+    start = earning.period_start(period, at, file.programme.zone)
+    conditions = [
+        LedgerEntry.source_type == "purchase"
+        if rule == earning.PURCHASES
+        else LedgerEntry.rule == rule
+    ]
+    if start is not None:
+        conditions.append(LedgerEntry.occurred_at >= start)
+    value = literal(1) if count else LedgerEntry.points
+    return func.coalesce(func.sum(case((and_(*conditions), value), else_=0)), 0)
+
+
+async def context(
+    s: AsyncSession, member_id: int, file: ProgrammeFile, at: datetime
+) -> earning.EarnContext:
+    level = await tiers.current_level(s, member_id, file, at)
+    return earning.EarnContext(
+        at=at,
+        zone=file.programme.zone,
+        tier=level.key if level else None,
+        tier_multiplier=level.earn_multiplier if level else Decimal(1),
+    )
