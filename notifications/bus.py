@@ -23,12 +23,18 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from loyalty.core.events import Event, event_type
+
 log = logging.getLogger("trouw.bus")
 QUEUE_SIZE = 256
 
 
 @dataclass(frozen=True)
 class BusMessage:
+    """An outbox event on the bus. On the wire (Redis) it is these fields as JSON: `topic` is
+    the event's name and `payload` its payload in the current version of its type (the relay
+    brings older ones up to date), so `event()` can read it."""
+
     event_id: int
     topic: str
     member_id: int | None
@@ -38,6 +44,15 @@ class BusMessage:
     @property
     def channel(self) -> str:
         return member_channel(self.member_id) if self.member_id is not None else "programme"
+
+    def is_a(self, kind: type[Event]) -> bool:
+        return self.topic == kind.name
+
+    def event(self) -> Event:
+        """The typed event; raises `loyalty.core.events.UnknownEvent` for a message that is
+        not one (such as the RESYNC marker)."""
+        kind = event_type(self.topic)
+        return kind.from_payload(self.member_id, self.payload, kind.version)
 
 
 # Delivered to every local subscriber after the bus was away: what was published meanwhile

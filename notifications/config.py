@@ -12,13 +12,34 @@ from datetime import time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from loyalty.core.events import EVENT_TYPES, Event
+
+
+def _matches(pattern: str, name: str) -> bool:
+    if pattern.endswith(".*"):
+        return name.startswith(pattern[:-1])
+    return pattern in ("*", name)
+
+
+def check_pattern(pattern: object) -> str | None:
+    """Why `pattern` cannot select events (None when it can): it must name an event, be "*",
+    or be "<prefix>.*" for a prefix that some event's name starts with."""
+    if not isinstance(pattern, str):
+        return f"{pattern!r} is not a text"
+    if any(_matches(pattern, t.name) for t in EVENT_TYPES):
+        return None
+    known = ", ".join(t.name for t in EVENT_TYPES)
+    if pattern.endswith(".*"):
+        return f"no event's name starts with {pattern[:-1]!r} (the events: {known})"
+    return f'no event is called {pattern!r}; give one of {known}, "*" or "<prefix>.*"'
+
 
 @dataclass(frozen=True)
 class WebhookEndpoint:
     """A URL of the brand's systems that receives the events it subscribes to.
 
-    `events` lists topics (e.g. "balance.changed"); "*" subscribes to every topic, and
-    "reward.*" to every topic that starts with "reward.".
+    `events` lists event names (e.g. "balance.changed", `loyalty.core.events`); "*"
+    subscribes to every event, and "reward.*" to every event whose name starts with "reward.".
     """
 
     url: str
@@ -35,14 +56,13 @@ class WebhookEndpoint:
             raise ValueError(f"the secret of webhook {self.url} needs at least 16 characters")
         if not self.events:
             raise ValueError(f"webhook {self.url} subscribes to no events")
-
-    def wants(self, topic: str) -> bool:
         for pattern in self.events:
-            if pattern == "*" or pattern == topic:
-                return True
-            if pattern.endswith(".*") and topic.startswith(pattern[:-1]):
-                return True
-        return False
+            reason = check_pattern(pattern)
+            if reason is not None:
+                raise ValueError(f"webhook {self.url}: {reason}")
+
+    def wants(self, event_type: type[Event]) -> bool:
+        return any(_matches(pattern, event_type.name) for pattern in self.events)
 
 
 def parse_webhooks(items: Iterable[Mapping[str, Any]]) -> tuple[WebhookEndpoint, ...]:
@@ -53,6 +73,9 @@ def parse_webhooks(items: Iterable[Mapping[str, Any]]) -> tuple[WebhookEndpoint,
         unknown = set(item) - {"url", "secret", "events"}
         if unknown:
             raise ValueError(f"unknown webhook setting(s): {', '.join(sorted(unknown))}")
+        missing = {"url", "secret"} - set(item)
+        if missing:
+            raise ValueError(f"a webhook needs {' and '.join(sorted(missing, reverse=True))}")
         events = item.get("events", ["*"])
         if isinstance(events, str):
             events = [e.strip() for e in events.split(",") if e.strip()]

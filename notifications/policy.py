@@ -1,17 +1,17 @@
-"""Who hears about what, and when: topics per channel, consent, quiet hours, contact pressure.
+"""Who hears about what, and when: events per channel, consent, quiet hours, contact pressure.
 
-- Transactional topics tell a member about their own account: `balance.changed` (points
-  earned, released, expired, returned, adjusted) and `reward.redeemed`. They respect consent
+- Transactional events tell a member about their own account: `BalanceChanged` (points
+  earned, released, expired, returned, adjusted) and `RewardRedeemed`. They respect consent
   only: a push needs the member's `push` consent.
-- Marketing topics are everything else that reaches a member unasked: `points.expiring`
-  ("use them or lose them" is a nudge), `tier.changed` (a celebration or a downgrade notice),
+- Marketing events are everything else that reaches a member unasked: `PointsExpiring`
+  ("use them or lose them" is a nudge), `TierChanged` (a celebration or a downgrade notice),
   and anything campaign-like added later. A marketing push needs the `push` consent, waits
   for the end of quiet hours, and is dropped ("contact_pressure") once the member has had
   the cap of marketing pushes in the window.
-- The in-app inbox keeps `points.expiring` and `tier.changed` messages when the member gave
+- The in-app inbox keeps `PointsExpiring` and `TierChanged` messages when the member gave
   the `in_app` consent. The inbox is read when the member opens it, so quiet hours and the
   contact-pressure cap (which count interruptions) do not apply to it.
-- Webhooks go to the brand's own systems for every subscribed topic; member consent does not
+- Webhooks go to the brand's own systems for every subscribed event; member consent does not
   apply (the brand's systems already hold the member's data), member status neither.
 
 Members have no time zone of their own: quiet hours are read in the programme's time zone.
@@ -21,21 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core.events import BalanceChanged, Event, PointsExpiring, RewardRedeemed, TierChanged
 from loyalty.members.models import MemberConsent
 from loyalty.messaging.models import NotificationDelivery
 from notifications.config import QuietHours
 
 Kind = Literal["transactional", "marketing"]
 
-TRANSACTIONAL_TOPICS = frozenset({"balance.changed", "reward.redeemed"})
-PUSH_TOPICS = frozenset({"balance.changed", "reward.redeemed", "points.expiring", "tier.changed"})
-INBOX_TOPICS = frozenset({"points.expiring", "tier.changed"})
+TRANSACTIONAL: frozenset[type[Event]] = frozenset({BalanceChanged, RewardRedeemed})
+PUSHED: frozenset[type[Event]] = frozenset(
+    {BalanceChanged, RewardRedeemed, PointsExpiring, TierChanged}
+)
+IN_INBOX: frozenset[type[Event]] = frozenset({PointsExpiring, TierChanged})
 # Balance changes the member made themselves in the app, told by another push or none.
 QUIET_BALANCE_KINDS = frozenset({"spend"})
 
@@ -43,20 +46,20 @@ PUSH_CONSENT = "push"
 INBOX_CONSENT = "in_app"
 
 
-def kind_of(topic: str) -> Kind:
-    return "transactional" if topic in TRANSACTIONAL_TOPICS else "marketing"
+def kind_of(event: Event) -> Kind:
+    return "transactional" if type(event) in TRANSACTIONAL else "marketing"
 
 
-def wants_push(topic: str, payload: dict[str, Any]) -> bool:
-    if topic not in PUSH_TOPICS:
+def wants_push(event: Event) -> bool:
+    if type(event) not in PUSHED:
         return False
-    if topic == "balance.changed":
-        return payload.get("kind") not in QUIET_BALANCE_KINDS and bool(payload.get("points"))
+    if isinstance(event, BalanceChanged):
+        return event.kind not in QUIET_BALANCE_KINDS and bool(event.points)
     return True
 
 
-def wants_inbox(topic: str) -> bool:
-    return topic in INBOX_TOPICS
+def wants_inbox(event: Event) -> bool:
+    return type(event) in IN_INBOX
 
 
 def quiet_until(quiet: QuietHours | None, at: datetime, zone: ZoneInfo) -> datetime | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 
 from sqlalchemy import select, update
 
 from loyalty.core.clock import Clock
+from loyalty.core.events import Event, Recorded, UnknownEvent
 from loyalty.core.models import OutboxEvent
+from loyalty.core.outbox import recorded
 from loyalty.storage.database import Database
 from loyalty.storage.locks import try_exclusive
 from notifications.bus import BusMessage, EventBus
@@ -19,14 +22,33 @@ log = logging.getLogger("trouw.relay")
 RELAY_LOCK_KEY = 0x7472_6F75_7700_0001
 
 
-def message_of(event: OutboxEvent) -> BusMessage:
+def message_for(item: Recorded[Event]) -> BusMessage:
+    event = item.event
     return BusMessage(
-        event_id=event.id,
-        topic=event.topic,
+        event_id=item.id,
+        topic=event.name,
         member_id=event.member_id,
-        occurred_at=event.occurred_at.isoformat(),
-        payload=event.payload,
+        occurred_at=item.occurred_at.isoformat(),
+        payload=event.to_payload(),
     )
+
+
+def message_of(row: OutboxEvent) -> BusMessage:
+    """The bus message of an outbox row, its payload read as its type's current version.
+    Raises UnknownEvent for a row that no event type reads."""
+    return message_for(recorded(row))
+
+
+def messages_of(rows: Iterable[OutboxEvent]) -> list[BusMessage]:
+    """The rows as bus messages, in order; a row that no event type reads (written by a newer
+    version of Trouw, say) is left out and logged: no subscriber could read it either."""
+    messages: list[BusMessage] = []
+    for row in rows:
+        try:
+            messages.append(message_of(row))
+        except UnknownEvent as exc:
+            log.error("outbox event %s is left off the bus: %s", row.id, exc)
+    return messages
 
 
 class OutboxRelay:
@@ -65,8 +87,8 @@ class OutboxRelay:
             )
             # Published before being marked: a crash in between publishes again (at least
             # once); subscribers drop what they have seen by event id.
-            for event in events:
-                await self.bus.publish(message_of(event))
+            for message in messages_of(events):
+                await self.bus.publish(message)
             await s.execute(
                 update(OutboxEvent)
                 .where(OutboxEvent.id.in_([e.id for e in events]))

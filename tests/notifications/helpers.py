@@ -115,6 +115,20 @@ def expiring(points: int = 120, expires_at: str = "2026-04-01T00:00:00+02:00") -
     return {"points": points, "expires_at": expires_at}
 
 
+def tier_changed(old: str, new: str, reason: str = "qualified") -> dict[str, Any]:
+    return {"from": old, "to": new, "reason": reason}
+
+
+def redeemed(redemption_id: int = 3, reward_key: str = "koffie") -> dict[str, Any]:
+    return {
+        "redemption_id": redemption_id,
+        "reward_id": 1,
+        "reward_key": reward_key,
+        "points": 250,
+        "expires_at": "2026-04-11T12:00:00+00:00",
+    }
+
+
 @dataclass
 class FakePush:
     """A push service of our own for the tests: answers in turn (the last one repeats)."""
@@ -143,6 +157,8 @@ def make_worker(
 
 
 def endpoint(url: str, *events: str) -> WebhookEndpoint:
+    """An endpoint of the given events (every event when none are given: signing a member up
+    is an event too, so tests that count deliveries name the events they are about)."""
     return WebhookEndpoint(url=url, secret=SECRET, events=tuple(events) or ("*",))
 
 

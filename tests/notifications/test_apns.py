@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from notifications.apns import ApnsSender, apns_id_for
 from notifications.channels import PushMessage
+from notifications.channels.apns import ApnsSender, apns_id_for
 from tests.support.push_standins import (
     DROP_CONNECTION,
     EXPIRED_PROVIDER_TOKEN,

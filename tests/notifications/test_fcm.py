@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from notifications.channels import PushMessage
-from notifications.fcm import FcmSender
+from notifications.channels.fcm import FcmSender
 from tests.support.push_standins import (
     FCM_UNAUTHENTICATED,
     FCM_UNAVAILABLE,

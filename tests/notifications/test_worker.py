@@ -14,10 +14,10 @@ from sqlalchemy import delete, func, select
 from strawberry import relay
 
 from loyalty.core.clock import FixedClock
-from loyalty.core.models import WorkerCursor
+from loyalty.core.models import OutboxEvent, WorkerCursor
 from loyalty.messaging.models import NotificationDelivery, OutboxDispatch
 from loyalty.storage.database import Database
-from notifications import webhooks
+from notifications.channels import webhooks
 from notifications.worker import CURSOR_SAFETY, DISPATCH_CURSOR, Worker, requeue_dead
 from tests.notifications.helpers import (
     AFTERNOON,
@@ -31,10 +31,15 @@ from tests.notifications.helpers import (
     install,
     make_worker,
     member,
+    redeemed,
+    tier_changed,
 )
 from tests.notifications.standin import webhook_receiver
 
 HOUR = timedelta(hours=1)
+# Most tests follow one kind of event; their endpoints subscribe to it alone (a "*" endpoint
+# would also hear that the test's member signed up).
+BALANCE = "balance.changed"
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ async def test_a_webhook_is_signed_and_carries_the_event(db: Database, clock: Fi
     member_id = await member(db, clock)
     event_id = await event(db, clock, "balance.changed", member_id, earned(50))
     with webhook_receiver() as receiver:
-        worker = make_worker(db, clock, hooks=[endpoint(receiver.url)])
+        worker = make_worker(db, clock, hooks=[endpoint(receiver.url, BALANCE)])
         try:
             assert await worker.run_once() > 0
         finally:
@@ -92,40 +97,49 @@ async def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
 
 async def test_endpoints_get_the_topics_they_subscribe_to(db: Database, clock: FixedClock) -> None:
     member_id = await member(db, clock, devices=())
-    await event(db, clock, "balance.changed", member_id, earned())
-    await event(db, clock, "tier.changed", member_id, {"from": "brons", "to": "zilver"})
-    await event(db, clock, "reward.redeemed", None, {"redemption_id": 3})
+    made = [
+        await event(db, clock, "balance.changed", member_id, earned()),
+        await event(db, clock, "tier.changed", member_id, tier_changed("brons", "zilver")),
+        await event(db, clock, "reward.redeemed", None, redeemed(3)),
+    ]
     with webhook_receiver() as everything, webhook_receiver() as tiers:
         worker = make_worker(
             db, clock, hooks=[endpoint(everything.url), endpoint(tiers.url, "tier.*")]
         )
         await worker.run_once()
         await worker.aclose()
-    assert sorted(b["type"] for b in everything.bodies()) == [
+    assert sorted(b["type"] for b in everything.bodies() if b["id"] in made) == [
         "balance.changed",
         "reward.redeemed",
         "tier.changed",
     ]
+    # "*" is every event there is, the member's signing up included.
+    async with db.unit_of_work(write=False) as uow:
+        every = set(await uow.session.scalars(select(OutboxEvent.id)))
+    assert sorted(b["id"] for b in everything.bodies()) == sorted(every)
     assert [b["type"] for b in tiers.bodies()] == ["tier.changed"]
     # An event without a member says so.
-    [redeemed] = [b for b in everything.bodies() if b["type"] == "reward.redeemed"]
-    assert redeemed["member_id"] is None
+    [redeemed_body] = [b for b in everything.bodies() if b["type"] == "reward.redeemed"]
+    assert redeemed_body["member_id"] is None
 
 
 async def test_fan_out_is_once_per_event_even_when_repeated(
     db: Database, clock: FixedClock
 ) -> None:
     member_id = await member(db, clock)
-    await event(db, clock, "points.expiring", member_id, expiring())
     with webhook_receiver() as receiver:
-        worker = make_worker(db, clock, hooks=[endpoint(receiver.url)])
+        worker = make_worker(db, clock, hooks=[endpoint(receiver.url, "points.expiring")])
+        await worker.dispatch()  # the member's signing up
+        expiry = await event(db, clock, "points.expiring", member_id, expiring())
         assert await worker.dispatch() == 1
         assert await worker.dispatch() == 0
         planned = [(d.channel, d.target) for d in await deliveries(db)]
         assert sorted(c for c, _ in planned) == ["inbox", "push", "webhook"]
         # Even if the dispatch mark were lost, a second fan-out adds nothing.
         async with db.unit_of_work() as uow:
-            await uow.session.execute(delete(OutboxDispatch))
+            await uow.session.execute(
+                delete(OutboxDispatch).where(OutboxDispatch.event_id == expiry)
+            )
             await uow.commit()
         assert await worker.dispatch() == 1
         assert [(d.channel, d.target) for d in await deliveries(db)] == planned
@@ -139,7 +153,7 @@ async def test_a_failing_endpoint_is_retried_with_backoff_until_it_answers(
     member_id = await member(db, clock, devices=())
     event_id = await event(db, clock, "balance.changed", member_id, earned())
     with webhook_receiver(answers=[500, 503, 200]) as receiver:
-        worker = make_worker(db, clock, hooks=[endpoint(receiver.url)])
+        worker = make_worker(db, clock, hooks=[endpoint(receiver.url, BALANCE)])
         await worker.run_once()
         [hook] = await deliveries(db, "webhook")
         assert (hook.status, hook.attempts, hook.last_error) == ("pending", 1, "HTTP 500")
@@ -181,7 +195,9 @@ async def test_after_the_last_attempt_a_delivery_is_dead(db: Database, clock: Fi
     with webhook_receiver(answers=[500]) as receiver:
         from notifications.config import Retry
 
-        worker = make_worker(db, clock, hooks=[endpoint(receiver.url)], retry=Retry(max_attempts=4))
+        worker = make_worker(
+            db, clock, hooks=[endpoint(receiver.url, BALANCE)], retry=Retry(max_attempts=4)
+        )
         for _ in range(8):
             await worker.run_once()
             clock.advance(HOUR)
@@ -218,7 +234,7 @@ async def test_answers_decide_between_retry_and_dead_letter(
     member_id = await member(db, clock, devices=())
     await event(db, clock, "balance.changed", member_id, earned())
     with webhook_receiver(answers=[status]) as receiver:
-        worker = make_worker(db, clock, hooks=[endpoint(receiver.url)])
+        worker = make_worker(db, clock, hooks=[endpoint(receiver.url, BALANCE)])
         await worker.run_once()
         await worker.aclose()
     [hook] = await deliveries(db, "webhook")
@@ -229,7 +245,7 @@ async def test_answers_decide_between_retry_and_dead_letter(
 async def test_retry_after_is_honoured(db: Database, clock: FixedClock) -> None:
     member_id = await member(db, clock, devices=())
     await event(db, clock, "balance.changed", member_id, earned())
-    worker = make_worker(db, clock, hooks=[endpoint("http://127.0.0.1:9/hooks")])
+    worker = make_worker(db, clock, hooks=[endpoint("http://127.0.0.1:9/hooks", BALANCE)])
     await worker.dispatch()
     [claim] = await worker.claim()
     response = httpx.Response(429, headers={"Retry-After": "120"})
@@ -242,7 +258,9 @@ async def test_a_slow_endpoint_times_out_and_is_retried(db: Database, clock: Fix
     member_id = await member(db, clock, devices=())
     await event(db, clock, "balance.changed", member_id, earned())
     with webhook_receiver(delay=2.0) as receiver:
-        worker = make_worker(db, clock, hooks=[endpoint(receiver.url)], webhook_timeout=0.3)
+        worker = make_worker(
+            db, clock, hooks=[endpoint(receiver.url, BALANCE)], webhook_timeout=0.3
+        )
         await worker.run_once()
         await worker.aclose()
     [hook] = await deliveries(db, "webhook")
@@ -255,7 +273,7 @@ async def test_unreachable_endpoint_is_retried(db: Database, clock: FixedClock) 
     with webhook_receiver() as receiver:
         url = receiver.url
     # The receiver is gone now: connection refused.
-    worker = make_worker(db, clock, hooks=[endpoint(url)])
+    worker = make_worker(db, clock, hooks=[endpoint(url, BALANCE)])
     await worker.run_once()
     await worker.aclose()
     [hook] = await deliveries(db, "webhook")
@@ -266,7 +284,7 @@ async def test_unreachable_endpoint_is_retried(db: Database, clock: FixedClock) 
 async def test_a_removed_endpoint_gets_nothing_more(db: Database, clock: FixedClock) -> None:
     member_id = await member(db, clock, devices=())
     await event(db, clock, "balance.changed", member_id, earned())
-    first = make_worker(db, clock, hooks=[endpoint("http://127.0.0.1:9/old")])
+    first = make_worker(db, clock, hooks=[endpoint("http://127.0.0.1:9/old", BALANCE)])
     await first.dispatch()
     later = make_worker(db, clock)  # restarted without that endpoint
     await later.run_once()
@@ -280,7 +298,7 @@ async def test_a_worker_that_dies_after_claiming_is_replaced_after_its_lease(
     member_id = await member(db, clock, devices=())
     event_id = await event(db, clock, "balance.changed", member_id, earned())
     with webhook_receiver() as receiver:
-        hooks = [endpoint(receiver.url)]
+        hooks = [endpoint(receiver.url, BALANCE)]
         doomed = make_worker(db, clock, hooks=hooks)
         await doomed.dispatch()
         claims = await doomed.claim()
@@ -306,7 +324,7 @@ async def test_a_delivery_whose_workers_keep_dying_is_dead_lettered(
     member_id = await member(db, clock, devices=())
     await event(db, clock, "balance.changed", member_id, earned())
     worker = make_worker(
-        db, clock, hooks=[endpoint("http://127.0.0.1:9/")], retry=Retry(max_attempts=3)
+        db, clock, hooks=[endpoint("http://127.0.0.1:9/", BALANCE)], retry=Retry(max_attempts=3)
     )
     await worker.dispatch()
     for _ in range(3):
@@ -327,7 +345,7 @@ async def test_a_worker_killed_mid_request_leaves_a_duplicate_with_the_same_even
     ids = [await event(db, clock, "balance.changed", member_id, earned(i)) for i in (1, 2, 3)]
     gate = threading.Event()
     with webhook_receiver(gate=gate) as receiver:
-        hooks = [endpoint(receiver.url)]
+        hooks = [endpoint(receiver.url, BALANCE)]
         doomed = make_worker(db, clock, hooks=hooks)
         task = asyncio.create_task(doomed.run_once())
         await asyncio.to_thread(receiver.arrived.wait, 10)
@@ -359,7 +377,7 @@ async def test_a_late_answer_cannot_overwrite_what_the_next_worker_recorded(
     member_id = await member(db, clock, devices=())
     await event(db, clock, "balance.changed", member_id, earned())
     with webhook_receiver() as receiver:
-        hooks = [endpoint(receiver.url)]
+        hooks = [endpoint(receiver.url, BALANCE)]
         slow = make_worker(db, clock, hooks=hooks)
         await slow.dispatch()
         [late] = await slow.claim()
@@ -380,7 +398,7 @@ async def test_concurrent_workers_never_send_one_delivery_twice(
     member_id = await member(db, clock, devices=())
     ids = [await event(db, clock, "balance.changed", member_id, earned(i)) for i in range(40)]
     with webhook_receiver(delay=0.02) as receiver:
-        hooks = [endpoint(receiver.url)]
+        hooks = [endpoint(receiver.url, BALANCE)]
         pools = [Database(database_url) for _ in range(3)]
         workers = [make_worker(p, clock, hooks=hooks, batch_size=4) for p in pools]
 
@@ -416,9 +434,9 @@ async def test_fan_out_skips_nothing_committed_late_and_the_cursor_moves_on(
 ) -> None:
     """An event id below others already dispatched (a transaction that committed late) is
     still found; the cursor that bounds the scan only passes ids known to be final."""
-    from loyalty.core.models import OutboxEvent
-
     member_id = await member(db, clock, devices=())
+    worker = make_worker(db, clock)
+    signed_up = await worker.dispatch()  # the member's signing up
     first = [await event(db, clock, "balance.changed", member_id, earned()) for _ in range(3)]
     async with db.unit_of_work() as uow:
         uow.session.add(
@@ -431,7 +449,6 @@ async def test_fan_out_skips_nothing_committed_late_and_the_cursor_moves_on(
             )
         )
         await uow.commit()
-    worker = make_worker(db, clock)
     assert await worker.dispatch() == 4
 
     # A writer that had taken id first+5 before the others commits only now.
@@ -461,14 +478,61 @@ async def test_fan_out_skips_nothing_committed_late_and_the_cursor_moves_on(
     assert await cursor() == first[-1] + 10
     async with db.unit_of_work(write=False) as uow:
         dispatched = await uow.session.scalar(select(func.count()).select_from(OutboxDispatch))
-    assert dispatched == 6
+    assert dispatched == signed_up + 6
+
+
+async def test_an_event_this_worker_cannot_read_waits_for_one_that_can(
+    db: Database, clock: FixedClock
+) -> None:
+    """An event written by a newer Trouw (a version this one has no reader for) is neither
+    dispatched nor lost: it stays for a worker that reads it, and the others go ahead."""
+    member_id = await member(db, clock, devices=())
+    worker = make_worker(db, clock, hooks=[endpoint("http://127.0.0.1:9/", BALANCE)])
+    await worker.dispatch()  # the member's signing up
+    async with db.unit_of_work() as uow:
+        newer = OutboxEvent(
+            topic="balance.changed",
+            version=99,
+            member_id=member_id,
+            payload=earned(),
+            occurred_at=clock.now(),
+        )
+        uow.session.add(newer)
+        await uow.commit()
+    readable = await event(db, clock, "balance.changed", member_id, earned())
+    assert await worker.dispatch() == 1
+    assert [d.event_id for d in await deliveries(db, "webhook")] == [readable]
+    assert await worker.dispatch() == 0
+    async with db.unit_of_work(write=False) as uow:
+        marks = set(await uow.session.scalars(select(OutboxDispatch.event_id)))
+    assert readable in marks and newer.id not in marks
+
+
+async def test_a_delivery_of_an_event_this_worker_cannot_read_is_left_for_another(
+    db: Database, clock: FixedClock
+) -> None:
+    from sqlalchemy import update
+
+    member_id = await member(db, clock, devices=())
+    event_id = await event(db, clock, "balance.changed", member_id, earned())
+    worker = make_worker(db, clock, hooks=[endpoint("http://127.0.0.1:9/", BALANCE)])
+    await worker.dispatch()
+    async with db.unit_of_work() as uow:  # as if a newer Trouw had written it
+        await uow.session.execute(
+            update(OutboxEvent).where(OutboxEvent.id == event_id).values(version=99)
+        )
+        await uow.commit()
+    assert await worker.claim() == []
+    [hook] = await deliveries(db, "webhook")
+    assert (hook.status, hook.attempts, hook.last_error) == ("pending", 0, "event_unreadable")
+    assert hook.next_attempt_at == clock.now() + worker.config.lease
 
 
 async def test_run_stops_when_told(db: Database, clock: FixedClock) -> None:
     member_id = await member(db, clock, devices=())
     await event(db, clock, "balance.changed", member_id, earned())
     with webhook_receiver() as receiver:
-        worker = make_worker(db, clock, hooks=[endpoint(receiver.url)])
+        worker = make_worker(db, clock, hooks=[endpoint(receiver.url, BALANCE)])
         stop = asyncio.Event()
         runner = asyncio.create_task(worker.run(stop, interval=0.05))
         await asyncio.to_thread(receiver.arrived.wait, 10)

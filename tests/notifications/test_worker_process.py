@@ -30,6 +30,8 @@ def start_worker(database_url: str, hook_url: str) -> subprocess.Popen[str]:
         TEST_HOOK_URL=hook_url,
         TEST_HOOK_SECRET=SECRET,
         TEST_LEASE_SECONDS=str(LEASE_SECONDS),
+        # The test's events only (the member's signing up is one too).
+        TEST_HOOK_EVENTS="balance.changed",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.notifications.worker_process"],

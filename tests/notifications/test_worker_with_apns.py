@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from loyalty.core.clock import FixedClock
 from loyalty.storage.database import Database
-from notifications.apns import ApnsSender
+from notifications.channels.apns import ApnsSender
 from notifications.config import NotificationConfig
 from notifications.worker import Worker
 from tests.notifications.helpers import deliveries, devices_of, earned, event, install, member

@@ -1,6 +1,7 @@
 """A notification worker as a process of its own, for the tests that kill one:
 `python -m tests.notifications.worker_process` with TEST_DATABASE_URL, TEST_HOOK_URL,
-TEST_HOOK_SECRET and TEST_LEASE_SECONDS in the environment. SIGTERM stops it gracefully."""
+TEST_HOOK_SECRET, TEST_LEASE_SECONDS and TEST_HOOK_EVENTS (the endpoint's event patterns,
+comma-separated) in the environment. SIGTERM stops it gracefully."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from notifications.worker import Worker
 async def main() -> None:
     lease = float(os.environ["TEST_LEASE_SECONDS"])
     config = NotificationConfig(
-        webhooks=(WebhookEndpoint(os.environ["TEST_HOOK_URL"], os.environ["TEST_HOOK_SECRET"]),),
+        webhooks=(
+            WebhookEndpoint(
+                os.environ["TEST_HOOK_URL"],
+                os.environ["TEST_HOOK_SECRET"],
+                tuple(os.environ["TEST_HOOK_EVENTS"].split(",")),
+            ),
+        ),
         lease=timedelta(seconds=lease),
         webhook_timeout=lease * 0.75,
     )

@@ -3,11 +3,12 @@
 Each request carries:
 
 - `Trouw-Event-Id`: the outbox event id; the same on every retry and every duplicate.
-- `Trouw-Event-Type`: the topic, e.g. `balance.changed`.
+- `Trouw-Event-Type`: the event's name (`loyalty.core.events`), e.g. `balance.changed`.
 - `Trouw-Timestamp`: unix seconds when this attempt was signed.
 - `Trouw-Signature`: `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`.
 
-The body is `{"id", "type", "occurred_at", "member_id", "data"}`. Receivers verify the
+The body is `{"id", "type", "occurred_at", "member_id", "data"}`, `data` being the event's
+payload (`Event.to_payload()`; docs/webhooks.md lists them all). Receivers verify the
 signature over the raw bytes, reject timestamps more than five minutes away from their clock
 (replay protection) and deduplicate on the event id (delivery is at least once). See
 docs/webhooks.md.
@@ -23,14 +24,12 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
 
-from notifications.channels import Delivery
+from loyalty.core.events import Event, Recorded
+from notifications.channels.base import Delivery
 from notifications.config import WebhookEndpoint
 
 SIGNATURE_HEADER = "Trouw-Signature"
@@ -38,27 +37,19 @@ TOLERANCE = timedelta(minutes=5)
 USER_AGENT = "Trouw-Webhooks/1"
 
 
-@dataclass(frozen=True)
-class WebhookEvent:
-    id: int
-    topic: str
-    occurred_at: datetime
-    member_id: int | None
-    payload: Mapping[str, Any]
-
-
 def member_global_id(member_id: int) -> str:
     """The member's id as the GraphQL API shows it (a Relay global id)."""
     return base64.b64encode(f"Member:{member_id}".encode()).decode()
 
 
-def body_of(event: WebhookEvent) -> bytes:
+def body_of(recorded: Recorded[Event]) -> bytes:
+    event = recorded.event
     document = {
-        "id": event.id,
-        "type": event.topic,
-        "occurred_at": event.occurred_at.isoformat(),
+        "id": recorded.id,
+        "type": event.name,
+        "occurred_at": recorded.occurred_at.isoformat(),
         "member_id": member_global_id(event.member_id) if event.member_id is not None else None,
-        "data": dict(event.payload),
+        "data": event.to_payload(),
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -94,14 +85,14 @@ def verify(
 
 
 def headers_for(
-    endpoint: WebhookEndpoint, event: WebhookEvent, body: bytes, now: datetime
+    endpoint: WebhookEndpoint, recorded: Recorded[Event], body: bytes, now: datetime
 ) -> dict[str, str]:
     timestamp = int(now.timestamp())
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "Trouw-Event-Id": str(event.id),
-        "Trouw-Event-Type": event.topic,
+        "Trouw-Event-Id": str(recorded.id),
+        "Trouw-Event-Type": recorded.event.name,
         "Trouw-Timestamp": str(timestamp),
         SIGNATURE_HEADER: signature_header(endpoint.secret, timestamp, body),
     }
@@ -132,18 +123,18 @@ def outcome_of(response: httpx.Response, now: datetime) -> Delivery:
 async def post(
     http: httpx.AsyncClient,
     endpoint: WebhookEndpoint,
-    event: WebhookEvent,
+    recorded: Recorded[Event],
     now: datetime,
     timeout: float,  # noqa: ASYNC109 - httpx's own per-request timeout, not a cancel scope
 ) -> Delivery:
     """One attempt. Never raises for what the network or the receiver does."""
-    body = body_of(event)
+    body = body_of(recorded)
     try:
         async with http.stream(
             "POST",
             endpoint.url,
             content=body,
-            headers=headers_for(endpoint, event, body, now),
+            headers=headers_for(endpoint, recorded, body, now),
             timeout=timeout,
             follow_redirects=False,
         ) as response:

@@ -1,0 +1,48 @@
+"""The event feed a live subscriber catches up from: what a member missed while away, read from
+the outbox (which the bus only echoes), as the bus messages the subscriber already handles.
+
+A subscriber that starts without a cursor takes `newest` as the last event it has seen; one
+that resumes (or whose bus was away) replays `missed` after its cursor, then dedupes what
+the bus brings by event id.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from loyalty.core.events import Event
+from loyalty.core.models import OutboxEvent
+from loyalty.storage.database import Database
+from notifications.bus import BusMessage
+from notifications.relay import messages_of
+
+MAX_REPLAY = 1000
+
+
+async def newest(db: Database, member_id: int) -> int:
+    """The id of the member's newest outbox event (published or not), 0 if none."""
+    async with db.unit_of_work(write=False) as uow:
+        found = await uow.session.scalar(
+            select(func.max(OutboxEvent.id)).where(OutboxEvent.member_id == member_id)
+        )
+    return int(found or 0)
+
+
+async def missed(
+    db: Database, member_id: int, event_type: type[Event], after: int, limit: int = MAX_REPLAY
+) -> list[BusMessage]:
+    """The member's published events of `event_type` after id `after`, oldest first, at most
+    `limit` of them."""
+    async with db.unit_of_work(write=False) as uow:
+        rows = await uow.session.scalars(
+            select(OutboxEvent)
+            .where(
+                OutboxEvent.member_id == member_id,
+                OutboxEvent.topic == event_type.name,
+                OutboxEvent.id > after,
+                OutboxEvent.published_at.is_not(None),
+            )
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+        return messages_of(rows)
