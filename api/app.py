@@ -1,4 +1,5 @@
-"""The app factory: the one place where settings, storage, services and the API meet."""
+"""The app factory: the Starlette app around the GraphQL endpoint, with what `trouw serve`
+runs beside it (built by the composition root, `api/wiring.py`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
@@ -23,74 +23,17 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
-from api.context import Context, Services, apply_credentials
-from api.identity import ExternalTokenVerifier
-from api.loaders import Loaders
-from api.notifications_setup import build_worker, close_worker, worker_in_serve
+from api.core.context import Context, apply_credentials
+from api.core.loaders import Loaders
+from api.core.services import Services
 from api.schema import build_schema
 from api.settings import Settings
-from api.wiring import wire_database
-from loyalty.auth.passwords import PasswordHasher
-from loyalty.auth.secrets import instance_secret
-from loyalty.auth.service import AuthService, SignInLimits
-from loyalty.auth.tokens import AccessTokens
+from api.wiring import open_database, serving
 from loyalty.core.clock import Clock, SystemClock
-from loyalty.members.service import ProfileService
-from loyalty.points.service import PointsService
-from loyalty.rewards.service import RewardsService
-from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
-from notifications.bus import make_bus
-from notifications.relay import OutboxRelay
 
 log = logging.getLogger("trouw")
 MAX_BODY_BYTES = 1_048_576
-
-
-async def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
-    if settings.secret_key is not None:
-        secret = settings.secret_key.get_secret_value()
-    else:
-        secret = await instance_secret(db, "access-token-signing", clock.now())
-    tokens = AccessTokens(
-        secret.encode(), timedelta(seconds=settings.access_token_ttl_seconds), clock
-    )
-    hasher = PasswordHasher(
-        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
-    )
-    auth = AuthService(
-        db,
-        clock,
-        tokens,
-        hasher,
-        limits=SignInLimits(
-            window=timedelta(seconds=settings.signin_window_seconds),
-            failures_per_account=settings.signin_failures_per_account,
-            attempts_per_client=settings.signin_attempts_per_client,
-        ),
-        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
-        session_lifetime=timedelta(seconds=settings.session_lifetime_seconds),
-    )
-    identity = None
-    if settings.idp_enabled:
-        identity = ExternalTokenVerifier(
-            settings.idp_issuer or "",
-            audience=settings.idp_audience,
-            algorithms=settings.idp_algorithms,
-            jwks_url=settings.idp_jwks_url,
-            public_key=settings.idp_public_key,
-        )
-    return Services(
-        settings=settings,
-        db=db,
-        clock=clock,
-        auth=auth,
-        profiles=ProfileService(db, clock),
-        points=PointsService(db, clock),
-        rewards=RewardsService(db, clock),
-        bus=make_bus(settings.redis_url, settings.redis_prefix),
-        identity=identity,
-    )
 
 
 class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -132,7 +75,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             services=services,
             request=request,
             response=response,
-            loaders=Loaders(services.db, services.clock, cache=not websocket),
+            loaders=Loaders(services.reads, cache=not websocket),
         )
         if not websocket:
             await apply_credentials(context, request.headers.get("authorization"))
@@ -202,36 +145,17 @@ class _BodyTooLarge(Exception):
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     clock = clock or SystemClock()
-    db = Database(settings.database_url)
-    wire_database(db)
+    db, reactions = open_database(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if not await is_current(db):
             raise RuntimeError("the database schema is not up to date: run `trouw migrate`")
-        services = app.state.services = await build_services(settings, db, clock)
-        await services.bus.start()
-        stop = asyncio.Event()
-        background = []
-        if settings.relay:
-            relay = OutboxRelay(db, services.bus, clock)
-            db.commit_listeners.append(relay.poke)
-            background.append(asyncio.create_task(relay.run(stop), name="trouw-relay"))
-        worker = build_worker(settings, db, clock) if worker_in_serve(settings, db) else None
-        if worker is not None:
-            background.append(
-                asyncio.create_task(
-                    worker.run(stop, settings.worker_interval_seconds), name="trouw-worker"
-                )
-            )
         try:
-            yield
+            async with serving(settings, db, reactions, clock) as services:
+                app.state.services = services
+                yield
         finally:
-            stop.set()
-            await asyncio.gather(*background, return_exceptions=True)
-            if worker is not None:
-                await close_worker(worker)
-            await services.bus.close()
             await db.dispose()
 
     async def healthz(_: Request) -> Response:

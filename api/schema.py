@@ -7,31 +7,25 @@ import re
 from collections.abc import Callable
 
 import strawberry
-from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import GraphQLError
 from strawberry import relay
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from api.context import Context
-from api.errors import ApiError, should_mask
+from api.core.context import Context
+from api.core.errors import ApiErrorCode, bad_input, should_mask
+from api.core.limits import introspection_rules, limit_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
-from api.notifications.operations import NotificationMutations, NotificationQueries
+from api.notifications.mutations import NotificationMutations
+from api.notifications.queries import NotificationQueries
 from api.points.mutations import PointsMutations
 from api.points.queries import PointsQueries
-from api.rewards.operations import RewardMutations, RewardQueries
+from api.rewards.mutations import RewardMutations
+from api.rewards.queries import RewardQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
 
@@ -49,7 +43,7 @@ class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries):
             global_id = relay.GlobalID.from_id(id)
             global_id.resolve_type(info)
         except relay.GlobalIDValueError:
-            raise ApiError("BAD_USER_INPUT", "`id` is not an id from this API") from None
+            raise bad_input("`id` is not an id from this API") from None
         return await global_id.resolve_node(info, required=False)
 
 
@@ -82,20 +76,19 @@ class TrouwSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        *limit_rules(settings),
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
         # Apps send the same few operations over and over: parse and validate each once.
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        *introspection_rules(settings),
     ]
-    if not settings.introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return TrouwSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        # Not the type of any field (it is in `extensions.code`), but clients generate it.
+        types=[ApiErrorCode],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
     )

@@ -1,0 +1,1 @@
+"""Live updates: GraphQL subscriptions over graphql-transport-ws."""

@@ -10,121 +10,68 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable
-from datetime import datetime
-from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
-from sqlalchemy import func, select
 from strawberry.types import Info
 
-from api.context import Context
-from api.errors import ApiError
+from api.core.context import Context
+from api.core.errors import ApiError, ApiErrorCode
+from api.core.pagination import decode_id_cursor, encode_cursor
+from api.core.permissions import require_member
+from api.live.types import BalanceChangedEvent, OfferChange, OffersChangedEvent
 from api.offers.types import Offer
-from api.pagination import decode_id_cursor, encode_cursor
-from api.permissions import require_member
 from api.points.types import Balance, ExpiringPoints, PointsTransaction, TransactionKind
-from loyalty.core.models import OutboxEvent
-from loyalty.storage.database import Database
+from loyalty.core.events import BalanceChanged, Event, OfferChanged
+from notifications import feed
 from notifications.bus import RESYNC, BusMessage, Overflowed, member_channel
-from notifications.relay import message_of
 
 READY_TIMEOUT = 2.0
-MAX_REPLAY = 1000
 T = TypeVar("T")
 
 
-@strawberry.type
-class BalanceChangedEvent:
-    cursor: str = strawberry.field(description="Pass as `after` when reconnecting.")
-    balance: Balance
-    entry: PointsTransaction
-
-
-@strawberry.enum
-class OfferChange(Enum):
-    GRANTED = "granted"
-    UPDATED = "updated"
-    REMOVED = "removed"
-
-
-@strawberry.type
-class OffersChangedEvent:
-    cursor: str
-    change: OfferChange
-    offer: Offer
-
-
 def _balance_event(message: BusMessage) -> BalanceChangedEvent:
-    p = message.payload
+    e = BalanceChanged.from_payload(message.member_id, message.payload)
     return BalanceChangedEvent(
         cursor=encode_cursor("events", message.event_id),
         balance=Balance(
-            available=p["available"],
-            pending=p["pending"],
-            lifetime_earned=p["lifetime_earned"],
-            debt=p.get("debt", 0),
+            available=e.available,
+            pending=e.pending,
+            lifetime_earned=e.lifetime_earned,
+            debt=e.debt,
             expiring_soon=(
-                ExpiringPoints(
-                    points=p["expiring_points"],
-                    expires_at=datetime.fromisoformat(p["expiring_at"]),
-                )
-                if p.get("expiring_at") and p.get("expiring_points")
+                ExpiringPoints(points=e.expiring_points, expires_at=e.expiring_at)
+                if e.expiring_at and e.expiring_points
                 else None
             ),
         ),
         entry=PointsTransaction(
-            id=p["entry_id"],
-            kind=TransactionKind(p["kind"]),
-            points=p["points"],
-            description=p["description"],
-            occurred_at=datetime.fromisoformat(p["occurred_at"]),
-            available_at=_when(p.get("available_at")),
-            expires_at=_when(p.get("expires_at")),
+            id=e.entry_id,
+            kind=TransactionKind(e.kind),
+            points=e.points,
+            description=e.entry_description,
+            occurred_at=e.occurred_at,
+            available_at=e.available_at,
+            expires_at=e.expires_at,
             member_id=message.member_id or 0,
         ),
     )
 
 
 def _offers_event(message: BusMessage) -> OffersChangedEvent:
+    e = OfferChanged.from_payload(message.member_id, message.payload)
     return OffersChangedEvent(
         cursor=encode_cursor("events", message.event_id),
-        change=OfferChange(message.payload["change"]),
-        offer=Offer.of_payload(message.payload["offer"]),
+        change=OfferChange(e.change),
+        offer=Offer.of_payload(dict(e.offer)),
     )
 
 
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-async def _newest(db: Database, member_id: int) -> int:
-    async with db.unit_of_work(write=False) as uow:
-        newest = await uow.session.scalar(
-            select(func.max(OutboxEvent.id)).where(OutboxEvent.member_id == member_id)
-        )
-    return int(newest or 0)
-
-
-async def _missed(db: Database, member_id: int, topic: str, after: int) -> list[OutboxEvent]:
-    async with db.unit_of_work(write=False) as uow:
-        return list(
-            await uow.session.scalars(
-                select(OutboxEvent)
-                .where(
-                    OutboxEvent.member_id == member_id,
-                    OutboxEvent.topic == topic,
-                    OutboxEvent.id > after,
-                    OutboxEvent.published_at.is_not(None),
-                )
-                .order_by(OutboxEvent.id)
-                .limit(MAX_REPLAY)
-            )
-        )
-
-
 async def _stream(
-    info: Info[Context, None], topic: str, after: str | None, build: Callable[[BusMessage], T]
+    info: Info[Context, None],
+    event_type: type[Event],
+    after: str | None,
+    build: Callable[[BusMessage], T],
 ) -> AsyncGenerator[T, None]:
     # A socket lives long: the session may have ended since it connected.
     await info.context.reauthenticate()
@@ -138,23 +85,23 @@ async def _stream(
             await asyncio.wait_for(subscription.ready.wait(), READY_TIMEOUT)
         if last is None:
             # No cursor: changes from now on. Anything already committed counts as seen.
-            last = await _newest(services.db, member_id)
+            last = await feed.newest(services.db, member_id)
         else:
-            for event in await _missed(services.db, member_id, topic, last):
-                last = event.id
-                yield build(message_of(event))
+            for message in await feed.missed(services.db, member_id, event_type, last):
+                last = message.event_id
+                yield build(message)
         async for message in subscription:
             if message.topic == RESYNC:
                 # The bus was away: what was published meanwhile is in the outbox.
-                for event in await _missed(services.db, member_id, topic, last):
-                    last = event.id
-                    yield build(message_of(event))
-            elif message.topic == topic and message.event_id > last:
+                for missed in await feed.missed(services.db, member_id, event_type, last):
+                    last = missed.event_id
+                    yield build(missed)
+            elif message.topic == event_type.name and message.event_id > last:
                 last = message.event_id
                 yield build(message)
     except Overflowed:
         raise ApiError(
-            "SLOW_CONSUMER", "Too many updates queued; reconnect with your cursor"
+            ApiErrorCode.SLOW_CONSUMER, "Too many updates queued; reconnect with your cursor"
         ) from None
     finally:
         subscription.close()
@@ -169,12 +116,12 @@ class LiveSubscriptions:
     async def balance_changed(
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[BalanceChangedEvent, None]:
-        async for event in _stream(info, "balance.changed", after, _balance_event):
+        async for event in _stream(info, BalanceChanged, after, _balance_event):
             yield event
 
     @strawberry.subscription(description="The member's personal offers changed.")
     async def offers_changed(
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[OffersChangedEvent, None]:
-        async for event in _stream(info, "offer.changed", after, _offers_event):
+        async for event in _stream(info, OfferChanged, after, _offers_event):
             yield event

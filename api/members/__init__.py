@@ -1,0 +1,1 @@
+"""Members: the profile, the card, consents, and the lists of members."""

@@ -11,18 +11,18 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from api.context import Context
-from api.ids import row_id
-from api.pagination import connection, decode_id_cursor, page_size
-from api.permissions import may_see_member
+from api.core.context import Context
+from api.core.ids import row_id
+from api.core.pagination import connection, decode_id_cursor, page_size
+from api.core.permissions import may_see_member
 from loyalty.core.identifiers import format_member_number
-from loyalty.members.models import Member as MemberRow
-from loyalty.members.models import MemberConsent
 
 if TYPE_CHECKING:
     from api.notifications.types import InboxConnection
     from api.points.types import Balance, MemberTier, PointsTransaction
     from api.rewards.types import Redemption
+    from loyalty.members.models import Member as MemberRow
+    from loyalty.members.models import MemberConsent
 
 
 @strawberry.enum(description="Ways to reach a member.")
@@ -103,7 +103,7 @@ class Member(relay.Node):
 
     @strawberry.field
     async def consents(self, info: Info[Context, None]) -> list[Consent]:
-        rows = await info.context.loaders.consents.load(self.id)
+        rows = await info.context.loaders.members.consents.load(self.id)
         return [Consent.from_row(r) for r in rows]
 
     @strawberry.field(description="Points now: exact to the second.")
@@ -112,7 +112,7 @@ class Member(relay.Node):
     ) -> Annotated[Balance, strawberry.lazy("api.points.types")]:
         from api.points.types import Balance
 
-        return Balance.of(await info.context.loaders.balance.load(self.id))
+        return Balance.of(await info.context.loaders.points.balance.load(self.id))
 
     @strawberry.field(description="Null when the programme has no tiers.")
     async def tier(
@@ -120,7 +120,7 @@ class Member(relay.Node):
     ) -> Annotated[MemberTier, strawberry.lazy("api.points.types")] | None:
         from api.points.types import MemberTier
 
-        status = await info.context.loaders.tier.load(self.id)
+        status = await info.context.loaders.points.tier.load(self.id)
         return MemberTier.of(status) if status else None
 
     @strawberry.field(description="Points history, newest first.")
@@ -186,7 +186,7 @@ class Member(relay.Node):
         required: bool = False,
     ) -> list[Member | None]:
         ids = [row_id(i) for i in node_ids]
-        rows = await info.context.loaders.member.load_many(
+        rows = await info.context.loaders.members.member.load_many(
             [i if may_see_member(info.context, i) else 0 for i in ids]
         )
         return [cls.from_row(r) if r is not None else None for r in rows]

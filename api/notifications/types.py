@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from api.context import Context
-from api.errors import forbidden
-from api.ids import row_id
-from api.notifications.loaders import PageKey, loaders_of
+from api.core.context import Context
+from api.core.errors import forbidden
+from api.core.ids import row_id
+from api.core.pagination import decode_id_cursor, encode_cursor, page_size
+from api.core.permissions import require_member
 from api.offers.types import Offer
-from api.pagination import decode_id_cursor, encode_cursor, page_size
-from api.permissions import require_member
 from loyalty.auth.service import MemberPrincipal
-from loyalty.messaging.devices import DeviceService
-from loyalty.messaging.models import Device as DeviceRow
-from loyalty.messaging.models import InboxMessage as InboxMessageRow
+from loyalty.messaging.read import InboxPage
+
+if TYPE_CHECKING:
+    from loyalty.messaging.models import Device as DeviceRow
+    from loyalty.messaging.models import InboxMessage as InboxMessageRow
 
 INBOX_CURSOR = "inbox"
 
@@ -54,11 +56,8 @@ class Device(relay.Node):
         principal = info.context.principal
         if not isinstance(principal, MemberPrincipal):
             return [None for _ in node_ids]
-        services = info.context.services
-        mine = {
-            d.id: d
-            for d in await DeviceService(services.db, services.clock).devices(principal.member_id)
-        }
+        devices = await info.context.services.reads.messaging.devices_of(principal.member_id)
+        mine = {d.id: d for d in devices}
         return [cls.from_row(mine[row_id(i)]) if row_id(i) in mine else None for i in node_ids]
 
 
@@ -93,7 +92,9 @@ class InboxMessage(relay.Node):
     ) -> list[InboxMessage | None]:
         principal = info.context.principal
         member_id = principal.member_id if isinstance(principal, MemberPrincipal) else None
-        rows = await loaders_of(info).message.load_many([row_id(i) for i in node_ids])
+        rows = await info.context.loaders.notifications.message.load_many(
+            [row_id(i) for i in node_ids]
+        )
         return [
             cls.from_row(r) if r is not None and r.member_id == member_id else None for r in rows
         ]
@@ -106,7 +107,7 @@ class InboxConnection(relay.Connection[InboxMessage]):
 
     @strawberry.field(description="How many messages the list has in all (over every page).")
     async def total_count(self, info: Info[Context, None]) -> int:
-        counts = await loaders_of(info).inbox_counts.load(self.member_id)
+        counts = await info.context.loaders.notifications.inbox_counts.load(self.member_id)
         return counts.unread if self.unread_only else counts.total
 
 
@@ -124,8 +125,8 @@ async def inbox_connection(
         raise forbidden("Only the member can read their inbox")
     limit = page_size(first, info.context.services.settings.max_page_size)
     before = decode_id_cursor(INBOX_CURSOR, after)
-    rows = await loaders_of(info).inbox_page.load(
-        PageKey(member_id, limit + 1, before, unread_only)
+    rows = await info.context.loaders.notifications.inbox_page.load(
+        InboxPage(member_id, limit + 1, before, unread_only)
     )
     edges = [
         relay.Edge(cursor=encode_cursor(INBOX_CURSOR, r.id), node=InboxMessage.from_row(r))

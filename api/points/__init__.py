@@ -1,0 +1,1 @@
+"""Points: balances, history, tiers, and the tills' purchases, returns and events."""

@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.context import Context
-from api.errors import UserError, user_errors
+from api.core.context import Context
+from api.core.errors import UserError, user_errors
+from api.core.permissions import require_scope
 from api.members.types import Member
-from api.permissions import require_scope
-from api.points.inputs import MemberReferenceInput, PurchaseLineInput
+from api.points.inputs import (
+    AdjustPointsInput,
+    RecordEventInput,
+    RecordPurchaseInput,
+    RecordReturnInput,
+    SetMemberTierInput,
+)
 from api.points.types import MemberTier, PointsTransaction, Purchase
-from loyalty.core.errors import DomainError
-from loyalty.points.service import EventInput, PurchaseInput, ReturnInput, ReturnLine
+from loyalty.core.errors import CoreError, DomainError
 
 
 async def _member(info: Info[Context, None], member_id: int) -> Member | None:
-    row = await info.context.loaders.member.load(member_id)
+    row = await info.context.loaders.members.member.load(member_id)
     return Member.from_row(row) if row else None
-
-
-@strawberry.input
-class RecordPurchaseInput:
-    member: MemberReferenceInput
-    external_id: str = strawberry.field(
-        description="The till's own id of the sale; a retry with the same id changes nothing."
-    )
-    lines: list[PurchaseLineInput]
-    occurred_at: datetime | None = None
-    store: str | None = None
-    currency: str | None = None
 
 
 @strawberry.type
@@ -41,20 +30,6 @@ class RecordPurchasePayload:
     purchase: Purchase | None = None
     member: Member | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class ReturnLineInput:
-    sku: str
-    quantity: Decimal
-
-
-@strawberry.input(description="Give the returned lines (preferred) or the returned amount.")
-class RecordReturnInput:
-    purchase_external_id: str
-    external_id: str = strawberry.field(description="The till's id of the return; idempotent.")
-    lines: list[ReturnLineInput] | None = None
-    amount: Decimal | None = None
 
 
 @strawberry.type
@@ -65,18 +40,6 @@ class RecordReturnPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
-class RecordEventInput:
-    member: MemberReferenceInput
-    external_id: str
-    name: str = strawberry.field(
-        description="sign_up, profile_completed, birthday, review_written, check_in, or any "
-        "app event named in the programme's earning rules."
-    )
-    occurred_at: datetime | None = None
-    properties: JSON | None = None
-
-
 @strawberry.type
 class RecordEventPayload:
     points_awarded: int = 0
@@ -84,28 +47,11 @@ class RecordEventPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
-class AdjustPointsInput:
-    member: MemberReferenceInput
-    points: int = strawberry.field(description="Positive to add, negative to take away.")
-    reason: str
-    idempotency_key: str | None = None
-
-
 @strawberry.type
 class AdjustPointsPayload:
     entry: PointsTransaction | None = None
     member: Member | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class SetMemberTierInput:
-    member: MemberReferenceInput
-    tier: str = strawberry.field(description="The tier's key in the programme file.")
-    until: datetime | None = strawberry.field(
-        default=None, description="The tier is a floor until then; null: until changed."
-    )
 
 
 @strawberry.type
@@ -123,15 +69,7 @@ class PointsMutations:
         integration = require_scope(info, "pos")
         try:
             result = await info.context.services.points.record_purchase(
-                PurchaseInput(
-                    member=input.member.to_domain(),
-                    external_id=input.external_id,
-                    lines=[line.to_domain() for line in input.lines],
-                    occurred_at=input.occurred_at,
-                    store=input.store,
-                    currency=input.currency,
-                ),
-                actor=integration.name,
+                input.to_domain(), actor=integration.name
             )
         except DomainError as exc:
             return RecordPurchasePayload(user_errors=user_errors(exc))
@@ -147,13 +85,7 @@ class PointsMutations:
         integration = require_scope(info, "pos")
         try:
             result = await info.context.services.points.record_return(
-                ReturnInput(
-                    purchase_external_id=input.purchase_external_id,
-                    external_id=input.external_id,
-                    lines=[ReturnLine(line.sku, line.quantity) for line in input.lines or ()],
-                    amount=input.amount,
-                ),
-                actor=integration.name,
+                input.to_domain(), actor=integration.name
             )
         except DomainError as exc:
             return RecordReturnPayload(user_errors=user_errors(exc))
@@ -168,19 +100,9 @@ class PointsMutations:
         self, info: Info[Context, None], input: RecordEventInput
     ) -> RecordEventPayload:
         integration = require_scope(info, "pos")
-        properties: dict[str, object] = (
-            input.properties if isinstance(input.properties, dict) else {}
-        )
         try:
             result = await info.context.services.points.record_event(
-                EventInput(
-                    member=input.member.to_domain(),
-                    external_id=input.external_id,
-                    name=input.name,
-                    occurred_at=input.occurred_at,
-                    properties=properties,
-                ),
-                actor=integration.name,
+                input.to_domain(), actor=integration.name
             )
         except DomainError as exc:
             return RecordEventPayload(user_errors=user_errors(exc))
@@ -214,7 +136,7 @@ class PointsMutations:
         require_scope(info, "admin")
         if input.until is not None and input.until.tzinfo is None:
             # A time without an offset cannot be compared with the clock (as for occurredAt).
-            error = DomainError("INVALID_DATE", "Times need a UTC offset", "until")
+            error = DomainError(CoreError.INVALID_DATE, "Times need a UTC offset", "until")
             return SetMemberTierPayload(user_errors=user_errors(error))
         try:
             status = await info.context.services.points.set_tier_floor(

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 from strawberry.types import Info
 
-from api.context import Context
-from api.errors import ApiError
-from api.permissions import require_scope
-from api.points.inputs import MemberReferenceInput, PurchaseLineInput
+from api.core.context import Context
+from api.core.errors import bad_input
+from api.core.permissions import require_scope
+from api.points.inputs import PurchasePreviewInput
 from api.points.types import EarnBreakdown, ProgrammeLiability, PurchasePreview
 from loyalty.core.errors import DomainError
-from loyalty.reports.liability import liability
-
-
-@strawberry.input
-class PurchasePreviewInput:
-    lines: list[PurchaseLineInput]
-    member: MemberReferenceInput | None = None
-    occurred_at: datetime | None = None
 
 
 @strawberry.type
@@ -37,7 +27,7 @@ class PointsQueries:
                 input.occurred_at,
             )
         except DomainError as exc:
-            raise ApiError("BAD_USER_INPUT", exc.message) from None
+            raise bad_input(exc.message) from None
         return PurchasePreview(
             points=sum(a.points for a in awards),
             awards=[
@@ -49,9 +39,7 @@ class PointsQueries:
     @strawberry.field(description="Outstanding points and their money value (admin).")
     async def liability(self, info: Info[Context, None]) -> ProgrammeLiability:
         require_scope(info, "admin")
-        services = info.context.services
-        async with services.db.unit_of_work(write=False) as uow:
-            report = await liability(uow.session, services.clock.now())
+        report = await info.context.services.reads.reports.liability()
         return ProgrammeLiability(
             currency=report.currency,
             point_value=report.point_value,

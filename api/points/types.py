@@ -6,18 +6,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from api.context import Context
-from api.permissions import visible_nodes
-from loyalty.points import ledger
-from loyalty.points.models import LedgerEntry
-from loyalty.points.models import Purchase as PurchaseRow
-from loyalty.programme.spec import TierLevel as TierLevelSpec
-from loyalty.tiers.service import TierStatus
+from api.core.context import Context
+from api.core.permissions import visible_nodes
+
+if TYPE_CHECKING:
+    from loyalty.points import balances
+    from loyalty.points.models import LedgerEntry
+    from loyalty.points.models import Purchase as PurchaseRow
+    from loyalty.programme.spec import TierLevel as TierLevelSpec
+    from loyalty.tiers.service import TierStatus
 
 
 @strawberry.enum(description="What changed the points.")
@@ -48,7 +51,7 @@ class Balance:
     )
 
     @classmethod
-    def of(cls, b: ledger.Balance) -> Balance:
+    def of(cls, b: balances.Balance) -> Balance:
         return cls(
             available=b.available,
             pending=b.pending,
@@ -91,7 +94,7 @@ class PointsTransaction(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[PointsTransaction | None]:
-        return await visible_nodes(info, info.context.loaders.entry, node_ids, cls.from_row)
+        return await visible_nodes(info, info.context.loaders.points.entry, node_ids, cls.from_row)
 
 
 @strawberry.type
@@ -183,7 +186,9 @@ class Purchase(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[Purchase | None]:
-        return await visible_nodes(info, info.context.loaders.purchase, node_ids, cls.from_row)
+        return await visible_nodes(
+            info, info.context.loaders.points.purchase, node_ids, cls.from_row
+        )
 
 
 @strawberry.type

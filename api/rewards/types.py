@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from api.context import Context
-from api.ids import row_id
-from api.permissions import visible_nodes
-from loyalty.rewards.models import Redemption as RedemptionRow
-from loyalty.rewards.models import Reward as RewardRow
-from loyalty.rewards.service import RewardView
+from api.core.context import Context
+from api.core.ids import row_id
+from api.core.permissions import visible_nodes
+
+if TYPE_CHECKING:
+    from loyalty.rewards.models import Redemption as RedemptionRow
+    from loyalty.rewards.models import Reward as RewardRow
+    from loyalty.rewards.service import RewardView
 
 
 @strawberry.enum
@@ -74,9 +77,9 @@ class Reward(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[Reward | None]:
-        principal = info.context.principal
-        member_id = getattr(principal, "member_id", None)
-        views = {v.reward.id: v for v in await info.context.services.rewards.catalogue(member_id)}
+        member_id = getattr(info.context.principal, "member_id", None)
+        catalogue = await info.context.services.reads.rewards.catalogue(member_id)
+        views = {v.reward.id: v for v in catalogue}
         return [cls.of_view(views[row_id(i)]) if row_id(i) in views else None for i in node_ids]
 
 
@@ -95,11 +98,13 @@ class Redemption(relay.Node):
 
     @strawberry.field
     async def reward(self, info: Info[Context, None]) -> Reward | None:
-        view = (await info.context.loaders.catalogue.load(self.member_id)).get(self.reward_id)
+        view = (await info.context.loaders.rewards.catalogue.load(self.member_id)).get(
+            self.reward_id
+        )
         if view is not None:
             return Reward.of_view(view)
         # No longer in the catalogue (switched off, out of its window): not redeemable now.
-        row = await info.context.loaders.reward.load(self.reward_id)
+        row = await info.context.loaders.rewards.reward.load(self.reward_id)
         return Reward.of(row) if row else None
 
     @classmethod
@@ -121,4 +126,6 @@ class Redemption(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[Redemption | None]:
-        return await visible_nodes(info, info.context.loaders.redemption, node_ids, cls.from_row)
+        return await visible_nodes(
+            info, info.context.loaders.rewards.redemption, node_ids, cls.from_row
+        )

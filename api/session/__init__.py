@@ -1,0 +1,1 @@
+"""Sessions: signing up, in and out, and refreshing tokens."""

@@ -15,7 +15,7 @@ from graphql import GraphQLError, get_introspection_query, parse
 from graphql.language import FieldNode, OperationDefinitionNode, VariableDefinitionNode
 from sqlalchemy.engine import make_url
 
-from api.errors import ApiError, should_mask
+from api.core.errors import ApiError, ApiErrorCode, should_mask
 from api.schema import build_schema
 from loyalty.core.clock import FixedClock
 from tests.api.helpers import TcpProxy, api_key
@@ -254,7 +254,7 @@ def test_should_mask_hides_unexpected_exceptions_only() -> None:
     # Errors meant for the client: kept.
     assert not should_mask(GraphQLError("Syntax Error: Unexpected Name 'x'."))
     assert not should_mask(GraphQLError("Cannot query field 'x' on type 'Query'.", field))
-    refused = ApiError("UNAUTHENTICATED", "Sign in to see this")
+    refused = ApiError(ApiErrorCode.UNAUTHENTICATED, "Sign in to see this")
     assert not should_mask(GraphQLError(str(refused), field, path=["me"], original_error=refused))
     inner = GraphQLError("Value 'EMAL' does not exist in 'ConsentChannel' enum.")
     assert not should_mask(GraphQLError("Variable '$i' …", original_error=inner))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,7 +160,14 @@ def test_every_command_has_help(sqlite_env: dict[str, str]) -> None:
         ["demo", "--help"],
         ["programme", "apply", "--help"],
         ["apikey", "create", "--help"],
+        ["apikey", "list", "--help"],
+        ["apikey", "revoke", "--help"],
+        ["jobs", "run", "--help"],
+        ["scheduler", "--help"],
+        ["worker", "--help"],
+        ["requeue-dead", "--help"],
         ["export-schema", "--help"],
+        ["export-error-codes", "--help"],
     ):
         result = trouw(*command, env=sqlite_env)
         assert result.returncode == 0, result.stderr
@@ -234,6 +242,47 @@ def test_export_schema_check(tmp_path: Path, sqlite_env: dict[str, str]) -> None
     assert trouw("export-schema", "-o", str(target), env=sqlite_env).returncode == 0
     assert trouw("export-schema", "--check", "-o", str(target), env=sqlite_env).returncode == 0
     assert target.read_text() == (REPO / "schema.graphql").read_text()
+
+
+def test_export_error_codes_check(tmp_path: Path, sqlite_env: dict[str, str]) -> None:
+    target = tmp_path / "error-codes.md"
+    command = ("export-error-codes", "-o", str(target))
+    assert trouw(*command, "--check", env=sqlite_env).returncode == 1
+    assert trouw(*command, env=sqlite_env).returncode == 0
+    assert trouw(*command, "--check", env=sqlite_env).returncode == 0
+    assert target.read_text() == (REPO / "docs" / "error-codes.md").read_text()
+
+
+def test_jobs_run_once(sqlite_env: dict[str, str]) -> None:
+    assert trouw("demo", env=sqlite_env).returncode == 0
+    result = trouw("jobs", "run", env=sqlite_env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(re.fullmatch(r"[a-z_]+: \d+", line) for line in lines), lines
+
+
+def test_worker_delivers_until_sigterm(sqlite_env: dict[str, str]) -> None:
+    """`trouw worker` (the notification worker and the after-commit reactions) starts, says
+    so, and stops cleanly on SIGTERM."""
+    assert trouw("migrate", env=sqlite_env).returncode == 0
+    proc = subprocess.Popen(
+        [*TROUW, "worker"],
+        env=sqlite_env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "delivering notifications (push: none)" in first, first
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_a_short_signing_key_is_refused_with_the_reason(tmp_path: Path) -> None:

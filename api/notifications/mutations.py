@@ -1,48 +1,27 @@
-"""Registering push devices and reading the inbox (members only)."""
+"""Notification mutations: registering push devices and reading the inbox (members only)."""
 
 from __future__ import annotations
 
 import strawberry
 from strawberry.types import Info
 
-from api import ids
-from api.context import Context
-from api.errors import UserError, user_errors
-from api.notifications.loaders import loaders_of
-from api.notifications.types import Device, DevicePlatform, InboxMessage
-from api.permissions import require_member
+from api.core import ids
+from api.core.context import Context
+from api.core.errors import UserError, user_errors
+from api.core.permissions import require_member
+from api.notifications.inputs import (
+    MarkMessageReadInput,
+    RegisterDeviceInput,
+    UnregisterDeviceInput,
+)
+from api.notifications.types import Device, InboxMessage
 from loyalty.core.errors import DomainError
-from loyalty.messaging.devices import DeviceService
-from loyalty.messaging.inbox import InboxService
-
-
-def _devices(info: Info[Context, None]) -> DeviceService:
-    services = info.context.services
-    return DeviceService(services.db, services.clock)
-
-
-def _inbox(info: Info[Context, None]) -> InboxService:
-    services = info.context.services
-    return InboxService(services.db, services.clock)
-
-
-@strawberry.input
-class RegisterDeviceInput:
-    platform: DevicePlatform
-    token: str = strawberry.field(
-        description="The APNs device token (iOS) or FCM registration token (Android)."
-    )
 
 
 @strawberry.type
 class RegisterDevicePayload:
     device: Device | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class UnregisterDeviceInput:
-    token: str
 
 
 @strawberry.type
@@ -53,24 +32,10 @@ class UnregisterDevicePayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
-class MarkMessageReadInput:
-    message_id: strawberry.ID
-
-
 @strawberry.type
 class MarkMessageReadPayload:
     message: InboxMessage | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class NotificationQueries:
-    @strawberry.field(description="Unread messages in the signed-in member's inbox (a badge).")
-    async def unread_message_count(self, info: Info[Context, None]) -> int:
-        principal = require_member(info)
-        counts = await loaders_of(info).inbox_counts.load(principal.member_id)
-        return counts.unread
 
 
 @strawberry.type
@@ -84,7 +49,7 @@ class NotificationMutations:
     ) -> RegisterDevicePayload:
         principal = require_member(info)
         try:
-            result = await _devices(info).register(
+            result = await info.context.services.devices.register(
                 principal.member_id, input.platform.value, input.token
             )
         except DomainError as exc:
@@ -97,7 +62,9 @@ class NotificationMutations:
     ) -> UnregisterDevicePayload:
         principal = require_member(info)
         try:
-            removed = await _devices(info).unregister(principal.member_id, input.token)
+            removed = await info.context.services.devices.unregister(
+                principal.member_id, input.token
+            )
         except DomainError as exc:
             return UnregisterDevicePayload(user_errors=user_errors(exc))
         return UnregisterDevicePayload(removed=removed)
@@ -109,8 +76,8 @@ class NotificationMutations:
         principal = require_member(info)
         try:
             message_id = ids.decode(input.message_id, "InboxMessage", "messageId")
-            row = await _inbox(info).mark_read(principal.member_id, message_id)
+            row = await info.context.services.inbox.mark_read(principal.member_id, message_id)
         except DomainError as exc:
             return MarkMessageReadPayload(user_errors=user_errors(exc))
-        loaders_of(info).forget()
+        info.context.loaders.notifications.forget()
         return MarkMessageReadPayload(message=InboxMessage.from_row(row))

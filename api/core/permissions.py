@@ -8,16 +8,16 @@ from typing import Protocol, TypeVar
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from api.context import Context
-from api.errors import ApiError, forbidden, unauthenticated
-from api.ids import row_id
+from api.core.context import Context
+from api.core.errors import ApiError, forbidden, unauthenticated
+from api.core.ids import row_id
 from loyalty.auth.apikeys import Integration
 from loyalty.auth.service import MemberPrincipal
 
 
 def _refused(context: Context) -> ApiError:
     if context.auth_error is not None:
-        return ApiError(context.auth_error.code, context.auth_error.message)
+        return ApiError.refused(context.auth_error)
     return unauthenticated()
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from loyalty.auth.errors import AuthError
 from loyalty.core.errors import DomainError
 
 
@@ -59,10 +60,10 @@ class ExternalTokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise DomainError(
-                "TOKEN_EXPIRED", "The identity provider's token has expired"
+                AuthError.TOKEN_EXPIRED, "The identity provider's token has expired"
             ) from None
         except (jwt.InvalidTokenError, jwt.PyJWKClientError):
-            raise DomainError("INVALID_TOKEN", "The access token is not valid") from None
+            raise DomainError(AuthError.INVALID_TOKEN, "The access token is not valid") from None
         return ExternalIdentity(
             subject=str(claims["sub"]),
             email=claims.get("email"),

@@ -8,36 +8,15 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from api.identity import ExternalTokenVerifier
-from api.loaders import Loaders
-from api.settings import Settings
+from api.core.loaders import Loaders
+from api.core.services import Services
 from loyalty.auth.apikeys import Integration, is_api_key
-from loyalty.auth.service import AuthService, MemberPrincipal
+from loyalty.auth.errors import AuthError
+from loyalty.auth.service import MemberPrincipal
 from loyalty.auth.tokens import looks_like_own_token
-from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError
-from loyalty.members.service import ProfileService
-from loyalty.points.service import PointsService
-from loyalty.rewards.service import RewardsService
-from loyalty.storage.database import Database
-from notifications.bus import EventBus, InProcessBus
 
 Principal = MemberPrincipal | Integration | None
-
-
-@dataclass
-class Services:
-    """Everything a request may use, built once by the app factory."""
-
-    settings: Settings
-    db: Database
-    clock: Clock
-    auth: AuthService
-    profiles: ProfileService
-    points: PointsService
-    rewards: RewardsService
-    bus: EventBus = field(default_factory=InProcessBus)
-    identity: ExternalTokenVerifier | None = None
 
 
 @dataclass
@@ -75,7 +54,7 @@ async def authenticate(services: Services, authorization: str | None) -> Princip
     scheme, _, credential = authorization.strip().partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
-        raise DomainError("INVALID_TOKEN", "Use `Authorization: Bearer <token>`")
+        raise DomainError(AuthError.INVALID_TOKEN, "Use `Authorization: Bearer <token>`")
     if is_api_key(credential):
         return await services.auth.authenticate_integration(credential)
     if services.identity is not None and not looks_like_own_token(credential):

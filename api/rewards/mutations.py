@@ -1,27 +1,18 @@
-"""The rewards catalogue, redeeming rewards (members) and codes (tills)."""
+"""Reward mutations: redeeming and cancelling (members), accepting codes (tills)."""
 
 from __future__ import annotations
 
 import strawberry
-from strawberry import relay
 from strawberry.types import Info
 
-from api import ids
-from api.context import Context
-from api.errors import UserError, user_errors
-from api.pagination import decode_id_cursor, encode_cursor, page_size
-from api.permissions import require_member, require_scope
+from api.core import ids
+from api.core.context import Context
+from api.core.errors import UserError, user_errors
+from api.core.permissions import require_member, require_scope
 from api.points.types import Balance
-from api.rewards.types import Redemption, Reward
+from api.rewards.inputs import CancelRedemptionInput, RedeemCodeInput, RedeemRewardInput
+from api.rewards.types import Redemption
 from loyalty.core.errors import DomainError
-
-
-@strawberry.input
-class RedeemRewardInput:
-    reward_id: strawberry.ID
-    idempotency_key: str = strawberry.field(
-        description="Made by the app per tap; a retry with the same key redeems once."
-    )
 
 
 @strawberry.type
@@ -31,11 +22,6 @@ class RedeemRewardPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
-class CancelRedemptionInput:
-    redemption_id: strawberry.ID
-
-
 @strawberry.type
 class CancelRedemptionPayload:
     redemption: Redemption | None = None
@@ -43,42 +29,10 @@ class CancelRedemptionPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
-class RedeemCodeInput:
-    code: str
-
-
 @strawberry.type
 class RedeemCodePayload:
     redemption: Redemption | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class RewardQueries:
-    @strawberry.field(description="The rewards catalogue, as the signed-in member sees it.")
-    async def rewards(
-        self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> relay.Connection[Reward]:
-        limit = page_size(first, info.context.services.settings.max_page_size)
-        start = decode_id_cursor("rewards", after)
-        start = start + 1 if start is not None else 0
-        member_id = getattr(info.context.principal, "member_id", None)
-        views = await info.context.services.rewards.catalogue(member_id)
-        page = views[start : start + limit]
-        edges = [
-            relay.Edge(cursor=encode_cursor("rewards", start + i), node=Reward.of_view(v))
-            for i, v in enumerate(page)
-        ]
-        return relay.Connection(
-            edges=edges,
-            page_info=relay.PageInfo(
-                has_next_page=start + limit < len(views),
-                has_previous_page=start > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
 
 
 @strawberry.type

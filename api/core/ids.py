@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from strawberry import relay
 
-from api.errors import ApiError
+from api.core.errors import bad_input
 
 
 def row_id(node_id: str) -> int:
@@ -20,5 +20,5 @@ def decode(raw: str, type_name: str, argument: str) -> int:
     except relay.GlobalIDValueError:
         global_id = None
     if global_id is None or global_id.type_name != type_name or not row_id(global_id.node_id):
-        raise ApiError("BAD_USER_INPUT", f"`{argument}` is not a {type_name} id")
+        raise bad_input(f"`{argument}` is not a {type_name} id")
     return row_id(global_id.node_id)

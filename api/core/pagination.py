@@ -8,16 +8,16 @@ from typing import Any, Protocol, TypeVar
 
 from strawberry import relay
 
-from api.errors import ApiError
+from api.core.errors import bad_input
 
 
 def page_size(first: int | None, maximum: int, default: int = 20) -> int:
     if first is None:
         return min(default, maximum)
     if first < 0:
-        raise ApiError("BAD_USER_INPUT", "`first` must not be negative")
+        raise bad_input("`first` must not be negative")
     if first > maximum:
-        raise ApiError("BAD_USER_INPUT", f"`first` may be at most {maximum}")
+        raise bad_input(f"`first` may be at most {maximum}")
     return first
 
 
@@ -35,7 +35,7 @@ def decode_cursor(kind: str, cursor: str | None) -> list[str] | None:
     except (ValueError, UnicodeDecodeError):
         prefix, keys = "", []
     if prefix != kind or not keys:
-        raise ApiError("BAD_USER_INPUT", "`after` is not a cursor from this list")
+        raise bad_input("`after` is not a cursor from this list")
     return keys
 
 
@@ -50,7 +50,7 @@ def decode_id_cursor(kind: str, cursor: str | None) -> int | None:
         return None
     raw = keys[0]
     if len(keys) != 1 or not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
-        raise ApiError("BAD_USER_INPUT", "`after` is not a cursor from this list")
+        raise bad_input("`after` is not a cursor from this list")
     return int(raw)
 
 

@@ -1,0 +1,31 @@
+"""The `trouw` command line: `serve`, the setup commands (`migrate`, `demo`, `programme`,
+`apikey`, `export-schema`, `export-error-codes`) and the background work (`jobs`,
+`scheduler`, `worker`, `requeue-dead`). Every command builds what it needs through the
+composition root (`api/wiring.py`)."""
+
+from __future__ import annotations
+
+import click
+
+from api.cli import serve, setup, workers
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Trouw: a loyalty backend for mobile apps. Configure it with TROUW_* variables."""
+
+
+for command in (
+    setup.migrate,
+    setup.demo,
+    serve.serve,
+    setup.programme,
+    setup.apikey,
+    workers.jobs,
+    workers.scheduler,
+    workers.worker,
+    workers.requeue_dead_command,
+    setup.export_schema,
+    setup.export_error_codes,
+):
+    main.add_command(command)

@@ -1,0 +1,56 @@
+"""`trouw serve`: the GraphQL API under uvicorn (the app is `api.app:create_app`)."""
+
+from __future__ import annotations
+
+import click
+
+from api.cli.running import load_settings, print_demo, run
+from api.wiring import password_hasher
+from loyalty.core.clock import SystemClock
+from loyalty.demo.data import DemoSummary, load_demo
+from loyalty.storage.database import Database
+from loyalty.storage.migrate import upgrade
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--demo", "with_demo", is_flag=True, help="Load the demo data if the database is empty."
+)
+def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
+    """Serve the GraphQL API (and, on the embedded SQLite default, migrate first)."""
+    import uvicorn
+
+    settings = load_settings()
+
+    async def prepare(db: Database) -> DemoSummary | None:
+        if db.is_sqlite or with_demo:
+            await upgrade(db)
+        if with_demo:
+            return await load_demo(db, SystemClock(), password_hasher(settings))
+        return None
+
+    summary = run(prepare, settings, migrates=True)
+    if workers > 1 and not settings.redis_url:
+        click.echo(
+            "warning: several workers without TROUW_REDIS_URL: a subscriber only hears about "
+            "changes its own worker process relays; set TROUW_REDIS_URL",
+            err=True,
+        )
+    base = f"http://{host}:{port}"
+    click.echo(f"Trouw is serving on {base}")
+    if settings.graphiql:
+        click.echo(f"  GraphiQL:       {base}/graphql")
+    if summary is not None:
+        print_demo(summary)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )

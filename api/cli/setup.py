@@ -1,0 +1,172 @@
+"""Setting an installation up: migrations, the demo, the programme file, API keys, and the
+files exported from the code (the schema, the list of error codes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.cli.running import load_settings, print_demo, run
+from api.wiring import password_hasher
+from loyalty.auth import apikeys
+from loyalty.core.clock import SystemClock
+from loyalty.demo.data import DemoSummary, load_demo
+from loyalty.programme.install import install_programme
+from loyalty.programme.loader import ProgrammeFileError, load_programme
+from loyalty.storage.database import Database
+from loyalty.storage.migrate import upgrade
+
+
+@click.command()
+def migrate() -> None:
+    """Apply the database migrations (safe to run again)."""
+    run(upgrade, migrates=True)
+    click.echo("database is up to date")
+
+
+@click.command()
+def demo() -> None:
+    """Load the demo programme, members and till key into an empty database."""
+    settings = load_settings()
+
+    async def work(db: Database) -> DemoSummary:
+        await upgrade(db)
+        return await load_demo(db, SystemClock(), password_hasher(settings))
+
+    summary = run(work, settings, migrates=True)
+    if not summary.loaded:
+        click.echo("a programme is already loaded; the demo data was not added")
+    print_demo(summary)
+
+
+@click.group()
+def programme() -> None:
+    """Manage the loyalty programme."""
+
+
+@programme.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Only validate the file; change nothing.")
+def programme_apply(file: Path, check: bool) -> None:
+    """Validate a programme file and load it into the database."""
+    try:
+        spec = load_programme(file)
+    except ProgrammeFileError as exc:
+        raise click.ClickException(f"invalid programme file\n{exc}") from None
+    if check:
+        click.echo(f"{file}: valid programme {spec.programme.key!r}")
+        return
+
+    async def work(db: Database) -> bool:
+        async with db.unit_of_work() as uow:
+            _, created = await install_programme(uow.session, spec, datetime.now(UTC))
+            await uow.commit()
+        return created
+
+    created = run(work)
+    click.echo(f"programme {spec.programme.key!r} {'created' if created else 'updated'}")
+
+
+@click.group()
+def apikey() -> None:
+    """Manage integration API keys (tills, web shops, back offices)."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="Who uses the key, e.g. 'Till Utrecht 3'.")
+@click.option(
+    "--scope",
+    "scopes",
+    required=True,
+    multiple=True,
+    type=click.Choice(apikeys.SCOPES),
+    help="pos: purchases, returns, codes, lookups. admin: everything. Repeatable.",
+)
+def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key; it is shown once and only its hash is stored."""
+
+    async def work(db: Database) -> str:
+        async with db.unit_of_work() as uow:
+            _, plaintext = await apikeys.create_api_key(
+                uow.session, name, list(scopes), datetime.now(UTC)
+            )
+            await uow.commit()
+        return plaintext
+
+    plaintext = run(work)
+    click.echo(plaintext)
+    click.echo("Store this key now: it cannot be shown again.", err=True)
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """List keys (never their secrets)."""
+
+    async def work(db: Database) -> list[Any]:
+        async with db.unit_of_work(write=False) as uow:
+            return await apikeys.list_api_keys(uow.session)
+
+    for key in run(work):
+        state = "revoked" if key.revoked_at else "active"
+        used = key.last_used_at.isoformat() if key.last_used_at else "never"
+        click.echo(f"{key.key_id}  {state:7}  {','.join(key.scopes):10}  used {used}  {key.name}")
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key by its id (the part after `trw_`)."""
+
+    async def work(db: Database) -> None:
+        async with db.unit_of_work() as uow:
+            await apikeys.revoke_api_key(uow.session, key_id, datetime.now(UTC))
+            await uow.commit()
+
+    run(work)
+    click.echo(f"revoked {key_id}")
+
+
+def _export(output: Path, text: str, check: bool, command: str) -> None:
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != text:
+            raise click.ClickException(f"{output} is out of date: run `trouw {command}`")
+        click.echo(f"{output} is up to date")
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@click.command("export-schema")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("schema.graphql"),
+    show_default=True,
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the code.")
+def export_schema(output: Path, check: bool) -> None:
+    """Write the GraphQL schema (SDL) exported from the code."""
+    from api.schema import schema_sdl
+
+    _export(output, schema_sdl(), check, "export-schema")
+
+
+@click.command("export-error-codes")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs/error-codes.md"),
+    show_default=True,
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the code.")
+def export_error_codes(output: Path, check: bool) -> None:
+    """Write the list of error codes (Markdown) exported from the code."""
+    from api.core.error_docs import error_codes_markdown
+
+    _export(output, error_codes_markdown(), check, "export-error-codes")

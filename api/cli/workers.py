@@ -1,0 +1,88 @@
+"""Background work: the scheduled jobs (once, or on a timer), the notification worker with the
+after-commit reactions, and giving dead deliveries another go."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import click
+
+from api.cli.running import load_settings, run, run_wired, stop_on_signals
+from api.wiring import notification_config, working
+from loyalty.core.clock import SystemClock
+from loyalty.core.reactions import Reactions
+from loyalty.jobs import JOBS, run_jobs, run_scheduler
+from loyalty.storage.database import Database
+from notifications.worker import requeue_dead
+
+
+@click.group()
+def jobs() -> None:
+    """Scheduled work: release pending points, expire points, warn, recalculate tiers."""
+
+
+@jobs.command("run")
+@click.option("--only", multiple=True, type=click.Choice(sorted(JOBS)), help="Run only these jobs.")
+def jobs_run(only: tuple[str, ...]) -> None:
+    """Run the scheduled jobs once, until each has nothing left to do (idempotent)."""
+
+    async def work(db: Database) -> dict[str, int]:
+        return await run_jobs(db, SystemClock(), list(only) or None)
+
+    for name, count in run(work).items():
+        click.echo(f"{name}: {count}")
+
+
+@click.command()
+@click.option(
+    "--interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1, 86_400),
+    help="Seconds between rounds.",
+)
+def scheduler(interval: float) -> None:
+    """Run the scheduled jobs every INTERVAL seconds until stopped (Ctrl+C, SIGTERM)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def work(db: Database) -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        click.echo(f"running scheduled jobs every {interval:g}s")
+        await run_scheduler(db, SystemClock(), interval, stop)
+
+    run(work)
+
+
+@click.command()
+def worker() -> None:
+    """Deliver notifications (push, webhooks, inbox) from the outbox and run the after-commit
+    reactions, until stopped. Run as many as needed on PostgreSQL; on SQLite one (or the loop
+    inside `trouw serve`) is enough."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings()
+    try:
+        notification_config(settings)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(f"bad notification settings: {exc}") from None
+
+    async def work(db: Database, reactions: Reactions) -> None:
+        async with working(settings, db, reactions, SystemClock()) as (background, delivery):
+            stop_on_signals(background.stop)
+            push = ", ".join(delivery.worker.push_senders) or "none"
+            click.echo(f"delivering notifications (push: {push})")
+            await background.until_stopped()
+
+    run_wired(work, settings)
+
+
+@click.command("requeue-dead")
+@click.argument("delivery_ids", nargs=-1, type=int)
+def requeue_dead_command(delivery_ids: tuple[int, ...]) -> None:
+    """Give dead deliveries (all, or the given ids) a fresh set of attempts."""
+
+    async def work(db: Database) -> int:
+        return await requeue_dead(db, SystemClock(), list(delivery_ids) or None)
+
+    click.echo(f"requeued {run(work)} deliveries")

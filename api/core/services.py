@@ -1,0 +1,58 @@
+"""What a request may use, built once by the composition root (`api/wiring.py`): the domain's
+services for changes and its read models for reads. Resolvers, types and loaders reach the
+domain through these and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from notifications.bus import EventBus, InProcessBus
+
+if TYPE_CHECKING:
+    from api.core.identity import ExternalTokenVerifier
+    from api.settings import Settings
+    from loyalty.auth.service import AuthService
+    from loyalty.core.clock import Clock
+    from loyalty.members.read import MemberReads
+    from loyalty.members.service import ProfileService
+    from loyalty.messaging.devices import DeviceService
+    from loyalty.messaging.inbox import InboxService
+    from loyalty.messaging.read import MessagingReads
+    from loyalty.points.read import PointsReads
+    from loyalty.points.service import PointsService
+    from loyalty.reports.read import ReportReads
+    from loyalty.rewards.read import RewardReads
+    from loyalty.rewards.service import RewardsService
+    from loyalty.storage.database import Database
+    from loyalty.tiers.read import TierReads
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The read models, one per area that the API reads from."""
+
+    members: MemberReads
+    points: PointsReads
+    tiers: TierReads
+    rewards: RewardReads
+    messaging: MessagingReads
+    reports: ReportReads
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    auth: AuthService
+    profiles: ProfileService
+    points: PointsService
+    rewards: RewardsService
+    devices: DeviceService
+    inbox: InboxService
+    reads: Reads
+    # For the live feed's replay only (until `notifications.feed` serves it); resolvers read
+    # through `reads` and change things through the services.
+    db: Database
+    bus: EventBus = field(default_factory=InProcessBus)
+    identity: ExternalTokenVerifier | None = None

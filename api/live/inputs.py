@@ -1,0 +1,1 @@
+"""No inputs: a subscription takes only the cursor to resume after."""

@@ -1,0 +1,1 @@
+"""No DataLoaders: live updates are built from the events themselves, not read."""

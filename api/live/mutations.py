@@ -1,0 +1,1 @@
+"""No mutations: live updates are subscriptions only (`subscriptions.py`)."""

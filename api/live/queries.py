@@ -1,0 +1,1 @@
+"""No queries: live updates are subscriptions only (`subscriptions.py`)."""

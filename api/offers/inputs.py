@@ -1,0 +1,1 @@
+"""No inputs: offers are not stored yet; only the live feed carries them."""

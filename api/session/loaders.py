@@ -1,0 +1,1 @@
+"""No DataLoaders: signing in and out reads nothing per member."""

@@ -1,0 +1,1 @@
+"""No queries: a session is read through the member it belongs to (`me`)."""
