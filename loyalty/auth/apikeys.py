@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.auth.errors import AuthError
 from loyalty.auth.models import ApiKey
-from loyalty.core.errors import DomainError
+from loyalty.core.errors import CoreError, DomainError
 from loyalty.core.identifiers import hash_secret, secrets_match
 
 PREFIX = "trw_"
@@ -49,11 +50,13 @@ async def create_api_key(
     """Create a key; the plaintext is returned once and only its hash is kept."""
     name = name.strip()
     if not name or len(name) > 120:
-        raise DomainError("INVALID_NAME", "A key needs a name of 1-120 characters", "name")
+        raise DomainError(AuthError.INVALID_NAME, "A key needs a name of 1-120 characters", "name")
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise DomainError(
-            "INVALID_SCOPE", f"Scopes must be among {', '.join(SCOPES)}; got {scopes}", "scope"
+            AuthError.INVALID_SCOPE,
+            f"Scopes must be among {', '.join(SCOPES)}; got {scopes}",
+            "scope",
         )
     key_id = "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(12))
     plaintext = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
@@ -75,7 +78,7 @@ async def install_api_key(
     """Store a key whose plaintext is already known (the published demo key)."""
     parts = _split(plaintext)
     if parts is None:
-        raise DomainError("INVALID_API_KEY", "Not a Trouw API key", "key")
+        raise DomainError(AuthError.INVALID_API_KEY, "Not a Trouw API key", "key")
     existing = await session.scalar(select(ApiKey).where(ApiKey.key_id == parts[0]))
     if existing is not None:
         return existing
@@ -97,7 +100,7 @@ async def find_key(session: AsyncSession, token: str) -> ApiKey:
     if parts is not None:
         key = await session.scalar(select(ApiKey).where(ApiKey.key_id == parts[0]))
     if key is None or key.revoked_at is not None or not secrets_match(token, key.secret_hash):
-        raise DomainError("INVALID_API_KEY", "The API key is unknown or revoked")
+        raise DomainError(AuthError.INVALID_API_KEY, "The API key is unknown or revoked")
     return key
 
 
@@ -121,7 +124,7 @@ async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
 async def revoke_api_key(session: AsyncSession, key_id: str, now: datetime) -> None:
     key = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
     if key is None:
-        raise DomainError("NOT_FOUND", f"No API key {key_id!r}", "key")
+        raise DomainError(CoreError.NOT_FOUND, f"No API key {key_id!r}", "key")
     if key.revoked_at is None:
         key.revoked_at = now
     await session.flush()

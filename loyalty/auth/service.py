@@ -1,32 +1,44 @@
-"""Signing members up and in: passwords, sessions with rotating refresh tokens, sign-out."""
+"""Signing members up and in: passwords, sessions with rotating refresh tokens, sign-out.
+
+Session mechanics are in `loyalty.auth.sessions`, members of the brand's identity provider in
+`loyalty.auth.identity`; `AuthService` is the one entry point the API uses for all of them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.auth import apikeys, ratelimit
+from loyalty.auth import apikeys, identity, ratelimit, sessions
 from loyalty.auth.apikeys import Integration
+from loyalty.auth.errors import AuthError
 from loyalty.auth.models import AuthSession, RefreshToken
 from loyalty.auth.passwords import PasswordHasher, password_problem
+from loyalty.auth.sessions import REFRESH_PREFIX, IssuedSession, MemberPrincipal, SessionIssuer
 from loyalty.auth.tokens import AccessTokens
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, ValidationFailed
-from loyalty.core.identifiers import hash_secret, new_secret
+from loyalty.core.identifiers import hash_secret
 from loyalty.members import service as members
 from loyalty.members.contact import normalise_email
+from loyalty.members.errors import MembersError
 from loyalty.members.models import Member
 from loyalty.programme.store import current_settings
 from loyalty.storage.database import Database
 
-REFRESH_PREFIX = "rt_"
-INVALID_CREDENTIALS = DomainError("INVALID_CREDENTIALS", "Email or password is not right")
+__all__ = [
+    "REFRESH_PREFIX",
+    "AuthService",
+    "IssuedSession",
+    "MemberPrincipal",
+    "SignInLimits",
+    "SignUpInput",
+]
 
 
 @dataclass(frozen=True)
@@ -34,22 +46,6 @@ class SignInLimits:
     window: timedelta = timedelta(minutes=15)
     failures_per_account: int = 5
     attempts_per_client: int = 30
-
-
-@dataclass(frozen=True)
-class IssuedSession:
-    access_token: str
-    refresh_token: str
-    expires_at: datetime
-    session_id: int
-    member_id: int
-
-
-@dataclass(frozen=True)
-class MemberPrincipal:
-    member_id: int
-    # None for members signed in through the brand's identity provider.
-    session_id: int | None
 
 
 @dataclass
@@ -77,40 +73,24 @@ class AuthService:
         self.tokens = tokens
         self.hasher = hasher
         self.limits = limits or SignInLimits()
-        self.refresh_ttl = refresh_ttl
-        self.session_lifetime = session_lifetime
+        self.issuer = SessionIssuer(
+            clock, tokens, refresh_ttl=refresh_ttl, session_lifetime=session_lifetime
+        )
         # Verifying against this keeps an unknown email as slow as a wrong password.
         self._decoy_hash = hasher.hash("decoy password that never matches")
+
+    @property
+    def refresh_ttl(self) -> timedelta:
+        return self.issuer.refresh_ttl
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return self.issuer.session_lifetime
 
     async def sign_up(
         self, data: SignUpInput, *, client: str | None = None, user_agent: str | None = None
     ) -> tuple[Member, IssuedSession]:
-        problems: list[DomainError] = []
-        email = ""
-        try:
-            email = normalise_email(data.email)
-        except DomainError as exc:
-            problems.append(exc)
-        first = data.profile.first_name if isinstance(data.profile.first_name, str) else ""
-        last = data.profile.last_name if isinstance(data.profile.last_name, str) else ""
-        weak = password_problem(data.password, user_inputs=[email, first, last])
-        if weak:
-            problems.append(DomainError("WEAK_PASSWORD", weak, "password"))
-        unknown = sorted(set(data.consents) - set(members.CONSENT_CHANNELS))
-        if unknown:
-            problems.append(
-                DomainError("INVALID_CHANNEL", f"Unknown consent channel {unknown[0]}", "consents")
-            )
-        async with self.db.unit_of_work(write=False) as uow:
-            settings = await current_settings(uow.session)
-        try:
-            profile = members.clean_profile(
-                data.profile, today=self._today(settings.zone), country=settings.country
-            )
-        except ValidationFailed as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise ValidationFailed(problems)
+        email, profile = await self._check_sign_up(data)
         if client:
             await self._count_client(f"signup:client:{client}")
         password_hash = await asyncio.to_thread(self.hasher.hash, data.password)
@@ -123,9 +103,39 @@ class AuthService:
                 profile=profile,
                 consents=data.consents,
             )
-            issued = await self._open_session(uow.session, member.id, user_agent)
+            issued = await self.issuer.open(uow.session, member.id, user_agent)
             await uow.commit()
         return member, issued
+
+    async def _check_sign_up(self, data: SignUpInput) -> tuple[str, dict[str, object]]:
+        """The normalised email and cleaned profile; every problem is reported at once."""
+        problems: list[DomainError] = []
+        email = ""
+        try:
+            email = normalise_email(data.email)
+        except DomainError as exc:
+            problems.append(exc)
+        first = data.profile.first_name if isinstance(data.profile.first_name, str) else ""
+        last = data.profile.last_name if isinstance(data.profile.last_name, str) else ""
+        weak = password_problem(data.password, user_inputs=[email, first, last])
+        if weak:
+            problems.append(DomainError(AuthError.WEAK_PASSWORD, weak, "password"))
+        unknown = sorted(set(data.consents) - set(members.CONSENT_CHANNELS))
+        if unknown:
+            message = f"Unknown consent channel {unknown[0]}"
+            problems.append(DomainError(MembersError.INVALID_CHANNEL, message, "consents"))
+        async with self.db.unit_of_work(write=False) as uow:
+            settings = await current_settings(uow.session)
+        profile: dict[str, object] = {}
+        try:
+            profile = members.clean_profile(
+                data.profile, today=self._today(settings.zone), country=settings.country
+            )
+        except ValidationFailed as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise ValidationFailed(problems)
+        return email, profile
 
     async def sign_in(
         self,
@@ -138,7 +148,7 @@ class AuthService:
         try:
             email = normalise_email(email)
         except DomainError:
-            raise INVALID_CREDENTIALS from None
+            raise _invalid_credentials() from None
         account_bucket = f"signin:account:{email}"
         if client:
             await self._count_client(f"signin:client:{client}")
@@ -154,7 +164,7 @@ class AuthService:
         stored = member.password_hash if member and member.password_hash else self._decoy_hash
         ok = await asyncio.to_thread(self.hasher.verify, stored, password)
         if member is None or not ok:
-            raise INVALID_CREDENTIALS  # the attempt is already counted as a failure
+            raise _invalid_credentials()  # the attempt is already counted as a failure
         # Hash outside the write transaction: on SQLite it would hold up every other writer.
         rehashed = (
             await asyncio.to_thread(self.hasher.hash, password)
@@ -165,19 +175,21 @@ class AuthService:
             await ratelimit.reset(uow.session, account_bucket, self.limits.window, now)
             if member.status != "active":
                 await uow.commit()
-                raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
+                raise _account_disabled()
             if rehashed is not None:
                 await uow.session.execute(
                     update(Member).where(Member.id == member.id).values(password_hash=rehashed)
                 )
-            issued = await self._open_session(uow.session, member.id, user_agent)
+            issued = await self.issuer.open(uow.session, member.id, user_agent)
             await uow.commit()
         return issued
 
     async def refresh(self, refresh_token: str) -> IssuedSession:
         now = self.clock.now()
         invalid = DomainError(
-            "INVALID_REFRESH_TOKEN", "The refresh token is not valid; sign in again", "refreshToken"
+            AuthError.INVALID_REFRESH_TOKEN,
+            "The refresh token is not valid; sign in again",
+            "refreshToken",
         )
         async with self.db.unit_of_work() as uow:
             s = uow.session
@@ -193,27 +205,21 @@ class AuthService:
             token, auth_session, status = found
             if auth_session.revoked_at is not None or auth_session.expires_at <= now:
                 raise invalid
-            # Conditional update: of two concurrent uses of one token only one can win.
-            claimed = await s.execute(
-                update(RefreshToken)
-                .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
-                .values(used_at=now)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if not await sessions.claim_refresh_token(s, token.id, now):
                 # A used token came back: it was stolen or replayed. End the whole session.
-                await self._revoke(s, [auth_session.id], now, "refresh_token_reused")
+                await sessions.revoke(s, [auth_session.id], now, "refresh_token_reused")
                 await uow.commit()
                 raise DomainError(
-                    "REFRESH_TOKEN_REUSED",
+                    AuthError.REFRESH_TOKEN_REUSED,
                     "This refresh token was already used; the session has been signed out",
                     "refreshToken",
                 )
             if token.expires_at <= now:
                 raise invalid
             if status != "active":
-                raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
+                raise _account_disabled()
             auth_session.last_refreshed_at = now
-            issued = await self._issue(s, auth_session)
+            issued = await self.issuer.issue(s, auth_session)
             await uow.commit()
         return issued
 
@@ -229,33 +235,23 @@ class AuthService:
             s = uow.session
             auth_session: AuthSession | None = None
             if refresh_token:
-                auth_session = await s.scalar(
-                    select(AuthSession)
-                    .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
-                    .where(RefreshToken.token_hash == hash_secret(refresh_token))
-                )
+                auth_session = await sessions.session_of_refresh_token(s, refresh_token)
                 if principal and auth_session and auth_session.member_id != principal.member_id:
                     auth_session = None
             elif principal and principal.session_id is not None:
                 auth_session = await s.get(AuthSession, principal.session_id)
             if auth_session is None:
                 raise DomainError(
-                    "INVALID_REFRESH_TOKEN" if refresh_token else "UNAUTHENTICATED",
+                    AuthError.INVALID_REFRESH_TOKEN if refresh_token else AuthError.UNAUTHENTICATED,
                     "No session to sign out of",
                     "refreshToken" if refresh_token else None,
                 )
-            if everywhere:
-                ids = list(
-                    await s.scalars(
-                        select(AuthSession.id).where(
-                            AuthSession.member_id == auth_session.member_id,
-                            AuthSession.revoked_at.is_(None),
-                        )
-                    )
-                )
-            else:
-                ids = [auth_session.id]
-            await self._revoke(s, ids, now, "signed_out")
+            ids = (
+                await sessions.open_sessions_of(s, auth_session.member_id)
+                if everywhere
+                else [auth_session.id]
+            )
+            await sessions.revoke(s, ids, now, "signed_out")
             await uow.commit()
 
     async def authenticate_member(self, access_token: str) -> MemberPrincipal:
@@ -274,9 +270,11 @@ class AuthService:
                 )
             ).first()
         if row is None or row.revoked_at is not None or row.expires_at <= self.clock.now():
-            raise DomainError("SESSION_REVOKED", "This session has been signed out or has ended")
+            raise DomainError(
+                AuthError.SESSION_REVOKED, "This session has been signed out or has ended"
+            )
         if row.status != "active":
-            raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
+            raise _account_disabled()
         return MemberPrincipal(claims.member_id, claims.session_id)
 
     async def authenticate_integration(self, api_key: str) -> Integration:
@@ -293,48 +291,24 @@ class AuthService:
         self, subject: str, email: str | None, email_verified: bool
     ) -> MemberPrincipal:
         """Map a member of the brand's identity provider to ours, creating or linking one."""
-        async with self.db.unit_of_work(write=False) as uow:
-            member = await uow.session.scalar(
-                select(Member).where(Member.external_subject == subject)
-            )
+        member = await identity.member_of_subject(self.db, subject)
         if member is None:
             try:
-                member = await self._provision(subject, email, email_verified)
+                member = await identity.provision(
+                    self.db, self.clock.now(), subject, email, email_verified
+                )
             except (IntegrityError, DomainError) as exc:
-                if isinstance(exc, DomainError) and exc.code != "EMAIL_TAKEN":
+                if isinstance(exc, DomainError) and exc.code != MembersError.EMAIL_TAKEN:
                     raise
                 # A parallel first request for the same subject created it on PostgreSQL; with
                 # an email the unique address is what clashes, reported as EMAIL_TAKEN (also
                 # when a sign-up with that address won). Provisioning again finds or links it.
-                member = await self._provision(subject, email, email_verified)
+                member = await identity.provision(
+                    self.db, self.clock.now(), subject, email, email_verified
+                )
         if member.status != "active":
-            raise DomainError("ACCOUNT_DISABLED", "This account is blocked or closed")
+            raise _account_disabled()
         return MemberPrincipal(member.id, None)
-
-    async def _provision(self, subject: str, email: str | None, email_verified: bool) -> Member:
-        async with self.db.unit_of_work() as uow:
-            s = uow.session
-            # Checked again under the write lock: a parallel first request may have won.
-            member = await s.scalar(select(Member).where(Member.external_subject == subject))
-            if member is None:
-                clean_email = _safe_email(email)
-                existing = await members.member_by_email(s, clean_email) if clean_email else None
-                if existing and email_verified and existing.external_subject is None:
-                    existing.external_subject = subject
-                    member = existing
-                else:
-                    member = await members.create_member(
-                        s,
-                        now=self.clock.now(),
-                        email=None if existing else clean_email,
-                        password_hash=None,
-                        profile={},
-                        consents={},
-                        external_subject=subject,
-                        consent_source="identity_provider",
-                    )
-                await uow.commit()
-        return member
 
     async def _count_client(self, bucket: str) -> None:
         async with self.db.unit_of_work() as uow:
@@ -343,54 +317,19 @@ class AuthService:
         if n > self.limits.attempts_per_client:
             raise _rate_limited()
 
-    async def _open_session(
-        self, s: AsyncSession, member_id: int, user_agent: str | None
-    ) -> IssuedSession:
-        now = self.clock.now()
-        auth_session = AuthSession(
-            member_id=member_id,
-            created_at=now,
-            expires_at=now + self.session_lifetime,
-            user_agent=(user_agent or "")[:255] or None,
-        )
-        s.add(auth_session)
-        await s.flush()
-        return await self._issue(s, auth_session)
-
-    async def _issue(self, s: AsyncSession, auth_session: AuthSession) -> IssuedSession:
-        now = self.clock.now()
-        plaintext = new_secret(REFRESH_PREFIX)
-        s.add(
-            RefreshToken(
-                session_id=auth_session.id,
-                token_hash=hash_secret(plaintext),
-                created_at=now,
-                expires_at=min(now + self.refresh_ttl, auth_session.expires_at),
-            )
-        )
-        await s.flush()
-        access, expires_at = self.tokens.issue(auth_session.member_id, auth_session.id)
-        return IssuedSession(access, plaintext, expires_at, auth_session.id, auth_session.member_id)
-
-    async def _revoke(self, s: AsyncSession, ids: list[int], now: datetime, reason: str) -> None:
-        await s.execute(
-            update(AuthSession)
-            .where(AuthSession.id.in_(ids), AuthSession.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_reason=reason)
-        )
-
     def _today(self, zone: ZoneInfo) -> date:
         return self.clock.now().astimezone(zone).date()
 
 
+def _invalid_credentials() -> DomainError:
+    return DomainError(AuthError.INVALID_CREDENTIALS, "Email or password is not right")
+
+
+def _account_disabled() -> DomainError:
+    return DomainError(AuthError.ACCOUNT_DISABLED, "This account is blocked or closed")
+
+
 def _rate_limited() -> DomainError:
-    return DomainError("RATE_LIMITED", "Too many sign-in attempts; wait a while and try again")
-
-
-def _safe_email(email: str | None) -> str | None:
-    if not email:
-        return None
-    try:
-        return normalise_email(email)
-    except DomainError:
-        return None
+    return DomainError(
+        AuthError.RATE_LIMITED, "Too many sign-in attempts; wait a while and try again"
+    )

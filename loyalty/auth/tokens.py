@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from loyalty.auth.errors import AuthError
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError
 
@@ -64,9 +65,11 @@ class AccessTokens:
             )
             member_id, session_id, exp = int(claims["sub"]), int(claims["sid"]), int(claims["exp"])
         except (jwt.InvalidTokenError, ValueError, TypeError):
-            raise DomainError("INVALID_TOKEN", "The access token is not valid") from None
+            raise DomainError(AuthError.INVALID_TOKEN, "The access token is not valid") from None
         if self._clock.now().timestamp() >= exp:
-            raise DomainError("TOKEN_EXPIRED", "The access token has expired; refresh the session")
+            raise DomainError(
+                AuthError.TOKEN_EXPIRED, "The access token has expired; refresh the session"
+            )
         return AccessClaims(member_id, session_id, datetime.fromtimestamp(exp, tz=UTC))
 
 

@@ -1,134 +1,60 @@
-"""Members: joining, the profile they keep, and the consents they give per channel."""
+"""Members: joining, finding them, the profile they keep and the consents they give per
+channel. The profile's fields and their checks are in `loyalty.members.profile`."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
-from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.errors import DomainError, NotFound
 from loyalty.core.events import MemberSignedUp, ProfileCompleted
 from loyalty.core.identifiers import new_card_barcode, new_member_number, normalise_member_number
 from loyalty.core.outbox import emit
-from loyalty.members.contact import normalise_phone
+from loyalty.members.errors import MembersError
 from loyalty.members.models import Member, MemberConsent
+from loyalty.members.profile import (
+    CONTACT_CHANNELS,
+    MAX_INTERESTS,
+    PROFILE_FIELDS,
+    UNSET,
+    ProfileInput,
+    Unset,
+    clean_profile,
+    profile_complete,
+)
 from loyalty.programme.store import current_settings
 from loyalty.storage.database import Database
 
-# What a complete profile has (completing it may earn a bonus).
-PROFILE_FIELDS = ("first_name", "last_name", "birth_date", "phone")
 CONSENT_CHANNELS = ("email", "sms", "push", "in_app", "personalisation")
-CONTACT_CHANNELS = ("email", "sms", "push", "in_app")
 STATUSES = ("active", "blocked", "closed")
-MAX_INTERESTS = 30
-_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
-_INTEREST = re.compile(r"^[\w][\w &'/-]{0,39}$")
 
-
-class Unset:
-    """Marks a profile field the caller did not send, as opposed to one sent as null."""
-
-
-UNSET = Unset()
-
-
-@dataclass
-class ProfileInput:
-    first_name: str | None | Unset = UNSET
-    last_name: str | None | Unset = UNSET
-    birth_date: date | None | Unset = UNSET
-    phone: str | None | Unset = UNSET
-    locale: str | None | Unset = UNSET
-    preferred_channel: str | None | Unset = UNSET
-    interests: Sequence[str] | None | Unset = UNSET
-
-
-def clean_profile(data: ProfileInput, *, today: date, country: str) -> dict[str, object]:
-    """Validate and normalise the fields that were sent; every problem is reported at once."""
-    cleaners: dict[str, Callable[[Any], object]] = {
-        "first_name": lambda v: _clean_name(v, "firstName"),
-        "last_name": lambda v: _clean_name(v, "lastName"),
-        "birth_date": lambda v: _clean_birth_date(v, today),
-        "phone": lambda v: normalise_phone(v, country) if v else None,
-        "locale": _clean_locale,
-        "preferred_channel": _clean_channel,
-        "interests": _clean_interests,
-    }
-    values: dict[str, object] = {}
-    problems: list[DomainError] = []
-    for name, clean in cleaners.items():
-        raw = getattr(data, name)
-        if isinstance(raw, Unset):
-            continue
-        try:
-            values[name] = clean(raw)
-        except DomainError as exc:
-            problems.append(exc)
-    if problems:
-        raise ValidationFailed(problems)
-    return values
-
-
-def _clean_name(raw: str | None, field_name: str) -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    value = " ".join(raw.split())
-    if len(value) > 100:
-        raise DomainError("INVALID_NAME", "Names are at most 100 characters", field_name)
-    return value
-
-
-def _clean_birth_date(value: date | None, today: date) -> date | None:
-    if value is None:
-        return None
-    if value > today or value.year < 1900:
-        raise DomainError("INVALID_BIRTH_DATE", "Birth date must be a real past date", "birthDate")
-    return value
-
-
-def _clean_locale(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip().replace("_", "-")
-    if not _LOCALE.match(value):
-        raise DomainError("INVALID_LOCALE", "Locale must look like nl-NL or en", "locale")
-    return value
-
-
-def _clean_channel(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if value not in CONTACT_CHANNELS:
-        raise DomainError(
-            "INVALID_CHANNEL",
-            f"Channel must be one of {', '.join(CONTACT_CHANNELS)}",
-            "preferredChannel",
-        )
-    return value
-
-
-def _clean_interests(values: Sequence[str] | None) -> list[str]:
-    cleaned: list[str] = []
-    for raw in values or ():
-        value = " ".join(raw.split()).lower()
-        if not _INTEREST.match(value):
-            raise DomainError(
-                "INVALID_INTEREST",
-                f"Interest {raw!r} must be 1-40 letters, digits or spaces",
-                "interests",
-            )
-        if value not in cleaned:
-            cleaned.append(value)
-    if len(cleaned) > MAX_INTERESTS:
-        raise DomainError("INVALID_INTEREST", f"At most {MAX_INTERESTS} interests", "interests")
-    return cleaned
+__all__ = [
+    "CONSENT_CHANNELS",
+    "CONTACT_CHANNELS",
+    "MAX_INTERESTS",
+    "PROFILE_FIELDS",
+    "STATUSES",
+    "UNSET",
+    "ProfileInput",
+    "ProfileService",
+    "Unset",
+    "clean_profile",
+    "consents_for",
+    "create_member",
+    "email_in_use",
+    "member_by_card",
+    "member_by_email",
+    "member_by_number",
+    "members_by_ids",
+    "profile_complete",
+    "set_consent",
+    "update_profile",
+]
 
 
 async def email_in_use(session: AsyncSession, email: str) -> bool:
@@ -150,7 +76,9 @@ async def create_member(
     """Insert a member; `email` must already be normalised and `profile` cleaned.
     `consent_source` says how the member came in (member: the app, identity_provider, demo…)."""
     if email is not None and await email_in_use(session, email):
-        raise DomainError("EMAIL_TAKEN", "An account with this email already exists", "email")
+        raise DomainError(
+            MembersError.EMAIL_TAKEN, "An account with this email already exists", "email"
+        )
     member = Member(
         member_number=await _unused_member_number(session),
         card_barcode=new_card_barcode(),
@@ -171,7 +99,7 @@ async def create_member(
         # A concurrent sign-up with the same address won the race.
         if "email" in str(exc.orig).lower():
             raise DomainError(
-                "EMAIL_TAKEN", "An account with this email already exists", "email"
+                MembersError.EMAIL_TAKEN, "An account with this email already exists", "email"
             ) from None
         raise
     for channel in CONSENT_CHANNELS:
@@ -219,7 +147,9 @@ async def set_consent(
 ) -> MemberConsent:
     if channel not in CONSENT_CHANNELS:
         raise DomainError(
-            "INVALID_CHANNEL", f"Channel must be one of {', '.join(CONSENT_CHANNELS)}", "channel"
+            MembersError.INVALID_CHANNEL,
+            f"Channel must be one of {', '.join(CONSENT_CHANNELS)}",
+            "channel",
         )
     consent = await session.get(MemberConsent, (member_id, channel))
     if consent is None:
@@ -259,10 +189,6 @@ async def member_by_number(session: AsyncSession, number: str) -> Member | None:
     )
 
 
-def profile_complete(member: Member) -> bool:
-    return all(getattr(member, name) for name in PROFILE_FIELDS)
-
-
 async def members_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Member]:
     return list(await session.scalars(select(Member).where(Member.id.in_(ids))))
 
@@ -281,7 +207,7 @@ class ProfileService:
             )
             member = await uow.session.get(Member, member_id)
             if member is None:
-                raise DomainError("NOT_FOUND", "Member not found")
+                raise NotFound("Member")
             was_complete = profile_complete(member)
             await update_profile(uow.session, member, values, now)
             if profile_complete(member) and not was_complete:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.messaging.errors import MessagingError
 from loyalty.messaging.models import Device
 from loyalty.storage.database import Database
 
@@ -32,7 +33,9 @@ def clean_token(token: str) -> str:
     token = token.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isprintable() or " " in token:
         raise DomainError(
-            "INVALID_TOKEN", f"A push token is 1-{MAX_TOKEN_LENGTH} printable characters", "token"
+            MessagingError.INVALID_TOKEN,
+            f"A push token is 1-{MAX_TOKEN_LENGTH} printable characters",
+            "token",
         )
     return token
 
@@ -40,7 +43,9 @@ def clean_token(token: str) -> str:
 def _check_platform(platform: str) -> str:
     if platform not in PLATFORMS:
         raise DomainError(
-            "INVALID_PLATFORM", f"Platform must be one of {', '.join(PLATFORMS)}", "platform"
+            MessagingError.INVALID_PLATFORM,
+            f"Platform must be one of {', '.join(PLATFORMS)}",
+            "platform",
         )
     return platform
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import DomainError
+from loyalty.programme.errors import ProgrammeError
 from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile, ProgrammeSpec
 
@@ -97,7 +98,7 @@ async def apply_programme(
         session.add(row)
     elif row.key != spec.key:
         raise DomainError(
-            "PROGRAMME_MISMATCH",
+            ProgrammeError.PROGRAMME_MISMATCH,
             f"this installation runs programme {row.key!r}; the file describes {spec.key!r}",
             "programme.key",
         )

@@ -1,5 +1,5 @@
 """The declarative base every area's tables derive from, with the naming convention that
-migrations rely on. Tables live in their area's `models.py`; `loyalty.tables` imports them all."""
+migrations rely on. Tables live in their area's `models.py`; `loyalty.areas` finds them all."""
 
 from __future__ import annotations
 

@@ -12,12 +12,17 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
+from loyalty.auth.errors import AuthError
 from loyalty.auth.models import AuthSession, RefreshToken
 from loyalty.auth.service import AuthService, IssuedSession, SignInLimits, SignUpInput
 from loyalty.auth.tokens import AUDIENCE, ISSUER, AccessTokens, looks_like_own_token
 from loyalty.core.clock import FixedClock
 from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.events import MemberSignedUp
 from loyalty.core.identifiers import hash_secret
+from loyalty.core.models import OutboxEvent
+from loyalty.core.outbox import recorded
+from loyalty.members.errors import MembersError
 from loyalty.members.models import Member, MemberConsent
 from loyalty.members.service import ProfileInput
 from loyalty.storage.database import Database
@@ -664,3 +669,59 @@ async def test_sign_in_with_the_longest_valid_email(auth: AuthService) -> None:
     assert await code_of(auth.sign_in(email, "wrong-password-x")) == "INVALID_CREDENTIALS"
     unknown = "z" + email[1:]
     assert await code_of(auth.sign_in(unknown, STRONG_PASSWORD)) == "INVALID_CREDENTIALS"
+
+
+async def test_joining_through_the_identity_provider_is_a_sign_up(
+    auth: AuthService, db: Database
+) -> None:
+    """Every entry path says `member.signed_up` (what the sign-up bonus reacts to)."""
+    principal = await auth.member_for_subject("idp|event", "event@example.com", True)
+    await auth.member_for_subject("idp|event", "event@example.com", True)  # no second one
+    async with db.unit_of_work(write=False) as uow:
+        rows = list(
+            await uow.session.scalars(
+                select(OutboxEvent).where(OutboxEvent.topic == MemberSignedUp.name)
+            )
+        )
+    assert [recorded(row).event for row in rows] == [
+        MemberSignedUp(member_id=principal.member_id, channel="identity_provider")
+    ]
+
+
+# --- error codes ----------------------------------------------------------------------------
+
+
+def test_auth_codes_keep_their_wire_strings() -> None:
+    assert all(code.value == code.name for code in AuthError)
+    assert {code.value for code in AuthError} == {
+        "WEAK_PASSWORD",
+        "INVALID_CREDENTIALS",
+        "RATE_LIMITED",
+        "ACCOUNT_DISABLED",
+        "INVALID_REFRESH_TOKEN",
+        "REFRESH_TOKEN_REUSED",
+        "UNAUTHENTICATED",
+        "SESSION_REVOKED",
+        "INVALID_TOKEN",
+        "TOKEN_EXPIRED",
+        "INVALID_API_KEY",
+        "INVALID_NAME",
+        "INVALID_SCOPE",
+    }
+
+
+async def test_auth_failures_carry_the_areas_enum(auth: AuthService) -> None:
+    with pytest.raises(DomainError) as caught:
+        await auth.sign_in(EMAIL, "wrong-password-x")
+    assert caught.value.code is AuthError.INVALID_CREDENTIALS
+    with pytest.raises(DomainError) as caught:
+        await auth.refresh("rt_unknown")
+    assert caught.value.code is AuthError.INVALID_REFRESH_TOKEN
+    with pytest.raises(ValidationFailed) as failed:
+        await auth.sign_up(SignUpInput("nope", "short", consents={"fax": True}))
+    assert [p.code for p in failed.value.problems] == [
+        MembersError.INVALID_EMAIL,
+        AuthError.WEAK_PASSWORD,
+        MembersError.INVALID_CHANNEL,
+    ]
+    assert all(type(p.code) in (AuthError, MembersError) for p in failed.value.problems)

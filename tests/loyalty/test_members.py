@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 
 from loyalty.auth.service import AuthService, SignUpInput
 from loyalty.core.clock import FixedClock
-from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.errors import CoreError, DomainError, ValidationFailed
 from loyalty.core.identifiers import format_member_number, is_valid_member_number
+from loyalty.members import profile
 from loyalty.members import service as members
 from loyalty.members.contact import normalise_email, normalise_phone
+from loyalty.members.errors import MembersError
 from loyalty.members.models import Member, MemberConsent
 from loyalty.members.service import UNSET, ProfileInput, ProfileService, clean_profile
 from loyalty.programme import parse_programme
@@ -439,6 +441,7 @@ async def test_profile_update_of_unknown_member(profiles: ProfileService) -> Non
     with pytest.raises(DomainError) as caught:
         await profiles.update(424242, ProfileInput(first_name="X"))
     assert caught.value.code == "NOT_FOUND"
+    assert caught.value.code is CoreError.NOT_FOUND
 
 
 async def test_set_consent_moves_updated_at_only_when_the_answer_changes(
@@ -535,3 +538,42 @@ async def test_a_member_number_already_in_use_is_not_handed_out_again(
     second = await add_member(db, clock, "second@example.com")
     assert second.member_number == "1234567897"
     assert second.card_barcode != first.card_barcode
+
+
+# --- error codes and modules ------------------------------------------------------------------
+
+
+def test_members_codes_keep_their_wire_strings() -> None:
+    assert all(code.value == code.name for code in MembersError)
+    assert {code.value for code in MembersError} == {
+        "EMAIL_TAKEN",
+        "INVALID_EMAIL",
+        "INVALID_PHONE",
+        "INVALID_NAME",
+        "INVALID_BIRTH_DATE",
+        "INVALID_LOCALE",
+        "INVALID_CHANNEL",
+        "INVALID_INTEREST",
+    }
+
+
+def test_profile_problems_carry_the_areas_enum() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        clean_profile(
+            ProfileInput(first_name="x" * 101, phone="12", interests=["!!!"]),
+            today=TODAY,
+            country="NL",
+        )
+    assert [p.code for p in caught.value.problems] == [
+        MembersError.INVALID_NAME,
+        MembersError.INVALID_PHONE,
+        MembersError.INVALID_INTEREST,
+    ]
+    assert all(isinstance(p.code, MembersError) for p in caught.value.problems)
+
+
+def test_the_profile_names_are_still_reachable_from_the_service() -> None:
+    for name in ("ProfileInput", "UNSET", "Unset", "clean_profile", "profile_complete"):
+        assert getattr(members, name) is getattr(profile, name)
+    assert members.CONTACT_CHANNELS == ("email", "sms", "push", "in_app")
+    assert members.MAX_INTERESTS == 30

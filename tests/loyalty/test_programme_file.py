@@ -322,3 +322,12 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
 def test_loaded_file_round_trips_through_the_model() -> None:
     programme = load_programme(DEMO_FILE)
     assert ProgrammeFile.model_validate(programme.model_dump()) == programme
+
+
+def test_the_loader_still_offers_its_names_after_the_split() -> None:
+    from loyalty.programme import explain, loader, problems
+
+    assert loader.Problem is problems.Problem is Problem
+    assert loader.ProgrammeFileError is problems.ProgrammeFileError is ProgrammeFileError
+    assert loader.parse_programme is parse_programme
+    assert callable(explain.from_pydantic)

@@ -21,6 +21,7 @@ from loyalty.demo.data import (
 )
 from loyalty.members.models import Member, MemberConsent
 from loyalty.programme import ProgrammeFile, parse_programme
+from loyalty.programme.errors import ProgrammeError
 from loyalty.programme.models import Programme
 from loyalty.programme.store import (
     DEFAULT_SETTINGS,
@@ -126,6 +127,7 @@ async def test_a_file_for_another_programme_is_refused(db: Database, clock: Fixe
     with pytest.raises(DomainError) as caught:
         await apply(db, programme_file(key="thee", name="Thee"), clock)
     assert caught.value.code == "PROGRAMME_MISMATCH"
+    assert caught.value.code is ProgrammeError.PROGRAMME_MISMATCH
     assert caught.value.field == "programme.key"
     assert "koffie" in caught.value.message and "thee" in caught.value.message
     current = await settings(db)

@@ -3,7 +3,9 @@ instance secrets, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,7 +22,7 @@ from loyalty.auth.secrets import instance_secret
 from loyalty.core.clock import FixedClock
 from loyalty.members.models import Member, MemberConsent
 from loyalty.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, normalise_url
-from loyalty.storage.migrate import is_current, upgrade
+from loyalty.storage.migrate import MIGRATIONS, draft, is_current, next_revision, upgrade
 from tests.loyalty.services import add_member
 
 
@@ -92,6 +94,47 @@ async def test_schema_matches_the_models(db: Database) -> None:
     async with db.engine.connect() as conn:
         differences = await conn.run_sync(diff)
     assert differences == []
+
+
+def _assigned(path: Path, name: str) -> object:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.target.id == name
+            and node.value is not None
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path.name} does not set {name}")
+
+
+def test_migrations_are_one_numbered_chain() -> None:
+    """`NNNN_short_description.py` with revision NNNN, each revising the one before it."""
+    files = sorted(MIGRATIONS.glob("versions/*.py"))
+    assert files
+    previous: str | None = None
+    for number, path in enumerate(files, start=1):
+        match = re.fullmatch(r"(\d{4})_[a-z0-9]+(_[a-z0-9]+)*\.py", path.name)
+        assert match, f"{path.name}: name it NNNN_short_description.py"
+        assert match.group(1) == f"{number:04d}", f"{path.name}: numbers run 0001, 0002, ..."
+        assert _assigned(path, "revision") == match.group(1), path.name
+        assert _assigned(path, "down_revision") == previous, path.name
+        previous = match.group(1)
+
+
+async def test_draft_writes_the_next_numbered_migration(tmp_path: Path) -> None:
+    """With the models and migrations in step, the draft holds nothing to do."""
+    path = await draft("Say hello", into=tmp_path)
+    number = next_revision()
+    assert path.parent == tmp_path and path.name == f"{number}_say_hello.py"
+    assert _assigned(path, "revision") == number
+    assert _assigned(path, "down_revision") == f"{int(number) - 1:04d}"
+    upgrade_body = next(
+        node
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef) and node.name == "upgrade"
+    ).body
+    assert [type(statement) for statement in upgrade_body] == [ast.Expr, ast.Pass]
 
 
 def test_normalise_url_picks_async_drivers() -> None:
