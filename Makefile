@@ -32,6 +32,7 @@ imports: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/trouw export-schema
+	$(BIN)/trouw export-error-codes
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
