@@ -29,6 +29,7 @@ AREAS = (
     "points",
     "tiers",
     "rewards",
+    "offers",
     "messaging",
     "reports",
 )

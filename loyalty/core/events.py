@@ -228,6 +228,54 @@ class RewardCancelled(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OfferGranted(Event):
+    name = "offer.granted"
+    description = (
+        "An offer became available to the member (a new offer, a segment entered, a limit "
+        "lifted)."
+    )
+
+    offer_id: int
+    offer_key: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferActivated(Event):
+    name = "offer.activated"
+    description = "The member activated (clipped) an offer; it applies at the till from now on."
+
+    offer_id: int
+    offer_key: str
+    offer_version: int
+    coupon_code: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferRedeemed(Event):
+    name = "offer.redeemed"
+    description = "An activated offer applied to a purchase (or its coupon code was taken)."
+
+    offer_id: int
+    offer_key: str
+    purchase_id: int | None
+    points: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferExpired(Event):
+    name = "offer.expired"
+    description = (
+        "An offer is no longer available to the member: it ended, was paused or archived, a "
+        "limit or budget was reached, or the member left its segment."
+    )
+
+    offer_id: int
+    offer_key: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class OfferChanged(Event):
     name = "offer.changed"
     description = "One of the member's personal offers was granted, updated or removed."
@@ -248,6 +296,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RewardRedeemed,
     RewardCodeRedeemed,
     RewardCancelled,
+    OfferGranted,
+    OfferActivated,
+    OfferRedeemed,
+    OfferExpired,
     OfferChanged,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}

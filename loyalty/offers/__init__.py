@@ -1,0 +1,1 @@
+"""Offers: personalised promotions a member sees, activates and uses at the till."""
