@@ -231,8 +231,7 @@ class RewardCancelled(Event):
 class OfferGranted(Event):
     name = "offer.granted"
     description = (
-        "An offer became available to the member (a new offer, a segment entered, a limit "
-        "lifted)."
+        "An offer became available to the member (a new offer, a segment entered, a limit lifted)."
     )
 
     offer_id: int

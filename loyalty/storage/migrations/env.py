@@ -16,7 +16,6 @@ if connection is None:
     raise RuntimeError("run migrations with `trouw migrate`, which supplies the connection")
 
 
-
 def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | bool:
     """Drafted migrations spell our column types as plain SQLAlchemy ones: a migration must
     not depend on code that may change after it."""
