@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -16,7 +16,7 @@ if connection is None:
     raise RuntimeError("run migrations with `trouw migrate`, which supplies the connection")
 
 
-def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | bool:
+def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | Literal[False]:
     """Drafted migrations spell our column types as plain SQLAlchemy ones: a migration must
     not depend on code that may change after it."""
     if kind == "type" and isinstance(item, UTCDateTime):
