@@ -32,6 +32,7 @@ from sqlalchemy import insert
 from loyalty.auth.models import AuthSession
 from loyalty.auth.tokens import AccessTokens
 from loyalty.core.clock import SystemClock
+from loyalty.core.events import BalanceChanged
 from loyalty.core.identifiers import new_card_barcode
 from loyalty.core.models import OutboxEvent
 from loyalty.members.models import Member
@@ -64,6 +65,26 @@ def percentiles(values: list[float]) -> str:
     return (
         f"p50={at(0.50):7.1f} ms  p90={at(0.90):7.1f} ms  p99={at(0.99):7.1f} ms  "
         f"max={ordered[-1] * 1000:7.1f} ms"
+    )
+
+
+def earned(member_id: int, now: datetime) -> BalanceChanged:
+    """The change each member hears about: ten points earned."""
+    return BalanceChanged(
+        member_id=member_id,
+        entry_id=member_id,
+        kind="earn",
+        points=10,
+        entry_description="bench",
+        occurred_at=now,
+        available_at=None,
+        expires_at=None,
+        available=10,
+        pending=0,
+        lifetime_earned=10,
+        debt=0,
+        expiring_points=0,
+        expiring_at=None,
     )
 
 
@@ -135,7 +156,7 @@ async def baseline(n: int) -> list[float]:
     await asyncio.sleep(0)
     started[0] = time.perf_counter()
     for i in range(n):
-        await bus.publish(BusMessage(i, "balance.changed", i, "", {}))
+        await bus.publish(BusMessage(i, BalanceChanged.name, i, "", {}))
     await asyncio.gather(*tasks)
     return latencies
 
@@ -188,19 +209,11 @@ async def main() -> None:
                     insert(OutboxEvent),
                     [
                         {
-                            "topic": "balance.changed",
+                            "topic": BalanceChanged.name,
+                            "version": BalanceChanged.version,
                             "member_id": member_id,
                             "occurred_at": now,
-                            "payload": {
-                                "entry_id": member_id,
-                                "kind": "earn",
-                                "points": 10,
-                                "description": "bench",
-                                "occurred_at": now.isoformat(),
-                                "available": 10,
-                                "pending": 0,
-                                "lifetime_earned": 10,
-                            },
+                            "payload": earned(member_id, now).to_payload(),
                         }
                         for member_id, _ in members
                     ],
