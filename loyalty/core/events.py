@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -38,11 +38,7 @@ class Event:
     member_id: int | None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
-            wire: _to_json(getattr(self, f.name))
-            for f, wire, _ in _fields_of(type(self))
-            if f.name != "member_id"
-        }
+        return {c.wire: c.encode(getattr(self, c.name)) for c in _codec(type(self))}
 
     @classmethod
     def from_payload(
@@ -51,13 +47,13 @@ class Event:
         if version != cls.version:
             payload = cls.migrate(payload, version)
         values: dict[str, Any] = {"member_id": member_id}
-        for f, wire, kind in _fields_of(cls):
-            if f.name == "member_id":
-                continue
-            if wire in payload:
-                values[f.name] = _from_json(payload[wire], kind)
-            elif f.default is dataclasses.MISSING:
-                raise UnknownEvent(f"{cls.name} v{version}: {wire!r} is missing")
+        for c in _codec(cls):
+            value = payload.get(c.wire, _MISSING)
+            if value is _MISSING:
+                if c.required:
+                    raise UnknownEvent(f"{cls.name} v{version}: {c.wire!r} is missing")
+            else:
+                values[c.name] = None if value is None else c.decode(value)
         return cls(**values)
 
     @classmethod
@@ -330,29 +326,56 @@ def _fields_of(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], str, Any]
     return known
 
 
-def _to_json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    return value
+@dataclass(frozen=True)
+class _Field:
+    """How one payload field travels: its names and its conversions to and from JSON."""
+
+    name: str
+    wire: str
+    required: bool
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
 
 
-def _from_json(value: Any, kind: Any) -> Any:
-    if value is None:
-        return None
+_MISSING = object()
+_CODECS: dict[type[Event], tuple[_Field, ...]] = {}
+
+
+def _codec(cls: type[Event]) -> tuple[_Field, ...]:
+    """The payload fields of `cls`, worked out once per type (events are read and written on
+    every delivery)."""
+    known = _CODECS.get(cls)
+    if known is None:
+        known = _CODECS[cls] = tuple(
+            _Field(
+                f.name,
+                wire,
+                f.default is dataclasses.MISSING,
+                *_conversions(kind),
+            )
+            for f, wire, kind in _fields_of(cls)
+            if f.name != "member_id"
+        )
+    return known
+
+
+def _conversions(kind: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
     if kind is datetime:
-        return datetime.fromisoformat(value)
+        return _optional(datetime.isoformat), datetime.fromisoformat
     if kind is Decimal:
-        return Decimal(str(value))
-    if kind is int:
-        return int(value)
-    if kind is str:
-        return str(value)
+        return _optional(str), lambda value: Decimal(str(value))
+    if kind is int or kind is str:
+        return _same, kind
+    return _optional(dict), _same
+
+
+def _optional(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else encode(value)
+
+
+def _same(value: Any) -> Any:
     return value
 
 
