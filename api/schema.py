@@ -22,6 +22,7 @@ from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
 from api.notifications.mutations import NotificationMutations
 from api.notifications.queries import NotificationQueries
+from api.offers.mutations import OfferMutations
 from api.points.mutations import PointsMutations
 from api.points.queries import PointsQueries
 from api.rewards.mutations import RewardMutations
@@ -49,7 +50,12 @@ class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries):
 
 @strawberry.type
 class Mutation(
-    SessionMutations, MemberMutations, PointsMutations, RewardMutations, NotificationMutations
+    SessionMutations,
+    MemberMutations,
+    PointsMutations,
+    RewardMutations,
+    OfferMutations,
+    NotificationMutations,
 ):
     pass
 

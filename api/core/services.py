@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from loyalty.messaging.devices import DeviceService
     from loyalty.messaging.inbox import InboxService
     from loyalty.messaging.read import MessagingReads
+    from loyalty.offers.service import OffersService
     from loyalty.points.read import PointsReads
     from loyalty.points.service import PointsService
     from loyalty.reports.read import ReportReads
@@ -48,6 +49,7 @@ class Services:
     profiles: ProfileService
     points: PointsService
     rewards: RewardsService
+    offers: OffersService
     devices: DeviceService
     inbox: InboxService
     reads: Reads

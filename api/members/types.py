@@ -19,6 +19,8 @@ from loyalty.core.identifiers import format_member_number
 
 if TYPE_CHECKING:
     from api.notifications.types import InboxConnection
+    from api.offers.inputs import OfferContextInput
+    from api.offers.types import Offer
     from api.points.types import Balance, MemberTier, PointsTransaction
     from api.rewards.types import Redemption
     from loyalty.members.models import Member as MemberRow
@@ -146,6 +148,21 @@ class Member(relay.Node):
         before = decode_id_cursor("redemptions", after)
         rows = await info.context.services.rewards.redemptions(self.id, limit + 1, before)
         return connection(rows, limit, before is not None, "redemptions", Redemption.from_row)
+
+    @strawberry.field(
+        description="The offers the member may have now, given where and when they are "
+        "(`context`); every offer listed as AVAILABLE can be activated."
+    )
+    async def offers(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        context: Annotated[OfferContextInput, strawberry.lazy("api.offers.inputs")] | None = None,
+    ) -> relay.Connection[Annotated[Offer, strawberry.lazy("api.offers.types")]]:
+        from api.offers.queries import member_offers
+
+        return await member_offers(info, self.id, first, after, context)
 
     @strawberry.field(description="The in-app inbox, newest first; only the member sees it.")
     async def inbox(

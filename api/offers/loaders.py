@@ -1,1 +1,1 @@
-"""No DataLoaders: offers are not stored yet; only the live feed carries them."""
+"""DataLoaders of offers: none yet (a member's offers are one service call per member)."""

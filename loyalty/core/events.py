@@ -316,7 +316,8 @@ def decode(name: str, member_id: int | None, payload: Mapping[str, Any], version
 _FIELDS: dict[type[Event], list[tuple[dataclasses.Field[Any], str, Any]]] = {}
 
 
-def _fields_of(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], str, Any]]:
+def fields_of(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], str, Any]]:
+    """Each field of `cls` with its name on the wire and its type (worked out once)."""
     known = _FIELDS.get(cls)
     if known is None:
         hints = get_type_hints(cls)
@@ -353,7 +354,7 @@ def _codec(cls: type[Event]) -> tuple[_Field, ...]:
                 f.default is dataclasses.MISSING,
                 *_conversions(kind),
             )
-            for f, wire, kind in _fields_of(cls)
+            for f, wire, kind in fields_of(cls)
             if f.name != "member_id"
         )
     return known
@@ -377,34 +378,3 @@ def _optional(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _same(value: Any) -> Any:
     return value
-
-
-def payload_reference() -> str:
-    """The payload of every event as Markdown (docs/webhooks.md holds this text; a test
-    compares them)."""
-    out: list[str] = []
-    for cls in EVENT_TYPES:
-        out += [f"### `{cls.name}` (version {cls.version})", "", cls.description, ""]
-        rows = [(w, _type_name(k)) for f, w, k in _fields_of(cls) if f.name != "member_id"]
-        if rows:
-            out += ["| key | type |", "| --- | --- |"]
-            out += [f"| `{w}` | {t} |" for w, t in rows]
-        else:
-            out.append("No payload keys.")
-        out.append("")
-    return "\n".join(out)
-
-
-def _type_name(kind: Any) -> str:
-    args = typing.get_args(kind)
-    optional = type(None) in args
-    if optional:
-        kind = next(a for a in args if a is not type(None))
-    base = {
-        int: "integer",
-        str: "string",
-        bool: "boolean",
-        datetime: "ISO 8601 time",
-        Decimal: "decimal string",
-    }.get(kind, "object")
-    return f"{base} or null" if optional else base

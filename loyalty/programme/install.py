@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.offers.catalogue import sync_offers
 from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import apply_programme
@@ -15,7 +16,8 @@ from loyalty.rewards.service import sync_rewards
 async def install_programme(
     s: AsyncSession, file: ProgrammeFile, now: datetime
 ) -> tuple[Programme, bool]:
-    """Apply the file and bring the rewards catalogue in step with it, in one transaction."""
+    """Apply the file and bring the rewards and offers in step with it, in one transaction."""
     row, created = await apply_programme(s, file, now)
     await sync_rewards(s, file.rewards, now)
+    await sync_offers(s, file.offers, now)
     return row, created

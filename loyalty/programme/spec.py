@@ -19,8 +19,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -260,6 +262,14 @@ class RewardSpec(SpecModel):
     active: bool = True
 
 
+# The offers' sections build on the models above, so they are imported here, not at the top.
+from loyalty.programme.offers_spec import (  # noqa: E402
+    OfferSpec,
+    StoreSpec,
+    offer_reference_problems,
+)
+
+
 class ProgrammeFile(SpecModel):
     """A whole programme file; one attribute per top-level section."""
 
@@ -268,6 +278,8 @@ class ProgrammeFile(SpecModel):
     earning: EarningSpec = EarningSpec()
     tiers: TiersSpec | None = None
     rewards: list[RewardSpec] = []
+    stores: list[StoreSpec] = []
+    offers: list[OfferSpec] = []
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -279,4 +291,16 @@ class ProgrammeFile(SpecModel):
             unknown = sorted(set(tiers) - known)
             if unknown:
                 raise ValueError(f"{owner} names unknown tier(s): {', '.join(unknown)}")
+        problems = list(offer_reference_problems(self.offers, self.stores, known))
+        if problems:
+            # Each at the offer's own line, not at the top of the file.
+            raise ValidationError.from_exception_data(
+                "ProgrammeFile",
+                [
+                    InitErrorDetails(
+                        type="value_error", loc=loc, input=None, ctx={"error": ValueError(text)}
+                    )
+                    for loc, text in problems
+                ],
+            )
         return self

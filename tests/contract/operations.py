@@ -25,6 +25,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/live.graphql": {"OnBalanceChanged", "OnOffersChanged"},
     # Exercised by tests/api/test_inbox_api.py.
     "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead"},
+    # Exercised by tests/api/test_offers_api.py. (Home waits for `pendingSurvey`.)
+    "member-app/offers.graphql": {"Offers", "ActivateOffer"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

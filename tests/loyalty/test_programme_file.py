@@ -331,3 +331,32 @@ def test_the_loader_still_offers_its_names_after_the_split() -> None:
     assert loader.ProgrammeFileError is problems.ProgrammeFileError is ProgrammeFileError
     assert loader.parse_programme is parse_programme
     assert callable(explain.from_pydantic)
+
+
+def test_offer_naming_an_unknown_store_or_tier_points_at_it() -> None:
+    text = VALID + (
+        "stores:\n"
+        "  - {key: dam, name: Dam, latitude: 52.37, longitude: 4.89}\n"
+        "offers:\n"
+        "  - key: koekje\n"
+        "    title: Koekje\n"
+        "    kind: free_item\n"
+        "    item: koekje\n"
+        "    context: {stores: [west], radius_m: 500}\n"
+        "    eligibility: {tiers: [goud]}\n"
+    )
+    assert problems_in(text) == [
+        Problem("offers[0].context.stores", 14, 23, "offer koekje names unknown store(s): west"),
+        Problem("offers[0].eligibility.tiers", 15, 26, "offer koekje names unknown tier(s): goud"),
+    ]
+
+
+def test_offer_needs_the_value_of_its_kind_and_known_weather_words() -> None:
+    offer = "offers:\n  - key: koekje\n    title: Koekje\n    kind: bonus_points\n"
+    assert problems_in(VALID + offer) == [
+        Problem("offers[0]", 8, 5, "a bonus_points offer needs `points`")
+    ]
+    weather = VALID + offer + "    points: 5\n    context: {weather: [drizzle]}\n"
+    assert [(p.path, p.line) for p in problems_in(weather)] == [
+        ("offers[0].context.weather[0]", 12)
+    ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 
 import pytest
 
+from api.wiring import wire_database
 from loyalty.core.clock import FixedClock
 from loyalty.core.events import BalanceChanged, PointsExpiring, UnknownEvent
 from loyalty.core.models import OutboxEvent
@@ -22,6 +24,18 @@ from tests.notifications.helpers import AFTERNOON, earned, event, expiring, memb
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(AFTERNOON)
+
+
+@pytest.fixture
+async def db(private_database: str) -> AsyncIterator[Database]:
+    """A database of its own: the shared test server's relay would publish these tests' events
+    before their own relay could."""
+    database = Database(private_database)
+    wire_database(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 async def _drain(subscription: Subscription) -> list[BusMessage]:

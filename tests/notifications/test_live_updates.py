@@ -143,9 +143,9 @@ async def test_offer_changes_reach_the_member(server: ServerHandle, clean_databa
     member_id = server.client().data("{ me { id } }", token=token)["me"]["id"]
     row_id = int(base64.b64decode(member_id).decode().split(":")[1])
     offer = {
-        "id": "offer-7",
+        "id": 7,
         "title": "Gratis croissant",
-        "kind": "free_product",
+        "kind": "free_item",
         "state": "available",
         "valid_until": "2026-12-31T23:00:00+00:00",
     }
@@ -168,7 +168,7 @@ async def test_offer_changes_reach_the_member(server: ServerHandle, clean_databa
         event = (await asyncio.wait_for(offers.get(), timeout=2))["offersChanged"]
         assert event["change"] == "GRANTED"
         assert event["offer"]["title"] == "Gratis croissant"
-        assert event["offer"]["state"] == "AVAILABLE" and event["offer"]["kind"] == "FREE_PRODUCT"
+        assert event["offer"]["state"] == "AVAILABLE" and event["offer"]["kind"] == "FREE_ITEM"
 
 
 async def test_idle_sockets_are_kept_alive(database_url: str) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from loyalty.core.events import EVENT_TYPES, payload_reference
+from loyalty.core.event_reference import payload_reference
+from loyalty.core.events import EVENT_TYPES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 START = "<!-- events:start -->"
