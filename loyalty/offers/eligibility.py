@@ -10,6 +10,7 @@ budget.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,12 +46,13 @@ class Situation:
     zone: ZoneInfo
 
 
-# Validated definitions by (offer id, version): a listing asks for each offer many times.
-_SPECS: dict[tuple[int, int], OfferSpec] = {}
+# Validated definitions by their stored text: a listing asks for each offer many times. Keyed
+# by content, not by id and version, so that two databases (tests, tools) never mix them up.
+_SPECS: dict[str, OfferSpec] = {}
 
 
 def spec_of(offer: Offer) -> OfferSpec:
-    key = (offer.id, offer.version)
+    key = json.dumps(offer.definition, sort_keys=True)
     spec = _SPECS.get(key)
     if spec is None:
         if len(_SPECS) > 4096:
