@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from loyalty.programme.spec import DisplayName, Key, SpecModel, Weekday, _require_unique
+from loyalty.programme.spec_base import DisplayName, Key, SpecModel, Weekday, _require_unique
 
 # The weather words an app may report; offers choose among the same words.
 WEATHER_WORDS = ("sunny", "cloudy", "rain", "snow", "storm", "fog", "wind", "heat", "frost")
