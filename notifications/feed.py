@@ -8,6 +8,8 @@ the bus brings by event id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 
 from loyalty.core.events import Event
@@ -29,16 +31,21 @@ async def newest(db: Database, member_id: int) -> int:
 
 
 async def missed(
-    db: Database, member_id: int, event_type: type[Event], after: int, limit: int = MAX_REPLAY
+    db: Database,
+    member_id: int,
+    event_types: type[Event] | Sequence[type[Event]],
+    after: int,
+    limit: int = MAX_REPLAY,
 ) -> list[BusMessage]:
-    """The member's published events of `event_type` after id `after`, oldest first, at most
+    """The member's published events of these types after id `after`, oldest first, at most
     `limit` of them."""
+    kinds = [event_types] if isinstance(event_types, type) else list(event_types)
     async with db.unit_of_work(write=False) as uow:
         rows = await uow.session.scalars(
             select(OutboxEvent)
             .where(
                 OutboxEvent.member_id == member_id,
-                OutboxEvent.topic == event_type.name,
+                OutboxEvent.topic.in_([kind.name for kind in kinds]),
                 OutboxEvent.id > after,
                 OutboxEvent.published_at.is_not(None),
             )

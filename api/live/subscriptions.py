@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from typing import TypeVar
 
 import strawberry
@@ -22,7 +22,15 @@ from api.core.permissions import require_member
 from api.live.types import BalanceChangedEvent, OfferChange, OffersChangedEvent
 from api.offers.types import Offer
 from api.points.types import Balance, ExpiringPoints, PointsTransaction, TransactionKind
-from loyalty.core.events import BalanceChanged, Event, OfferChanged
+from loyalty.core.events import (
+    BalanceChanged,
+    Event,
+    OfferActivated,
+    OfferChanged,
+    OfferExpired,
+    OfferGranted,
+    OfferRedeemed,
+)
 from notifications import feed
 from notifications.bus import RESYNC, BusMessage, Overflowed, member_channel
 
@@ -58,26 +66,45 @@ def _balance_event(message: BusMessage) -> BalanceChangedEvent:
     )
 
 
-def _offers_event(message: BusMessage) -> OffersChangedEvent:
-    e = OfferChanged.from_payload(message.member_id, message.payload)
+# What each offer event means for the member's list of offers.
+OFFER_CHANGES: dict[type[Event], OfferChange] = {
+    OfferGranted: OfferChange.GRANTED,
+    OfferActivated: OfferChange.UPDATED,
+    OfferRedeemed: OfferChange.UPDATED,
+    OfferExpired: OfferChange.REMOVED,
+}
+OFFER_EVENTS: tuple[type[Event], ...] = (OfferChanged, *OFFER_CHANGES)
+
+
+async def _offers_event(
+    info: Info[Context, None], message: BusMessage
+) -> OffersChangedEvent | None:
+    """The change with the offer as the member sees it now; None when the offer is gone."""
+    event = message.event()
+    cursor = encode_cursor("events", message.event_id)
+    if isinstance(event, OfferChanged):
+        offer = Offer.of_payload(dict(event.offer))
+        return OffersChangedEvent(cursor=cursor, change=OfferChange(event.change), offer=offer)
+    offer_id = getattr(event, "offer_id", None)
+    member_id = require_member(info).member_id
+    view = await info.context.services.offers.snapshot(member_id, offer_id) if offer_id else None
+    if view is None:
+        return None
     return OffersChangedEvent(
-        cursor=encode_cursor("events", message.event_id),
-        change=OfferChange(e.change),
-        offer=Offer.of_payload(dict(e.offer)),
+        cursor=cursor, change=OFFER_CHANGES[type(event)], offer=Offer.of_view(view)
     )
 
 
 async def _stream(
-    info: Info[Context, None],
-    event_type: type[Event],
-    after: str | None,
-    build: Callable[[BusMessage], T],
-) -> AsyncGenerator[T, None]:
+    info: Info[Context, None], event_types: tuple[type[Event], ...], after: str | None
+) -> AsyncGenerator[BusMessage, None]:
+    """The member's events of these types: missed ones first (given a cursor), then live."""
     # A socket lives long: the session may have ended since it connected.
     await info.context.reauthenticate()
     member_id = require_member(info).member_id
     last = decode_id_cursor("events", after)
     services = info.context.services
+    topics = {kind.name for kind in event_types}
     subscription = services.bus.subscribe(member_channel(member_id))
     try:
         # If the bus is away, go on: live updates resume when it is back.
@@ -87,18 +114,18 @@ async def _stream(
             # No cursor: changes from now on. Anything already committed counts as seen.
             last = await feed.newest(services.db, member_id)
         else:
-            for message in await feed.missed(services.db, member_id, event_type, last):
+            for message in await feed.missed(services.db, member_id, event_types, last):
                 last = message.event_id
-                yield build(message)
+                yield message
         async for message in subscription:
             if message.topic == RESYNC:
                 # The bus was away: what was published meanwhile is in the outbox.
-                for missed in await feed.missed(services.db, member_id, event_type, last):
+                for missed in await feed.missed(services.db, member_id, event_types, last):
                     last = missed.event_id
-                    yield build(missed)
-            elif message.topic == event_type.name and message.event_id > last:
+                    yield missed
+            elif message.topic in topics and message.event_id > last:
                 last = message.event_id
-                yield build(message)
+                yield message
     except Overflowed:
         raise ApiError(
             ApiErrorCode.SLOW_CONSUMER, "Too many updates queued; reconnect with your cursor"
@@ -116,12 +143,14 @@ class LiveSubscriptions:
     async def balance_changed(
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[BalanceChangedEvent, None]:
-        async for event in _stream(info, BalanceChanged, after, _balance_event):
-            yield event
+        async for message in _stream(info, (BalanceChanged,), after):
+            yield _balance_event(message)
 
     @strawberry.subscription(description="The member's personal offers changed.")
     async def offers_changed(
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[OffersChangedEvent, None]:
-        async for event in _stream(info, OfferChanged, after, _offers_event):
-            yield event
+        async for message in _stream(info, OFFER_EVENTS, after):
+            event = await _offers_event(info, message)
+            if event is not None:
+                yield event

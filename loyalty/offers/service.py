@@ -30,7 +30,7 @@ from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
 
-AVAILABLE, ACTIVATED, REDEEMED = "available", "activated", "redeemed"
+AVAILABLE, ACTIVATED, REDEEMED, EXPIRED = "available", "activated", "redeemed", "expired"
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 MESSAGES = {
@@ -127,6 +127,25 @@ class OffersService:
         """One offer as this member sees it now, or None when it is not shown to them."""
         views = await self.offers(member_id, context, limit=1, after_id=offer_id - 1)
         return views[0] if views and views[0].offer.id == offer_id else None
+
+    async def snapshot(self, member_id: int, offer_id: int) -> MemberOfferView | None:
+        """The offer and this member's activation as they are now, listed or not: what a live
+        update about the offer shows the app (an offer that no longer runs is EXPIRED)."""
+        async with self.db.unit_of_work(write=False) as uow:
+            s = uow.session
+            offer = await s.get(Offer, offer_id)
+            if offer is None:
+                return None
+            mine = await s.scalar(
+                select(MemberOffer).where(
+                    MemberOffer.member_id == member_id, MemberOffer.offer_id == offer_id
+                )
+            )
+        view = _view(offer, mine)
+        now = self.clock.now()
+        if offer.state != LIVE or (offer.valid_until is not None and now >= offer.valid_until):
+            return MemberOfferView(offer, EXPIRED, view.coupon_code)
+        return view
 
     async def activate(
         self, member_id: int, offer_id: int, context: AppContext = NO_CONTEXT

@@ -14,6 +14,7 @@ from loyalty.core.events import OfferChanged
 from loyalty.core.outbox import emit
 from loyalty.storage.database import Database
 from tests.contract.operations import operation
+from tests.loyalty.offers.programme import PROGRAMME as OFFERS_PROGRAMME
 from tests.support.data import api_key, install
 from tests.support.flows import sign_up
 from tests.support.live import listening
@@ -187,3 +188,36 @@ async def test_idle_sockets_are_kept_alive(database_url: str) -> None:
             assert [p["type"] for p in pings] == ["ping", "ping"]
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_activating_an_offer_reaches_the_members_offers_changed(
+    server: ServerHandle, clean_database: str
+) -> None:
+    """`offer.activated` reaches the contract's OnOffersChanged with the offer as the member now
+    sees it; another member hears nothing of it."""
+    await asyncio.to_thread(install, clean_database, OFFERS_PROGRAMME)
+    token, _ = _member(server, "live-activate@example.com")
+    other, _ = _member(server, "live-other@example.com")
+    app = server.client()
+    app.token = token
+    listed = app.data(operation("member-app/offers.graphql", "Offers"), {"first": 20})
+    shared = next(
+        e["node"]
+        for e in listed["me"]["offers"]["edges"]
+        if e["node"]["couponCode"] is None and e["node"]["title"] == "2 euro korting"
+    )
+    async with (
+        listening(server.ws_url, token, "OnOffersChanged") as mine,
+        listening(server.ws_url, other, "OnOffersChanged") as theirs,
+    ):
+        activate = operation("member-app/offers.graphql", "ActivateOffer")
+        done = await asyncio.to_thread(app.data, activate, {"input": {"offerId": shared["id"]}})
+        assert done["activateOffer"]["userErrors"] == []
+        event = (await asyncio.wait_for(mine.get(), timeout=5))["offersChanged"]
+        assert event["change"] == "UPDATED"
+        assert event["offer"]["id"] == shared["id"]
+        assert (
+            event["offer"]["state"] == "ACTIVATED" and event["offer"]["title"] == "2 euro korting"
+        )
+        await asyncio.sleep(0.3)
+        assert theirs.empty()
