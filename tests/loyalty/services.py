@@ -1,4 +1,4 @@
-"""Helpers for the domain tests: services built the way `api.app.build_services` builds them
+"""Helpers for the domain tests: services built the way `api.wiring.build_services` builds them
 (with cheap password hashing so the suite stays fast) and a few shortcuts into the database."""
 
 from __future__ import annotations
