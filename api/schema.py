@@ -22,7 +22,7 @@ from api.members.mutations import MemberMutations
 from api.members.queries import MemberQueries
 from api.notifications.mutations import NotificationMutations
 from api.notifications.queries import NotificationQueries
-from api.offers.mutations import OfferMutations
+from api.offers.mutations import OfferAdminMutations, OfferMutations
 from api.points.mutations import PointsMutations
 from api.points.queries import PointsQueries
 from api.rewards.mutations import RewardMutations
@@ -55,6 +55,7 @@ class Mutation(
     PointsMutations,
     RewardMutations,
     OfferMutations,
+    OfferAdminMutations,
     NotificationMutations,
 ):
     pass

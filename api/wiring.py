@@ -33,6 +33,7 @@ from loyalty.members.service import ProfileService
 from loyalty.messaging.devices import DeviceService
 from loyalty.messaging.inbox import InboxService
 from loyalty.messaging.read import MessagingReads
+from loyalty.offers.admin import OfferAdmin
 from loyalty.offers.service import OffersService
 from loyalty.points.read import PointsReads
 from loyalty.points.service import PointsService
@@ -139,6 +140,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         points=PointsService(db, clock),
         rewards=rewards,
         offers=OffersService(db, clock),
+        offer_admin=OfferAdmin(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
         reads=build_reads(db, clock, rewards),

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from loyalty.messaging.devices import DeviceService
     from loyalty.messaging.inbox import InboxService
     from loyalty.messaging.read import MessagingReads
+    from loyalty.offers.admin import OfferAdmin
     from loyalty.offers.service import OffersService
     from loyalty.points.read import PointsReads
     from loyalty.points.service import PointsService
@@ -50,6 +51,7 @@ class Services:
     points: PointsService
     rewards: RewardsService
     offers: OffersService
+    offer_admin: OfferAdmin
     devices: DeviceService
     inbox: InboxService
     reads: Reads

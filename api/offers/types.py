@@ -16,18 +16,13 @@ from strawberry.types import Info
 
 from api.core.context import Context
 from api.core.ids import row_id
+from api.offers.inputs import OfferActivation, OfferKind, OfferLifecycle
+from loyalty.auth.apikeys import Integration
+from loyalty.offers.ranking import Score
 
 if TYPE_CHECKING:
+    from loyalty.offers.models import Offer as OfferRow
     from loyalty.offers.service import MemberOfferView
-
-
-@strawberry.enum
-class OfferKind(Enum):
-    BONUS_POINTS = "bonus_points"
-    POINTS_MULTIPLIER = "points_multiplier"
-    PERCENT_OFF = "percent_off"
-    AMOUNT_OFF = "amount_off"
-    FREE_ITEM = "free_item"
 
 
 @strawberry.enum
@@ -36,6 +31,18 @@ class OfferState(Enum):
     ACTIVATED = "activated"
     REDEEMED = "redeemed"
     EXPIRED = "expired"
+
+
+@strawberry.type(description="One part of an offer's score, already weighted.")
+class OfferScorePart:
+    name: str
+    value: float
+
+
+@strawberry.type(description="An offer's score for one member: the parts add up to the total.")
+class OfferScore:
+    total: float
+    parts: list[OfferScorePart]
 
 
 @strawberry.type
@@ -52,6 +59,23 @@ class Offer(relay.Node):
     coupon_code: str | None = strawberry.field(
         description="Show this at the till; null until the offer is activated."
     )
+    rank: strawberry.Private[Score | None] = None
+
+    @strawberry.field(
+        description="Why the offer comes where it does in the member's list: the total and "
+        "its weighted parts (affinity, value, urgency, novelty, context). For admin keys "
+        "only; null for others and outside a list."
+    )
+    def score(self, info: Info[Context, None]) -> OfferScore | None:
+        principal = info.context.principal
+        if self.rank is None or not (
+            isinstance(principal, Integration) and principal.allows("admin")
+        ):
+            return None
+        return OfferScore(
+            total=self.rank.total,
+            parts=[OfferScorePart(name=p.name, value=p.value) for p in self.rank.parts],
+        )
 
     @classmethod
     def of_view(cls, view: MemberOfferView) -> Offer:
@@ -67,6 +91,7 @@ class Offer(relay.Node):
             valid_from=row.valid_from,
             valid_until=row.valid_until,
             coupon_code=view.coupon_code,
+            rank=view.score,
         )
 
     @classmethod
@@ -102,3 +127,57 @@ class Offer(relay.Node):
 
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+@strawberry.type(
+    description="An offer as those who manage it see it: its definition's main fields, its "
+    "own state and version, and its counters. Admin keys only."
+)
+class OfferDefinition(relay.Node):
+    id: relay.NodeID[int]
+    key: str
+    title: str
+    kind: OfferKind
+    state: OfferLifecycle
+    version: int
+    source: str = strawberry.field(description="programme (the file) or admin (this API).")
+    activation: OfferActivation
+    valid_from: datetime | None
+    valid_until: datetime | None
+    per_member_limit: int | None
+    global_limit: int | None
+    activated_count: int
+    redeemed_count: int
+    points_budget: int | None
+    points_budget_spent: int
+
+    @classmethod
+    def of_row(cls, row: OfferRow) -> OfferDefinition:
+        return cls(
+            id=row.id,
+            key=row.key,
+            title=row.title,
+            kind=OfferKind(row.kind),
+            state=OfferLifecycle(row.state),
+            version=row.version,
+            source=row.source,
+            activation=OfferActivation(row.activation),
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+            per_member_limit=row.per_member_limit,
+            global_limit=row.global_limit,
+            activated_count=row.activated_count,
+            redeemed_count=row.redeemed_count,
+            points_budget=row.points_budget,
+            points_budget_spent=row.points_budget_spent,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[OfferDefinition | None]:
+        principal = info.context.principal
+        if not (isinstance(principal, Integration) and principal.allows("admin")):
+            return [None for _ in node_ids]
+        rows = [await info.context.services.offer_admin.definition(row_id(i)) for i in node_ids]
+        return [cls.of_row(r) if r is not None else None for r in rows]

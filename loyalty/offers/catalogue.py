@@ -15,12 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core.errors import DomainError
+from loyalty.offers.errors import OffersError
 from loyalty.offers.models import Offer, OfferVersion
 from loyalty.programme.offers_spec import OfferSpec
 from loyalty.programme.store import current_settings
 
-PROGRAMME = "programme"
-LIVE, PAUSED, ARCHIVED = "live", "paused", "archived"
+PROGRAMME, ADMIN = "programme", "admin"
+DRAFT, LIVE, PAUSED, ARCHIVED = "draft", "live", "paused", "archived"
 
 
 def _aware(value: datetime | None, zone: ZoneInfo) -> datetime | None:
@@ -48,6 +50,19 @@ def columns(spec: OfferSpec, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
+def record_version(s: AsyncSession, offer: Offer, now: datetime, actor: str) -> None:
+    """Keep the offer as it is now under its current version (flush first: it needs the id)."""
+    s.add(
+        OfferVersion(
+            offer_id=offer.id,
+            version=offer.version,
+            snapshot=_snapshot(offer),
+            changed_at=now,
+            actor=actor,
+        )
+    )
+
+
 def _snapshot(offer: Offer) -> dict[str, Any]:
     return {
         "state": offer.state,
@@ -57,6 +72,20 @@ def _snapshot(offer: Offer) -> dict[str, Any]:
     }
 
 
+async def _refuse_admin_keys(s: AsyncSession, keys: list[str]) -> None:
+    if not keys:
+        return
+    taken = await s.scalar(
+        select(Offer.key).where(Offer.key.in_(keys), Offer.source != PROGRAMME).limit(1)
+    )
+    if taken is not None:
+        raise DomainError(
+            OffersError.OFFER_KEY_TAKEN,
+            f"offer key {taken} is already used by an offer made through the admin API",
+            "offers",
+        )
+
+
 def _changed(offer: Offer, values: dict[str, Any]) -> bool:
     return any(getattr(offer, name) != value for name, value in values.items())
 
@@ -64,6 +93,7 @@ def _changed(offer: Offer, values: dict[str, Any]) -> bool:
 async def sync_offers(s: AsyncSession, specs: Sequence[OfferSpec], now: datetime) -> None:
     zone = (await current_settings(s)).zone
     existing = {o.key: o for o in await s.scalars(select(Offer).where(Offer.source == PROGRAMME))}
+    await _refuse_admin_keys(s, [spec.key for spec in specs if spec.key not in existing])
     for spec in specs:
         values = columns(spec, zone)
         offer = existing.pop(spec.key, None)
@@ -80,28 +110,12 @@ async def sync_offers(s: AsyncSession, specs: Sequence[OfferSpec], now: datetime
         else:
             continue
         await s.flush()
-        s.add(
-            OfferVersion(
-                offer_id=offer.id,
-                version=offer.version,
-                snapshot=_snapshot(offer),
-                changed_at=now,
-                actor=PROGRAMME,
-            )
-        )
+        record_version(s, offer, now, PROGRAMME)
     for offer in existing.values():
         if offer.state != ARCHIVED:
             offer.state = ARCHIVED
             offer.version += 1
             offer.updated_at = now
             await s.flush()
-            s.add(
-                OfferVersion(
-                    offer_id=offer.id,
-                    version=offer.version,
-                    snapshot=_snapshot(offer),
-                    changed_at=now,
-                    actor=PROGRAMME,
-                )
-            )
+            record_version(s, offer, now, PROGRAMME)
     await s.flush()

@@ -114,13 +114,8 @@ def eligible(rules: Eligibility, facts: MemberFacts, now: datetime, zone: ZoneIn
 def in_context(rules: OfferContext, where: Situation) -> bool:
     app = where.context
     if rules.stores:
-        if app.latitude is None or app.longitude is None or rules.radius_m is None:
-            return False
-        nearest = min(
-            distance_m(app.latitude, app.longitude, s.latitude, s.longitude)
-            for s in (where.stores[key] for key in rules.stores if key in where.stores)
-        )
-        if nearest > rules.radius_m:
+        nearest = nearest_store_m(rules, where)
+        if nearest is None or rules.radius_m is None or nearest > rules.radius_m:
             return False
     if not _in_time_window(rules, where.now.astimezone(where.zone)):
         return False
@@ -133,6 +128,15 @@ def in_context(rules: OfferContext, where: Situation) -> bool:
     return rules.max_temperature is None or (
         app.temperature is not None and app.temperature <= rules.max_temperature
     )
+
+
+def nearest_store_m(rules: OfferContext, where: Situation) -> float | None:
+    """How far the app is from the nearest of the offer's stores (None: not known)."""
+    app = where.context
+    stores = [where.stores[key] for key in rules.stores if key in where.stores]
+    if app.latitude is None or app.longitude is None or not stores:
+        return None
+    return min(distance_m(app.latitude, app.longitude, s.latitude, s.longitude) for s in stores)
 
 
 def _in_time_window(rules: OfferContext, local: datetime) -> bool:

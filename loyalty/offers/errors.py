@@ -20,6 +20,12 @@ class OffersError(ErrorCode):
     OFFER_USED_UP = "OFFER_USED_UP"  # the member's own limit of uses is reached
     OFFER_LIMIT_REACHED = "OFFER_LIMIT_REACHED"  # the offer's global limit is reached
     BUDGET_SPENT = "BUDGET_SPENT"  # the offer's points budget is spent
+    INVALID_OFFER = "INVALID_OFFER"  # a definition the offers section would refuse
+    OFFER_KEY_TAKEN = "OFFER_KEY_TAKEN"
+    OFFER_FROM_PROGRAMME = "OFFER_FROM_PROGRAMME"  # changed in the programme file, not here
+    OFFER_ARCHIVED = "OFFER_ARCHIVED"  # an archived offer does not change any more
+    VERSION_CONFLICT = "VERSION_CONFLICT"  # changed by someone else since that version
+    INVALID_STATE = "INVALID_STATE"  # a state an offer cannot be put in this way
     INVALID_LATITUDE = "INVALID_LATITUDE"
     INVALID_LONGITUDE = "INVALID_LONGITUDE"
     INCOMPLETE_LOCATION = "INCOMPLETE_LOCATION"  # a latitude without a longitude, or back

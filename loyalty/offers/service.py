@@ -25,7 +25,9 @@ from loyalty.offers.context import NO_CONTEXT, AppContext
 from loyalty.offers.eligibility import Situation, Verdict, decide, spec_of
 from loyalty.offers.errors import OffersError
 from loyalty.offers.facts import MemberFacts, member_facts
+from loyalty.offers.history import NO_HISTORY, buying_history
 from loyalty.offers.models import MemberOffer, Offer
+from loyalty.offers.ranking import RankingInputs, Score, ranked, score
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
@@ -56,6 +58,16 @@ class MemberOfferView:
     offer: Offer
     state: str
     coupon_code: str | None
+    # Why it comes where it does in the member's list (None outside a ranked list).
+    score: Score | None = None
+
+
+@dataclass(frozen=True)
+class Rank:
+    """A place in a ranked list: the score's total and the offer id (the tie-breaker)."""
+
+    total: float
+    offer_id: int
 
 
 def refusal(reason: OffersError) -> DomainError:
@@ -67,13 +79,13 @@ def per_member_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
 
 
-def _view(offer: Offer, mine: MemberOffer | None) -> MemberOfferView:
+def _view(offer: Offer, mine: MemberOffer | None, rank: Score | None = None) -> MemberOfferView:
     if mine is None:
-        return MemberOfferView(offer, AVAILABLE, None)
+        return MemberOfferView(offer, AVAILABLE, None, rank)
     limit = offer.per_member_limit
     used_up = mine.state == REDEEMED or (limit is not None and mine.uses >= limit)
     code = mine.coupon_code or spec_of(offer).shared_code
-    return MemberOfferView(offer, REDEEMED if used_up else ACTIVATED, code)
+    return MemberOfferView(offer, REDEEMED if used_up else ACTIVATED, code, rank)
 
 
 def _shown(offer: Offer, facts: MemberFacts, verdict: Verdict, now: datetime) -> bool:
@@ -99,34 +111,50 @@ class OffersService:
         member_id: int,
         context: AppContext = NO_CONTEXT,
         limit: int | None = None,
-        after_id: int | None = None,
+        after: Rank | None = None,
     ) -> list[MemberOfferView]:
-        """The offers this member sees now, in id order; `after_id` continues after that one
-        and `limit` bounds the page (None: all)."""
+        """The offers this member sees now, best first (`ranking`), each with its score;
+        `after` continues after that place in the order and `limit` bounds the page."""
         now = self.clock.now()
         async with self.db.unit_of_work(write=False) as uow:
             s = uow.session
             file = await current_file(s)
-            query = select(Offer).where(Offer.state == LIVE).order_by(Offer.id)
-            if after_id is not None:
-                query = query.where(Offer.id > after_id)
-            live = list(await s.scalars(query))
+            live = await s.scalars(
+                select(Offer).where(
+                    Offer.state == LIVE, or_(Offer.valid_until.is_(None), Offer.valid_until > now)
+                )
+            )
             facts = await member_facts(s, member_id, file, now)
             where = _situation(file, now, context)
-            views: list[MemberOfferView] = []
-            for offer in live:
-                if _shown(offer, facts, decide(offer, facts, where), now):
-                    views.append(_view(offer, facts.activations.get(offer.id)))
-                    if limit is not None and len(views) >= limit:
-                        break
-            return views
+            shown = [o for o in live if _shown(o, facts, decide(o, facts, where), now)]
+            history = await buying_history(s, member_id, now) if shown else NO_HISTORY
+        inputs = RankingInputs(
+            where, history, file.earning.base.points_per_unit, frozenset(facts.activations)
+        )
+        order = ranked([(score(o, spec_of(o), inputs), o) for o in shown])
+        views = [
+            _view(offer, facts.activations.get(offer.id), rank)
+            for rank, offer in order
+            if after is None or (-rank.total, offer.id) > (-after.total, after.offer_id)
+        ]
+        return views if limit is None else views[:limit]
 
     async def offer(
         self, member_id: int, offer_id: int, context: AppContext = NO_CONTEXT
     ) -> MemberOfferView | None:
         """One offer as this member sees it now, or None when it is not shown to them."""
-        views = await self.offers(member_id, context, limit=1, after_id=offer_id - 1)
-        return views[0] if views and views[0].offer.id == offer_id else None
+        now = self.clock.now()
+        async with self.db.unit_of_work(write=False) as uow:
+            s = uow.session
+            offer = await s.get(Offer, offer_id)
+            if offer is None:
+                return None
+            file = await current_file(s)
+            facts = await member_facts(s, member_id, file, now, [offer_id])
+        verdict = decide(offer, facts, _situation(file, now, context))
+        if not _shown(offer, facts, verdict, now):
+            return None
+        return _view(offer, facts.activations.get(offer_id))
 
     async def snapshot(self, member_id: int, offer_id: int) -> MemberOfferView | None:
         """The offer and this member's activation as they are now, listed or not: what a live

@@ -124,6 +124,8 @@ class OfferSpec(SpecModel):
     percent: Decimal | None = Field(None, gt=0, le=100)
     amount: Decimal | None = Field(None, gt=0, decimal_places=2)
     item: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
+    # The product categories the offer is about: ranking weighs them against what the member buys.
+    categories: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] = []
     activation: Literal["clip", "auto"] = "clip"
     paused: bool = False
     valid_from: datetime | None = None

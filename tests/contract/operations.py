@@ -27,6 +27,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead"},
     # Exercised by tests/api/test_offers_api.py. (Home waits for `pendingSurvey`.)
     "member-app/offers.graphql": {"Offers", "ActivateOffer"},
+    # Exercised by tests/api/test_offer_admin_api.py.
+    "admin/offers-segments.graphql": {"CreateOffer", "UpdateOffer", "PauseOffer", "MemberOffers"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",
