@@ -1,6 +1,6 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
-(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`) and prune the outbox
-(`prune`).
+(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
+who hold them (`offers`) and prune the outbox (`prune`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -18,6 +18,7 @@ from datetime import datetime
 from loyalty.core.clock import Clock
 from loyalty.jobs.batch import BATCH
 from loyalty.jobs.expire import expire_points
+from loyalty.jobs.offers import end_offers
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
 from loyalty.jobs.release import release_pending
 from loyalty.jobs.tiers import recalculate_tiers
@@ -28,6 +29,7 @@ __all__ = [
     "BATCH",
     "JOBS",
     "OUTBOX_RETENTION",
+    "end_offers",
     "expire_points",
     "prune_outbox",
     "recalculate_tiers",
@@ -44,6 +46,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "expire": expire_points,
     "warn": warn_expiring,
     "tiers": recalculate_tiers,
+    "offers": end_offers,
     "prune": prune_outbox,
 }
 

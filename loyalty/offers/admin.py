@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.core.events import OfferExpired, OfferGranted
+from loyalty.core.outbox import emit
 from loyalty.offers.catalogue import (
     ADMIN,
     ARCHIVED,
@@ -32,7 +34,8 @@ from loyalty.offers.catalogue import (
 )
 from loyalty.offers.eligibility import spec_of
 from loyalty.offers.errors import OffersError
-from loyalty.offers.models import Offer
+from loyalty.offers.models import MemberOffer, Offer
+from loyalty.offers.service import ACTIVATED
 from loyalty.programme.offers_spec import OfferSpec
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
@@ -156,8 +159,9 @@ class OfferAdmin:
             offer = await _editable(s, offer_id, expected_version)
             _require_state(state, offer.state)
             if offer.state != state:
-                offer.state = state
+                before, offer.state = offer.state, state
                 await _bump(s, offer, now, actor)
+                await _tell_holders(s, offer, before, now)
             await uow.commit()
         return offer
 
@@ -192,6 +196,27 @@ async def _editable(s: AsyncSession, offer_id: int, expected_version: int | None
             "expectedVersion",
         )
     return offer
+
+
+async def _tell_holders(s: AsyncSession, offer: Offer, before: str, now: datetime) -> None:
+    """Members holding an activation hear that a pause took the offer away or a resume gave
+    it back (offers that end or are archived are ended for them by the `offers` job)."""
+    if before == LIVE and offer.state == PAUSED:
+        made: type[OfferExpired] | type[OfferGranted] = OfferExpired
+    elif before == PAUSED and offer.state == LIVE:
+        made = OfferGranted
+    else:
+        return
+    holders = await s.scalars(
+        select(MemberOffer.member_id).where(
+            MemberOffer.offer_id == offer.id, MemberOffer.state == ACTIVATED
+        )
+    )
+    reason = "paused" if made is OfferExpired else "resumed"
+    for member_id in holders:
+        emit(
+            s, made(member_id=member_id, offer_id=offer.id, offer_key=offer.key, reason=reason), now
+        )
 
 
 def _require_state(state: str, current: str) -> None:
