@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from loyalty.auth.apikeys import revoke_api_key
 from loyalty.core.clock import FixedClock
@@ -284,28 +281,6 @@ def test_members_refuse_a_cursor_not_from_this_list(five_members: list[str], adm
         result = admin.post(MEMBERS, {"first": 2, "after": after})
         codes = [e["extensions"]["code"] for e in result["errors"]]
         assert codes == ["BAD_USER_INPUT"], (after, result)
-
-
-@pytest.fixture
-def statements(server: ServerHandle) -> Iterator[list[str]]:
-    """Every SQL statement the shared server sends for requests, while the test runs."""
-    engine = server.server.config.app.state.services.db.engine.sync_engine
-    sent: list[str] = []
-    lock = threading.Lock()
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        # The server's own loops (the relay polls the outbox) are not the request's doing.
-        task = asyncio.current_task()
-        if task is not None and task.get_name().startswith("trouw-"):
-            return
-        with lock:
-            sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_members_load_consents_in_one_query(
