@@ -17,7 +17,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from loyalty.programme.spec_base import DisplayName, Key, SpecModel, Weekday, _require_unique
+from loyalty.programme.spec_base import (
+    CategoryName,
+    DisplayName,
+    Key,
+    SpecModel,
+    Weekday,
+    _require_unique,
+)
 
 # The weather words an app may report; offers choose among the same words.
 WEATHER_WORDS = ("sunny", "cloudy", "rain", "snow", "storm", "fog", "wind", "heat", "frost")
@@ -134,6 +141,12 @@ class OfferSpec(SpecModel):
     coupon: Literal["none", "per_member"] | SharedCoupon = "none"
     eligibility: Eligibility = Eligibility()
     context: OfferContext = OfferContext()
+    # At the till (loyalty/offers/till.py): which lines the offer works on (none: all), the
+    # group it combines in (`offer_groups:`) and its place in that group (higher first).
+    categories: list[CategoryName] = []
+    skus: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = []
+    group: Key | None = None
+    priority: int = Field(0, ge=-1000, le=1000)
 
     @model_validator(mode="after")
     def _fits_kind(self) -> OfferSpec:
