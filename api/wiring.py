@@ -34,6 +34,7 @@ from loyalty.messaging.devices import DeviceService
 from loyalty.messaging.inbox import InboxService
 from loyalty.messaging.read import MessagingReads
 from loyalty.offers.service import OffersService
+from loyalty.offers.till_service import TillOffers
 from loyalty.points.read import PointsReads
 from loyalty.points.service import PointsService
 from loyalty.reports.read import ReportReads
@@ -139,6 +140,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         points=PointsService(db, clock),
         rewards=rewards,
         offers=OffersService(db, clock),
+        till_offers=TillOffers(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
         reads=build_reads(db, clock, rewards),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from loyalty.messaging.inbox import InboxService
     from loyalty.messaging.read import MessagingReads
     from loyalty.offers.service import OffersService
+    from loyalty.offers.till_service import TillOffers
     from loyalty.points.read import PointsReads
     from loyalty.points.service import PointsService
     from loyalty.reports.read import ReportReads
@@ -50,6 +51,7 @@ class Services:
     points: PointsService
     rewards: RewardsService
     offers: OffersService
+    till_offers: TillOffers
     devices: DeviceService
     inbox: InboxService
     reads: Reads
