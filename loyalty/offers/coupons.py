@@ -132,9 +132,8 @@ async def _check(
         facts = replace(facts, activations={})
     stores = {store.key: store for store in file.stores}
     where = Situation(now, AppContext(), stores, file.programme.zone)
-    reason = till_reason(offer, spec_of(offer), facts, where, None)
-    if reason == OffersError.NOT_ACTIVATED and spec_of(offer).shared_code is not None:
-        reason = None
+    spec = spec_of(offer)
+    reason = till_reason(offer, spec, facts, where, None, activated=spec.shared_code is None)
     if reason is not None:
         raise refused(reason)
     return mine

@@ -93,11 +93,17 @@ def _situation(file: ProgrammeFile, basket: TillBasket) -> Situation:
 
 
 def till_reason(
-    offer: Offer, spec: OfferSpec, facts: MemberFacts, where: Situation, store: str | None
+    offer: Offer,
+    spec: OfferSpec,
+    facts: MemberFacts,
+    where: Situation,
+    store: str | None,
+    activated: bool = True,
 ) -> OffersError | None:
-    """Why the offer does not apply at this till now (None: it does, effects aside)."""
+    """Why the offer does not apply at this till now (None: it does, effects aside).
+    `activated=False`: a clip offer needs no activation (a shared coupon code is shown)."""
     mine = facts.activations.get(offer.id)
-    if offer.activation != "auto" and mine is None:
+    if activated and offer.activation != "auto" and mine is None:
         return OffersError.NOT_ACTIVATED
     reason = decide(offer, facts, where).reason
     if reason not in _FITS:
