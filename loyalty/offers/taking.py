@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loyalty.offers.eligibility import spec_of
 from loyalty.offers.models import MemberOffer, Offer
@@ -73,7 +74,13 @@ async def take_one(
         if mine is not None:
             await _unuse(s, mine)
         return None
-    await s.refresh(offer)
+    # The row is locked and was read fresh: its new counters are known without reading again.
+    for name, delta in (
+        ("redeemed_count", 1),
+        ("activated_count", 1 if mine is None else 0),
+        ("points_budget_spent", points if "points_budget_spent" in values else 0),
+    ):
+        set_committed_value(offer, name, getattr(offer, name) + delta)
     if mine is None:
         mine = await _first_use(s, offer, member_id, now)
     return mine
@@ -83,17 +90,18 @@ async def _use(s: AsyncSession, offer: Offer, mine: MemberOffer, now: datetime) 
     """Count one more use of the member's activation, unless it is used up."""
     limit = offer.per_member_limit
     room = true() if limit is None else MemberOffer.uses < limit
+    state = REDEEMED if limit is not None and mine.uses + 1 >= limit else mine.state
     used = await s.execute(
         update(MemberOffer)
         .where(MemberOffer.id == mine.id, MemberOffer.state != REDEEMED, room)
-        .values(uses=MemberOffer.uses + 1, updated_at=now)
+        .values(uses=MemberOffer.uses + 1, updated_at=now, state=state)
         .execution_options(synchronize_session=False)
     )
     if _rowcount(used) != 1:
         return False
-    await s.refresh(mine)
-    if limit is not None and mine.uses >= limit:
-        mine.state = REDEEMED
+    # Read under the member's account lock: nobody else counts this member's uses meanwhile.
+    for name, value in (("uses", mine.uses + 1), ("updated_at", now), ("state", state)):
+        set_committed_value(mine, name, value)
     return True
 
 

@@ -37,7 +37,7 @@ from loyalty.offers.models import MemberOffer, Offer, OfferApplication
 from loyalty.offers.usage import emit_used
 from loyalty.points import earning, ledger
 from loyalty.points.balances import balance_event
-from loyalty.points.models import Purchase
+from loyalty.points.models import PointAccount, Purchase
 from loyalty.points.timeline import available_from, expiry_of
 from loyalty.programme.offers_spec import OfferSpec
 from loyalty.programme.spec import ProgrammeFile
@@ -62,7 +62,7 @@ class TillBasket:
 class Plan:
     slots: list[Slot]
     offers: dict[int, Offer]
-    facts: MemberFacts
+    activations: dict[int, MemberOffer]  # the member's, by offer id
 
 
 @dataclass(frozen=True)
@@ -118,17 +118,21 @@ def till_reason(
 
 async def plan(s: AsyncSession, basket: TillBasket, file: ProgrammeFile) -> Plan:
     """The member's offers that fit this basket, combined by group."""
+    live = list(await s.scalars(select(Offer).where(Offer.state == LIVE).order_by(Offer.id)))
+    if not live:
+        return Plan([], {}, {})
     facts = await member_facts(s, basket.member_id, file, basket.at)
-    earlier = select(Purchase.id).where(Purchase.member_id == basket.member_id)
-    if basket.purchase_id is not None:
-        earlier = earlier.where(Purchase.id != basket.purchase_id)
-    # "First purchase" means before this one.
-    facts = dataclasses.replace(facts, has_purchased=await s.scalar(earlier.limit(1)) is not None)
+    if any(spec_of(offer).eligibility.first_purchase for offer in live):
+        # "First purchase" means before this one.
+        earlier = select(Purchase.id).where(Purchase.member_id == basket.member_id)
+        if basket.purchase_id is not None:
+            earlier = earlier.where(Purchase.id != basket.purchase_id)
+        bought = await s.scalar(earlier.limit(1)) is not None
+        facts = dataclasses.replace(facts, has_purchased=bought)
     where = _situation(file, basket)
-    point_value = file.programme.point_value
     offers: dict[int, Offer] = {}
     candidates: list[Candidate] = []
-    for offer in await s.scalars(select(Offer).where(Offer.state == LIVE).order_by(Offer.id)):
+    for offer in live:
         spec = spec_of(offer)
         if till_reason(offer, spec, facts, where, basket.store) is not None:
             continue
@@ -136,14 +140,14 @@ async def plan(s: AsyncSession, basket: TillBasket, file: ProgrammeFile) -> Plan
         if gives.empty or not taking.covers(offer, gives.points):
             continue
         offers[offer.id] = offer
-        worth = gives.discount + gives.points * point_value
+        worth = gives.discount + gives.points * file.programme.point_value
         candidates.append(
             Candidate(
                 offer.id, offer.key, spec.group, spec.priority, gives.points, gives.discount, worth
             )
         )
     rules = {group.key: group.rule for group in file.offer_groups}
-    return Plan(combine(candidates, rules), offers, facts)
+    return Plan(combine(candidates, rules), offers, facts.activations)
 
 
 def preview(planned: Plan) -> list[Applied]:
@@ -168,7 +172,7 @@ async def take(
     for slot in planned.slots:
         for candidate in slot.candidates:
             offer = planned.offers[candidate.offer_id]
-            held = planned.facts.activations.get(offer.id)
+            held = planned.activations.get(offer.id)
             mine = await taking.take_one(s, offer, held, member_id, candidate.points, now)
             if mine is not None:
                 applied = Applied(
@@ -234,7 +238,10 @@ async def _credit(
     zone = file.programme.zone
     at = purchase.occurred_at
     available_at = available_from(file.points.pending_days, at, zone)
-    account = await ledger.lock_account(s, purchase.member_id, now)
+    # Locked by the purchase a moment ago, in this transaction.
+    account = await s.get(PointAccount, purchase.member_id) or await ledger.lock_account(
+        s, purchase.member_id, now
+    )
     entries = await ledger.credit_many(
         s,
         account,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from loyalty.core.clock import FixedClock
 from loyalty.core.events import OfferExpired, OfferRedeemed
@@ -184,3 +184,27 @@ async def _events(db: Database, member_id: int) -> list[tuple[str, int]]:
             )
         )
         return [(row.topic, row.payload["offer_id"]) for row in rows]
+
+
+async def test_offers_add_a_handful_of_statements_to_a_purchase(
+    db: Database, clock: FixedClock
+) -> None:
+    member = await _setup(db, clock)
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = db.engine.sync_engine
+    await buy(db, clock, member, "warm-up")  # the member's offer rows exist from now on
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await buy(db, clock, member, "counted")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    offers = [s for s in statements if "offer" in s.lower()]
+    # The live offers, the member's offers, the lock, and per offer given (3 here) its
+    # counters, the member's use and the application (one INSERT for all on PostgreSQL).
+    assert len(offers) <= 4 + 3 * 3
+    # The member's facts, the credits, the balance event and the purchase's totals besides.
+    assert len(statements) <= 40
