@@ -205,6 +205,10 @@ class OfferApplied:
     offer_id: strawberry.ID = strawberry.field(description="The offer's id (an `Offer` node).")
     offer_key: str
     title: str
+    applied: bool = strawberry.field(
+        description="False: it would have applied, but its points budget or limit did not "
+        "allow it (all or nothing); the explanation says why."
+    )
     points: int = strawberry.field(description="Extra points, credited with the purchase's.")
     points_reversed: int = strawberry.field(description="Of those, taken back by returns.")
     discount: Decimal = strawberry.field(
@@ -220,6 +224,7 @@ class OfferApplied:
             offer_id=strawberry.ID(relay.to_base64("Offer", applied.offer_id)),
             offer_key=applied.offer_key,
             title=applied.title,
+            applied=applied.applied,
             points=applied.points,
             points_reversed=applied.points_reversed,
             discount=applied.discount,
@@ -233,6 +238,7 @@ class OfferApplied:
             offer_id=strawberry.ID(relay.to_base64("Offer", offer.id)),
             offer_key=offer.key,
             title=offer.title,
+            applied=applied.given,
             points=applied.points,
             points_reversed=0,
             discount=applied.discount,

@@ -87,6 +87,7 @@ async def redeem_coupon(
             offer_version=offer.version,
             member_id=member_id,
             purchase_id=None,
+            applied=True,
             points=0,
             discount=0,
             points_reversed=0,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -109,6 +110,9 @@ class OfferApplication(Base):
     purchase_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("purchases.id", ondelete="CASCADE")
     )
+    # False: the offer would have applied, but its budget or limit did not allow it (kept so
+    # that the purchase can say why).
+    applied: Mapped[bool] = mapped_column(Boolean, default=True)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
     discount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
     points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -32,10 +32,12 @@ def covers(offer: Offer, points: int) -> bool:
 
 async def lock_offers(s: AsyncSession, ids: Sequence[int]) -> None:
     """Lock the offers' rows in id order and read them fresh (PostgreSQL; SQLite already has
-    its one writer)."""
+    its one writer). `FOR NO KEY UPDATE`, the lock an UPDATE takes: rows that merely refer to
+    an offer (an application, an activation) do not wait for it, so no circle forms."""
     if ids:
         query = select(Offer).where(Offer.id.in_(sorted(ids))).order_by(Offer.id)
-        await s.scalars(query.with_for_update().execution_options(populate_existing=True))
+        locked = query.with_for_update(key_share=True)
+        await s.scalars(locked.execution_options(populate_existing=True))
 
 
 def _rowcount(result: Any) -> int:

@@ -63,6 +63,7 @@ class Plan:
     slots: list[Slot]
     offers: dict[int, Offer]
     activations: dict[int, MemberOffer]  # the member's, by offer id
+    declined: list[Applied]  # offers the budget no longer covers, with why
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Applied:
     points: int
     discount: Decimal
     explanation: str
+    given: bool = True  # False: it would have applied, but its budget or limit did not allow
 
 
 def basket_of(purchase: Purchase) -> TillBasket:
@@ -120,7 +122,7 @@ async def plan(s: AsyncSession, basket: TillBasket, file: ProgrammeFile) -> Plan
     """The member's offers that fit this basket, combined by group."""
     live = list(await s.scalars(select(Offer).where(Offer.state == LIVE).order_by(Offer.id)))
     if not live:
-        return Plan([], {}, {})
+        return Plan([], {}, {}, [])
     facts = await member_facts(s, basket.member_id, file, basket.at)
     if any(spec_of(offer).eligibility.first_purchase for offer in live):
         # "First purchase" means before this one.
@@ -132,12 +134,17 @@ async def plan(s: AsyncSession, basket: TillBasket, file: ProgrammeFile) -> Plan
     where = _situation(file, basket)
     offers: dict[int, Offer] = {}
     candidates: list[Candidate] = []
+    declined: list[Applied] = []
     for offer in live:
         spec = spec_of(offer)
-        if till_reason(offer, spec, facts, where, basket.store) is not None:
+        reason = till_reason(offer, spec, facts, where, basket.store)
+        if reason not in (None, OffersError.BUDGET_SPENT):
             continue
         gives = effect(spec, basket.lines, file.earning)
-        if gives.empty or not taking.covers(offer, gives.points):
+        if gives.empty:
+            continue
+        if reason is not None or not taking.covers(offer, gives.points):
+            declined.append(_declined(offer, gives.points))
             continue
         offers[offer.id] = offer
         worth = gives.discount + gives.points * file.programme.point_value
@@ -147,11 +154,18 @@ async def plan(s: AsyncSession, basket: TillBasket, file: ProgrammeFile) -> Plan
             )
         )
     rules = {group.key: group.rule for group in file.offer_groups}
-    return Plan(combine(candidates, rules), offers, facts.activations)
+    return Plan(combine(candidates, rules), offers, facts.activations, declined)
+
+
+def _declined(offer: Offer, points: int) -> Applied:
+    left = max((offer.points_budget or 0) - offer.points_budget_spent, 0)
+    why = f"not given: its budget has {left} points left, not enough for {points} (all or nothing)"
+    return Applied(offer, 0, Decimal(0), why, given=False)
 
 
 def preview(planned: Plan) -> list[Applied]:
-    """What the plan would give if every first choice can still be taken."""
+    """What the plan would give if every first choice can still be taken, and what the
+    budget would not cover."""
     return [
         Applied(
             planned.offers[slot.candidates[0].offer_id],
@@ -160,13 +174,14 @@ def preview(planned: Plan) -> list[Applied]:
             slot.explain(slot.candidates[0]),
         )
         for slot in planned.slots
-    ]
+    ] + planned.declined
 
 
 async def take(
     s: AsyncSession, planned: Plan, member_id: int, now: datetime
 ) -> list[tuple[Applied, MemberOffer]]:
-    """Take every slot's first candidate that its limits and budget allow."""
+    """Take every slot's first candidate that its limits and budget allow; those that ran
+    out meanwhile are added to the plan's declined ones."""
     await taking.lock_offers(s, offer_ids(planned.slots))
     given: list[tuple[Applied, MemberOffer]] = []
     for slot in planned.slots:
@@ -174,12 +189,13 @@ async def take(
             offer = planned.offers[candidate.offer_id]
             held = planned.activations.get(offer.id)
             mine = await taking.take_one(s, offer, held, member_id, candidate.points, now)
-            if mine is not None:
-                applied = Applied(
-                    offer, candidate.points, candidate.discount, slot.explain(candidate)
-                )
-                given.append((applied, mine))
-                break
+            if mine is None:
+                why = "not given: its limit or budget ran out just before"
+                planned.declined.append(Applied(offer, 0, Decimal(0), why, given=False))
+                continue
+            applied = Applied(offer, candidate.points, candidate.discount, slot.explain(candidate))
+            given.append((applied, mine))
+            break
     return given
 
 
@@ -190,23 +206,11 @@ async def apply_to_purchase(
     the purchase (pending, spendable and expiring like its own, counted for tiers), a row per
     offer given, the purchase's totals, and the offer events for the member."""
     planned = await plan(s, basket_of(purchase), file)
-    if not planned.slots:
+    if not planned.slots and not planned.declined:
         return []
     given = await take(s, planned, purchase.member_id, now)
-    rows = [
-        OfferApplication(
-            offer_id=applied.offer.id,
-            offer_version=applied.offer.version,
-            member_id=purchase.member_id,
-            purchase_id=purchase.id,
-            points=applied.points,
-            discount=applied.discount,
-            points_reversed=0,
-            explanation=f"{applied.offer.key}: {applied.explanation}"[:240],
-            coupon_code=mine.coupon_code,
-            applied_at=now,
-        )
-        for applied, mine in given
+    rows = [_row(purchase, applied, mine.coupon_code, now) for applied, mine in given] + [
+        _row(purchase, declined, None, now) for declined in planned.declined
     ]
     s.add_all(rows)
     await _credit(s, purchase, [applied for applied, _ in given], file, now)
@@ -214,6 +218,24 @@ async def apply_to_purchase(
         emit_used(s, applied.offer, mine, purchase.id, applied.points, applied.discount, now)
     await s.flush()
     return rows
+
+
+def _row(
+    purchase: Purchase, applied: Applied, coupon_code: str | None, now: datetime
+) -> OfferApplication:
+    return OfferApplication(
+        offer_id=applied.offer.id,
+        offer_version=applied.offer.version,
+        member_id=purchase.member_id,
+        purchase_id=purchase.id,
+        applied=applied.given,
+        points=applied.points,
+        discount=applied.discount,
+        points_reversed=0,
+        explanation=f"{applied.offer.key}: {applied.explanation}"[:240],
+        coupon_code=coupon_code,
+        applied_at=now,
+    )
 
 
 async def _credit(

@@ -28,6 +28,7 @@ class AppliedOffer:
     offer_id: int
     offer_key: str
     title: str
+    applied: bool  # False: declined (its budget or limit did not allow it), with why
     points: int
     points_reversed: int
     discount: Decimal
@@ -77,6 +78,7 @@ class TillOffers:
                         row.offer_id,
                         key,
                         title,
+                        row.applied,
                         row.points,
                         row.points_reversed,
                         row.discount,

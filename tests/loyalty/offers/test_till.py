@@ -130,9 +130,16 @@ async def test_budget_all_or_nothing_then_the_group_falls_back(
     first = await applications(db, (await buy(db, clock, member, "a")).purchase.id)
     second = await applications(db, (await buy(db, clock, other, "b")).purchase.id)
     third = await applications(db, (await buy(db, clock, member, "c")).purchase.id)
-    assert "honderd-twintig" in first and "honderd-twintig" in second
-    # 10 points left: not enough for 120, so the group's next best applies.
-    assert "honderd-twintig" not in third and "tachtig" in third
+    assert first["honderd-twintig"].applied and second["honderd-twintig"].applied
+    # 10 points left: not enough for 120, so the group's next best applies, and the purchase
+    # says why the better one was not given.
+    assert third["tachtig"].applied and third["tachtig"].points == 80
+    declined = third["honderd-twintig"]
+    assert not declined.applied and declined.points == 0
+    assert declined.explanation == (
+        "honderd-twintig: not given: its budget has 10 points left, not enough for 120 "
+        "(all or nothing)"
+    )
     async with db.unit_of_work(write=False) as uow:
         offer = await uow.session.scalar(select(Offer).where(Offer.key == "honderd-twintig"))
     assert offer is not None and offer.points_budget_spent == 240

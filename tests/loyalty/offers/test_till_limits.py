@@ -46,7 +46,11 @@ async def test_concurrent_purchases_never_overspend_the_budget(
     offer = await _offer(db, "honderd-twintig")
     async with db.unit_of_work(write=False) as uow:
         s = uow.session
-        given = await s.scalar(select(func.count()).where(OfferApplication.offer_id == offer.id))
+        given = await s.scalar(
+            select(func.count()).where(
+                OfferApplication.offer_id == offer.id, OfferApplication.applied.is_(True)
+            )
+        )
         credited = await s.scalar(
             select(func.sum(LedgerEntry.points)).where(LedgerEntry.rule == "offer:honderd-twintig")
         )

@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('offer_version', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('purchase_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('applied', sa.Boolean(), nullable=False),
     sa.Column('points', sa.BigInteger(), nullable=False),
     sa.Column('discount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('points_reversed', sa.BigInteger(), nullable=False),
