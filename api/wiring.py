@@ -35,6 +35,7 @@ from loyalty.messaging.inbox import InboxService
 from loyalty.messaging.read import MessagingReads
 from loyalty.offers.admin import OfferAdmin
 from loyalty.offers.service import OffersService
+from loyalty.offers.till_service import TillOffers
 from loyalty.points.read import PointsReads
 from loyalty.points.service import PointsService
 from loyalty.reports.read import ReportReads
@@ -141,6 +142,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         rewards=rewards,
         offers=OffersService(db, clock),
         offer_admin=OfferAdmin(db, clock),
+        till_offers=TillOffers(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
         reads=build_reads(db, clock, rewards),

@@ -27,9 +27,10 @@ AREAS = (
     "members",
     "auth",
     "points",
+    # Before tiers: a purchase's offer points are credited before tiers count the purchase.
+    "offers",
     "tiers",
     "rewards",
-    "offers",
     "messaging",
     "reports",
 )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from loyalty.messaging.read import MessagingReads
     from loyalty.offers.admin import OfferAdmin
     from loyalty.offers.service import OffersService
+    from loyalty.offers.till_service import TillOffers
     from loyalty.points.read import PointsReads
     from loyalty.points.service import PointsService
     from loyalty.reports.read import ReportReads
@@ -52,6 +53,7 @@ class Services:
     rewards: RewardsService
     offers: OffersService
     offer_admin: OfferAdmin
+    till_offers: TillOffers
     devices: DeviceService
     inbox: InboxService
     reads: Reads

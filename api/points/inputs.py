@@ -54,6 +54,9 @@ class PurchasePreviewInput:
     lines: list[PurchaseLineInput]
     member: MemberReferenceInput | None = None
     occurred_at: datetime | None = None
+    store: str | None = strawberry.field(
+        default=None, description="The store's key: offers bound to stores apply there."
+    )
 
 
 @strawberry.input

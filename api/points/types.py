@@ -16,6 +16,8 @@ from api.core.context import Context
 from api.core.permissions import visible_nodes
 
 if TYPE_CHECKING:
+    from loyalty.offers.till import Applied
+    from loyalty.offers.till_service import AppliedOffer
     from loyalty.points import balances
     from loyalty.points.models import LedgerEntry
     from loyalty.points.models import Purchase as PurchaseRow
@@ -168,6 +170,13 @@ class Purchase(relay.Node):
     points_pending: int
     points_reversed: int
 
+    @strawberry.field(
+        description="The offers this purchase got: what each gave, and why it was chosen."
+    )
+    async def offers_applied(self, info: Info[Context, None]) -> list[OfferApplied]:
+        found = await info.context.services.till_offers.applied([self.id])
+        return [OfferApplied.of(applied) for applied in found[self.id]]
+
     @classmethod
     def from_row(cls, row: PurchaseRow) -> Purchase:
         return cls(
@@ -191,6 +200,52 @@ class Purchase(relay.Node):
         )
 
 
+@strawberry.type(description="One offer given at the till: its points, its discount and why.")
+class OfferApplied:
+    offer_id: strawberry.ID = strawberry.field(description="The offer's id (an `Offer` node).")
+    offer_key: str
+    title: str
+    applied: bool = strawberry.field(
+        description="False: it would have applied, but its points budget or limit did not "
+        "allow it (all or nothing); the explanation says why."
+    )
+    points: int = strawberry.field(description="Extra points, credited with the purchase's.")
+    points_reversed: int = strawberry.field(description="Of those, taken back by returns.")
+    discount: Decimal = strawberry.field(
+        description="Money off the lines the offer applies to (the till deducts it)."
+    )
+    explanation: str = strawberry.field(
+        description='Why it applied, e.g. "best in group weekend: 120 points beats 80 points".'
+    )
+
+    @classmethod
+    def of(cls, applied: AppliedOffer) -> OfferApplied:
+        return cls(
+            offer_id=strawberry.ID(relay.to_base64("Offer", applied.offer_id)),
+            offer_key=applied.offer_key,
+            title=applied.title,
+            applied=applied.applied,
+            points=applied.points,
+            points_reversed=applied.points_reversed,
+            discount=applied.discount,
+            explanation=applied.explanation,
+        )
+
+    @classmethod
+    def of_preview(cls, applied: Applied) -> OfferApplied:
+        offer = applied.offer
+        return cls(
+            offer_id=strawberry.ID(relay.to_base64("Offer", offer.id)),
+            offer_key=offer.key,
+            title=offer.title,
+            applied=applied.given,
+            points=applied.points,
+            points_reversed=0,
+            discount=applied.discount,
+            explanation=f"{offer.key}: {applied.explanation}",
+        )
+
+
 @strawberry.type
 class EarnBreakdown:
     rule: str
@@ -200,8 +255,15 @@ class EarnBreakdown:
 
 @strawberry.type(description="What a basket would earn, without recording anything.")
 class PurchasePreview:
-    points: int
+    points: int = strawberry.field(description="Everything the basket would earn, offers included.")
     awards: list[EarnBreakdown]
+    offers_applied: list[OfferApplied] = strawberry.field(
+        default_factory=list,
+        description="The offers it would get, as recording it would give them.",
+    )
+    discount: Decimal = strawberry.field(
+        default=Decimal(0), description="The offers' discounts together."
+    )
 
 
 @strawberry.type(description="Outstanding points and what they are worth.")

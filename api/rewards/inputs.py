@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from api.points.inputs import MemberReferenceInput
+
 
 @strawberry.input
 class RedeemRewardInput:
@@ -20,4 +22,9 @@ class CancelRedemptionInput:
 
 @strawberry.input
 class RedeemCodeInput:
-    code: str
+    code: str = strawberry.field(description="A reward's code, or an offer's coupon code.")
+    member: MemberReferenceInput | None = strawberry.field(
+        default=None,
+        description="Who shows the code: needed for an offer's shared coupon code; for a "
+        "member's own code it must be that member.",
+    )

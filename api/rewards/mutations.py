@@ -11,8 +11,10 @@ from api.core.errors import UserError, user_errors
 from api.core.permissions import require_member, require_scope
 from api.points.types import Balance
 from api.rewards.inputs import CancelRedemptionInput, RedeemCodeInput, RedeemRewardInput
-from api.rewards.types import Redemption
+from api.rewards.types import OfferCouponRedemption, Redemption
 from loyalty.core.errors import DomainError
+from loyalty.offers.errors import OffersError
+from loyalty.rewards.errors import RewardsError
 
 
 @strawberry.type
@@ -31,7 +33,12 @@ class CancelRedemptionPayload:
 
 @strawberry.type
 class RedeemCodePayload:
-    redemption: Redemption | None = None
+    redemption: Redemption | None = strawberry.field(
+        default=None, description="The reward redemption the code belonged to."
+    )
+    offer_redemption: OfferCouponRedemption | None = strawberry.field(
+        default=None, description="Or: the offer whose coupon code it was (redemption is null)."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -79,8 +86,20 @@ class RewardMutations:
         self, info: Info[Context, None], input: RedeemCodeInput
     ) -> RedeemCodePayload:
         integration = require_scope(info, "pos")
+        services = info.context.services
         try:
-            row = await info.context.services.rewards.redeem_code(input.code, integration.name)
+            row = await services.rewards.redeem_code(input.code, integration.name)
         except DomainError as exc:
-            return RedeemCodePayload(user_errors=user_errors(exc))
-        return RedeemCodePayload(redemption=Redemption.from_row(row))
+            if exc.code != RewardsError.CODE_NOT_FOUND:
+                return RedeemCodePayload(user_errors=user_errors(exc))
+            not_a_reward = exc
+        else:
+            return RedeemCodePayload(redemption=Redemption.from_row(row))
+        # Not a reward's code: perhaps an offer's coupon code.
+        member = input.member.to_domain() if input.member else None
+        try:
+            use = await services.till_offers.redeem_coupon(input.code, member, integration.name)
+        except DomainError as exc:
+            unknown = exc.code == OffersError.COUPON_NOT_FOUND
+            return RedeemCodePayload(user_errors=user_errors(not_a_reward if unknown else exc))
+        return RedeemCodePayload(offer_redemption=OfferCouponRedemption.of(use))

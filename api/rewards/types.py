@@ -16,6 +16,7 @@ from api.core.ids import row_id
 from api.core.permissions import visible_nodes
 
 if TYPE_CHECKING:
+    from loyalty.offers.coupons import CouponUse
     from loyalty.rewards.models import Redemption as RedemptionRow
     from loyalty.rewards.models import Reward as RewardRow
     from loyalty.rewards.service import RewardView
@@ -128,4 +129,32 @@ class Redemption(relay.Node):
     ) -> list[Redemption | None]:
         return await visible_nodes(
             info, info.context.loaders.rewards.redemption, node_ids, cls.from_row
+        )
+
+
+@strawberry.type(description="An offer's coupon code taken at the till: one use of the offer.")
+class OfferCouponRedemption:
+    code: str
+    status: str = strawberry.field(description="REDEEMED: the use is counted.")
+    offer_id: strawberry.ID = strawberry.field(description="The offer's id (an `Offer` node).")
+    offer_key: str
+    title: str
+    kind: str = strawberry.field(
+        description="What the till gives: bonus_points, points_multiplier, percent_off, "
+        "amount_off or free_item (points come with RecordPurchase)."
+    )
+    uses_left: int | None = strawberry.field(
+        description="How often the member may still use it (null: no limit)."
+    )
+
+    @classmethod
+    def of(cls, use: CouponUse) -> OfferCouponRedemption:
+        return cls(
+            code=use.application.coupon_code or "",
+            status="REDEEMED",
+            offer_id=strawberry.ID(relay.to_base64("Offer", use.offer.id)),
+            offer_key=use.offer.key,
+            title=use.offer.title,
+            kind=use.offer.kind,
+            uses_left=use.uses_left,
         )

@@ -249,12 +249,16 @@ class OfferActivated(Event):
 @dataclass(frozen=True, kw_only=True)
 class OfferRedeemed(Event):
     name = "offer.redeemed"
-    description = "An activated offer applied to a purchase (or its coupon code was taken)."
+    description = (
+        "An offer was used at the till: it applied to a purchase (points and/or discount), or "
+        "its coupon code was taken."
+    )
 
     offer_id: int
     offer_key: str
     purchase_id: int | None
     points: int
+    discount: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,9 @@ class OffersError(ErrorCode):
     NOT_IN_CONTEXT = "NOT_IN_CONTEXT"  # too far from a store, outside its hours or weather
     ALREADY_ACTIVATED = "ALREADY_ACTIVATED"
     OFFER_USED_UP = "OFFER_USED_UP"  # the member's own limit of uses is reached
+    NOT_ACTIVATED = "NOT_ACTIVATED"  # a clip offer the member has not activated
+    COUPON_NOT_FOUND = "COUPON_NOT_FOUND"  # no offer has this coupon code (or not for them)
+    COUPON_MEMBER_REQUIRED = "COUPON_MEMBER_REQUIRED"  # a shared code needs the member
     OFFER_LIMIT_REACHED = "OFFER_LIMIT_REACHED"  # the offer's global limit is reached
     BUDGET_SPENT = "BUDGET_SPENT"  # the offer's points budget is spent
     INVALID_OFFER = "INVALID_OFFER"  # a definition the offers section would refuse

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.storage.base import Base
@@ -83,4 +94,33 @@ class MemberOffer(Base):
     __table_args__ = (
         UniqueConstraint("member_id", "offer_id"),
         Index("ix_member_offers_offer", "offer_id"),
+    )
+
+
+class OfferApplication(Base):
+    """One use of an offer at the till: what it gave on a purchase (points, discount), or a
+    coupon taken without a purchase, and how many of its points returns took back since."""
+
+    __tablename__ = "offer_applications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    offer_id: Mapped[int] = mapped_column(BigId, ForeignKey("offers.id", ondelete="CASCADE"))
+    offer_version: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id", ondelete="CASCADE"))
+    # None for a coupon code taken at the till (RedeemCode) rather than on a purchase.
+    purchase_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("purchases.id", ondelete="CASCADE")
+    )
+    # False: the offer would have applied, but its budget or limit did not allow it (kept so
+    # that the purchase can say why).
+    applied: Mapped[bool] = mapped_column(Boolean, default=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
+    points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    explanation: Mapped[str] = mapped_column(String(240))
+    coupon_code: Mapped[str | None] = mapped_column(String(64))
+    applied_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("purchase_id", "offer_id"),
+        Index("ix_offer_applications_member", "member_id", "offer_id"),
     )

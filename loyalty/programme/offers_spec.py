@@ -17,7 +17,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from loyalty.programme.spec_base import DisplayName, Key, SpecModel, Weekday, _require_unique
+from loyalty.programme.spec_base import (
+    CategoryName,
+    DisplayName,
+    Key,
+    SpecModel,
+    Weekday,
+    _require_unique,
+)
 
 # The weather words an app may report; offers choose among the same words.
 WEATHER_WORDS = ("sunny", "cloudy", "rain", "snow", "storm", "fog", "wind", "heat", "frost")
@@ -124,8 +131,6 @@ class OfferSpec(SpecModel):
     percent: Decimal | None = Field(None, gt=0, le=100)
     amount: Decimal | None = Field(None, gt=0, decimal_places=2)
     item: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
-    # The product categories the offer is about: ranking weighs them against what the member buys.
-    categories: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] = []
     activation: Literal["clip", "auto"] = "clip"
     paused: bool = False
     valid_from: datetime | None = None
@@ -136,6 +141,13 @@ class OfferSpec(SpecModel):
     coupon: Literal["none", "per_member"] | SharedCoupon = "none"
     eligibility: Eligibility = Eligibility()
     context: OfferContext = OfferContext()
+    # At the till (loyalty/offers/till.py): which lines the offer works on (none: all), the
+    # group it combines in (`offer_groups:`) and its place in that group (higher first). The
+    # categories also tell the ranking what the offer is about.
+    categories: list[CategoryName] = []
+    skus: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = []
+    group: Key | None = None
+    priority: int = Field(0, ge=-1000, le=1000)
 
     @model_validator(mode="after")
     def _fits_kind(self) -> OfferSpec:

@@ -20,12 +20,19 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from loyalty.programme.groups_spec import (
+    OfferGroupSpec,
+    declared_categories,
+    earning_category_problems,
+    offer_group_problems,
+)
 from loyalty.programme.offers_spec import (
     OfferSpec,
     StoreSpec,
     offer_reference_problems,
 )
 from loyalty.programme.spec_base import (
+    CategoryName,
     CountryCode,
     CurrencyCode,
     DisplayName,
@@ -226,6 +233,8 @@ class ProgrammeFile(SpecModel):
     rewards: list[RewardSpec] = []
     stores: list[StoreSpec] = []
     offers: list[OfferSpec] = []
+    categories: list[CategoryName] = []
+    offer_groups: list[OfferGroupSpec] = []
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -238,6 +247,16 @@ class ProgrammeFile(SpecModel):
             if unknown:
                 raise ValueError(f"{owner} names unknown tier(s): {', '.join(unknown)}")
         problems = list(offer_reference_problems(self.offers, self.stores, known))
+        categories = declared_categories(self.categories)
+        problems += offer_group_problems(self.offers, self.offer_groups, categories)
+        problems += earning_category_problems(
+            [(("earning", "base", "exclude_categories"), self.earning.base.exclude_categories)]
+            + [
+                (("earning", "rules", i, "categories"), r.categories)
+                for i, r in enumerate(self.earning.rules)
+            ],
+            categories,
+        )
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(

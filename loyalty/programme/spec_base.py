@@ -71,6 +71,8 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A product category as the till sends it on a line (`categories:` declares the known ones).
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Period = Literal["day", "week", "month", "year"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Money = Annotated[Decimal, Field(ge=0, decimal_places=2)]
