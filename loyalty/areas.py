@@ -29,6 +29,7 @@ AREAS = (
     "points",
     "tiers",
     "rewards",
+    "segments",
     "offers",
     "messaging",
     "reports",

@@ -173,6 +173,23 @@ class ProfileCompleted(Event):
     description = "The member's profile has every field the programme asks for."
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProfileUpdated(Event):
+    name = "member.profile_updated"
+    description = "The member changed their profile; the names of the fields that changed."
+
+    fields: str  # comma-separated field names
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentChanged(Event):
+    name = "member.consent_changed"
+    description = "The member granted or withdrew a consent (a channel, or personalisation)."
+
+    channel: str
+    granted: bool
+
+
 # -- tiers --------------------------------------------------------------------------------
 
 
@@ -279,6 +296,28 @@ class OfferChanged(Event):
     offer: Mapping[str, Any]
 
 
+# -- segments -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentEntered(Event):
+    name = "segment.entered"
+    description = "The member now fits a segment's rules; why, in words."
+
+    segment_id: int
+    segment_key: str
+    reasons: str  # the membership's reasons, joined with "; "
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentLeft(Event):
+    name = "segment.left"
+    description = "The member no longer fits a segment's rules (or the segment was removed)."
+
+    segment_id: int
+    segment_key: str
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
     PointsExpiring,
@@ -287,6 +326,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ActivityRecorded,
     MemberSignedUp,
     ProfileCompleted,
+    ProfileUpdated,
+    ConsentChanged,
     TierChanged,
     RewardRedeemed,
     RewardCodeRedeemed,
@@ -296,6 +337,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OfferRedeemed,
     OfferExpired,
     OfferChanged,
+    SegmentEntered,
+    SegmentLeft,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 
@@ -367,7 +410,7 @@ def _conversions(kind: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]
         return _optional(datetime.isoformat), datetime.fromisoformat
     if kind is Decimal:
         return _optional(str), lambda value: Decimal(str(value))
-    if kind is int or kind is str:
+    if kind is int or kind is str or kind is bool:
         return _same, kind
     return _optional(dict), _same
 

@@ -25,6 +25,11 @@ from loyalty.programme.offers_spec import (
     StoreSpec,
     offer_reference_problems,
 )
+from loyalty.programme.segments_spec import (
+    SegmentSpec,
+    offer_segment_problems,
+    segment_reference_problems,
+)
 from loyalty.programme.spec_base import (
     CountryCode,
     CurrencyCode,
@@ -226,6 +231,7 @@ class ProgrammeFile(SpecModel):
     rewards: list[RewardSpec] = []
     stores: list[StoreSpec] = []
     offers: list[OfferSpec] = []
+    segments: list[SegmentSpec] = []
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -238,6 +244,9 @@ class ProgrammeFile(SpecModel):
             if unknown:
                 raise ValueError(f"{owner} names unknown tier(s): {', '.join(unknown)}")
         problems = list(offer_reference_problems(self.offers, self.stores, known))
+        stores = {s.key for s in self.stores}
+        problems += segment_reference_problems(self.segments, stores, known)
+        problems += offer_segment_problems(self.offers, self.segments)
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(
