@@ -1,6 +1,6 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
-(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`) and prune the outbox
-(`prune`).
+(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), rebuild segment memberships (`segments`) and prune the
+outbox (`prune`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -20,6 +20,7 @@ from loyalty.jobs.batch import BATCH
 from loyalty.jobs.expire import expire_points
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
 from loyalty.jobs.release import release_pending
+from loyalty.jobs.segments import rebuild_segments
 from loyalty.jobs.tiers import recalculate_tiers
 from loyalty.jobs.warn import warn_expiring
 from loyalty.storage.database import Database
@@ -30,6 +31,7 @@ __all__ = [
     "OUTBOX_RETENTION",
     "expire_points",
     "prune_outbox",
+    "rebuild_segments",
     "recalculate_tiers",
     "release_pending",
     "run_jobs",
@@ -44,6 +46,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "expire": expire_points,
     "warn": warn_expiring,
     "tiers": recalculate_tiers,
+    "segments": rebuild_segments,
     "prune": prune_outbox,
 }
 

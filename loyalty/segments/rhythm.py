@@ -11,7 +11,8 @@ time, a member who bought every week and has not been back for a month is not.
   `at_risk` from `AT_RISK_FACTOR`, otherwise `new` within `NEW_DAYS` of joining, else
   `active`. A member who never bought is `new` for `NEW_DAYS`, then `lapsed`.
 - The churn risk (0..1) is the sum of named parts: `overdue` (how far past their rhythm),
-  `slowing_down` (the recent gaps against the earlier ones) and `spending_less` (the recent
+  `slowing_down` (the recent gaps, the one still open included once it is longer than usual,
+  against the earlier ones) and `spending_less` (the recent
   purchases' value against the earlier ones). A trend needs four purchases; without one, its
   weight goes to `overdue`. The parts always add up to the score.
 """
@@ -21,9 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from datetime import datetime
 from decimal import Decimal
+from itertools import pairwise
 from statistics import fmean, median
 
 DAY_SECONDS = 86_400.0
@@ -117,7 +118,12 @@ def rhythm_of(purchases: Sequence[Purchase], joined_at: datetime, now: datetime)
     since = max(_days(ordered[-1].at, now), 0.0) if ordered else None
     overdue = (since if since is not None else joined) / usual
     trends = [
-        ("slowing_down", SLOWING_WEIGHT, _slowing(gaps)),
+        # The gap still open counts once it is longer than usual: silence is slowing down too.
+        (
+            "slowing_down",
+            SLOWING_WEIGHT,
+            _slowing(gaps + ([since] if since and since > usual else [])),
+        ),
         ("spending_less", SPENDING_WEIGHT, _spending([float(p.amount) for p in ordered])),
     ]
     known = [(name, weight * value) for name, weight, value in trends if value is not None]
