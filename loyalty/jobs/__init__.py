@@ -1,6 +1,6 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
-(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), rebuild segment memberships (`segments`) and prune the
-outbox (`prune`).
+(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), rebuild segment
+memberships (`segments`) and prune the outbox (`prune`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
