@@ -2,12 +2,13 @@
 change has committed (the purchase or profile change never waits for, nor fails because of,
 segments). Only the member the event is about is read; no other member is looked at.
 
-Evaluated as of the event's time, so a late run gives the answer of that moment; the
+Evaluated as of the event's time (or of the member's last evaluation, if that is later); the
 rebuild job brings everyone up to date with time itself.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.events import (
@@ -24,6 +25,7 @@ from loyalty.core.events import (
 )
 from loyalty.core.reactions import Reactions
 from loyalty.segments.membership import refresh_members
+from loyalty.segments.models import MemberRhythm
 
 CHANGES_A_MEMBER: tuple[type[Event], ...] = (
     PurchaseRecorded,
@@ -39,8 +41,15 @@ CHANGES_A_MEMBER: tuple[type[Event], ...] = (
 
 async def _refresh(s: AsyncSession, recorded: Recorded[Event]) -> None:
     member_id = recorded.event.member_id
-    if member_id is not None:
-        await refresh_members(s, [member_id], recorded.occurred_at)
+    if member_id is None:
+        return
+    # Never as of a time before the member's last evaluation: an old event handled late (or
+    # after a rebuild) must not take the member back in time.
+    last = await s.scalar(
+        select(MemberRhythm.computed_at).where(MemberRhythm.member_id == member_id)
+    )
+    at = max(recorded.occurred_at, last) if last is not None else recorded.occurred_at
+    await refresh_members(s, [member_id], at)
 
 
 def register(reactions: Reactions) -> None:
