@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from loyalty.reports.read import ReportReads
     from loyalty.rewards.read import RewardReads
     from loyalty.rewards.service import RewardsService
+    from loyalty.segments.read import SegmentReads
+    from loyalty.segments.service import SegmentsService
     from loyalty.storage.database import Database
     from loyalty.tiers.read import TierReads
 
@@ -39,6 +41,7 @@ class Reads:
     rewards: RewardReads
     messaging: MessagingReads
     reports: ReportReads
+    segments: SegmentReads
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Services:
     points: PointsService
     rewards: RewardsService
     offers: OffersService
+    segments: SegmentsService
     devices: DeviceService
     inbox: InboxService
     reads: Reads

@@ -1,5 +1,6 @@
 """The read model of segments for the admin API: the segments, how many members each has,
-a segment's members page by page, and each member's memberships (batched for loaders)."""
+a segment's members page by page, each member's memberships, and members' insights (all
+batched for loaders)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,29 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
+from loyalty.core.clock import Clock
+from loyalty.programme.store import current_file
+from loyalty.segments.facts import MemberProfile, load_profiles
 from loyalty.segments.models import Segment, SegmentMembership
+from loyalty.segments.rfm import stored_cuts
 from loyalty.storage.database import Database
 
 
 class SegmentReads:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
+        self.clock = clock
+
+    async def insights(self, member_ids: Sequence[int]) -> list[MemberProfile | None]:
+        """Each member as the rules see them now: lifecycle stage, churn risk and its parts,
+        RFM quintiles against the last rebuild's cut points (None: no such member)."""
+        now = self.clock.now()
+        async with self.db.unit_of_work(write=False) as uow:
+            s = uow.session
+            file = await current_file(s)
+            profiles = await load_profiles(s, member_ids, file, await stored_cuts(s), [], now)
+        found = {p.member_id: p for p in profiles}
+        return [found.get(i) for i in member_ids]
 
     async def page(self, limit: int, after_id: int | None) -> list[Segment]:
         """Active segments in id order, after `after_id`."""
@@ -67,6 +84,6 @@ class SegmentReads:
                 .order_by(SegmentMembership.since, Segment.id)
             )
             found: dict[int, list[tuple[SegmentMembership, Segment]]] = defaultdict(list)
-            for membership, segment in rows.tuples():
+            for membership, segment in rows:
                 found[membership.member_id].append((membership, segment))
         return [found.get(i, []) for i in member_ids]

@@ -1,6 +1,5 @@
 """Segments through the admin API: make and change a segment (its members are worked out at
-once), rebuild everything, and a member's insight (lifecycle stage, churn risk and its parts,
-RFM quintiles) computed as of now."""
+once, a batch per transaction), and rebuild everything now."""
 
 from __future__ import annotations
 
@@ -16,14 +15,11 @@ from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, ValidationFailed
 from loyalty.members.models import Member
 from loyalty.programme.segments_spec import SegmentSpec
-from loyalty.programme.store import current_file
 from loyalty.segments.catalogue import ADMIN, PROGRAMME, columns
 from loyalty.segments.errors import SegmentsError
-from loyalty.segments.facts import MemberProfile, load_profiles
 from loyalty.segments.membership import refresh_members
 from loyalty.segments.models import Segment
 from loyalty.segments.rebuild import rebuild_all
-from loyalty.segments.rfm import stored_cuts
 from loyalty.storage.database import Database
 
 BATCH = 500
@@ -144,12 +140,3 @@ class SegmentsService:
     async def rebuild(self) -> int:
         """Fresh RFM cut points and every member re-evaluated now."""
         return await rebuild_all(self.db, self.clock.now(), BATCH)
-
-    async def insight(self, member_id: int) -> MemberProfile | None:
-        """The member as the rules see them now (None: no such member)."""
-        now = self.clock.now()
-        async with self.db.unit_of_work(write=False) as uow:
-            s = uow.session
-            file = await current_file(s)
-            profiles = await load_profiles(s, [member_id], file, await stored_cuts(s), [], now)
-        return profiles[0] if profiles else None

@@ -27,6 +27,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead"},
     # Exercised by tests/api/test_offers_api.py. (Home waits for `pendingSurvey`.)
     "member-app/offers.graphql": {"Offers", "ActivateOffer"},
+    # Exercised by tests/api/test_segments_api.py.
+    "admin/offers-segments.graphql": {"Segments", "SegmentMembers", "MemberInsight"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

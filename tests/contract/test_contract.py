@@ -188,11 +188,14 @@ TILL_JOURNEY = {(POINTS, n) for n in ("Transactions", "Rewards", "RedeemReward")
 LIVE = {("member-app/live.graphql", n) for n in ("OnBalanceChanged", "OnOffersChanged")}
 INBOX = {("member-app/referral-wallet-inbox.graphql", n) for n in ("Inbox", "MarkMessageRead")}
 OFFERS = {("member-app/offers.graphql", n) for n in ("Offers", "ActivateOffer")}
+SEGMENTS = {
+    ("admin/offers-segments.graphql", n) for n in ("Segments", "SegmentMembers", "MemberInsight")
+}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
     served = {(file, name) for file, names in SERVED.items() for name in names}
-    assert served == MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS
+    assert served == MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS | SEGMENTS
 
 
 def test_till_journey_runs_the_contract_as_written(
