@@ -68,15 +68,16 @@ def _aggregate(now: datetime) -> Any:
 
 
 async def _tile_tops(s: AsyncSession, value: Any) -> list[Any]:
-    """The highest value of each of the first four of five tiles (fewer buyers than five:
-    the last top repeated)."""
+    """The highest value of each tile but the last: four cut points. With fewer than five
+    buyers there are fewer tiles; the lowest cut point is repeated, so the best buyer still
+    scores 5 (one buyer alone: no cut points, no scores)."""
     tiled = select(value.label("value"), func.ntile(5).over(order_by=value).label("tile"))
     sub = tiled.subquery()
     rows = await s.execute(
         select(sub.c.tile, func.max(sub.c.value)).group_by(sub.c.tile).order_by(sub.c.tile)
     )
-    tops = [top for tile, top in rows if tile < 5]
-    return tops + tops[-1:] * (4 - len(tops)) if tops else []
+    tops = [top for _, top in rows][:-1]
+    return tops[:1] * (4 - len(tops)) + tops if tops else []
 
 
 async def compute_cuts(s: AsyncSession, now: datetime) -> Cuts:

@@ -114,7 +114,7 @@ def _location(rule: Condition, member: MemberProfile, where: Setting) -> Reasons
     home = member.home_store
     if spec is None or home is None:
         return None
-    if home in spec.stores:
+    if home in spec.stores or home == spec.near_store:
         return [f"usually buys at {home}"]
     near, mine = where.stores.get(spec.near_store or ""), where.stores.get(home)
     if near is None or mine is None or spec.radius_m is None:
