@@ -25,6 +25,7 @@ from loyalty.segments.facts import MemberProfile, load_profiles
 from loyalty.segments.models import MemberRhythm, Segment, SegmentMembership
 from loyalty.segments.rfm import Cuts, stored_cuts
 from loyalty.segments.rules import Setting, evaluate
+from loyalty.storage.database import insert_for
 
 
 @dataclass(frozen=True)
@@ -89,25 +90,32 @@ async def refresh_members(
             reasons = evaluate(rules[segment.id], profile, where)
             held = current.get((segment.id, profile.member_id))
             if reasons is not None and held is None:
-                _enter(s, segment, profile.member_id, reasons, now)
-                entered += 1
+                entered += await _enter(s, segment, profile.member_id, reasons, now)
             elif reasons is not None and held is not None and held.reasons != reasons:
                 held.reasons, held.updated_at = reasons, now
             elif reasons is None and held is not None:
-                await _leave(s, segment, profile.member_id, now)
-                left += 1
+                left += await _leave(s, segment, profile.member_id, now)
     await s.flush()
     return Changes(entered, left)
 
 
-def _enter(
+# The rebuild and a member's own events may evaluate the same member at once: the row decides
+# who announces the change (ON CONFLICT DO NOTHING / a DELETE that found the row), so each
+# entry and exit is announced once and neither transaction fails.
+
+
+async def _enter(
     s: AsyncSession, segment: Segment, member_id: int, reasons: list[str], now: datetime
-) -> None:
-    s.add(
-        SegmentMembership(
+) -> int:
+    added = await s.execute(
+        insert_for(s)(SegmentMembership)
+        .values(
             segment_id=segment.id, member_id=member_id, since=now, reasons=reasons, updated_at=now
         )
+        .on_conflict_do_nothing()
     )
+    if not getattr(added, "rowcount", 0):
+        return 0
     event = SegmentEntered(
         member_id=member_id,
         segment_id=segment.id,
@@ -115,15 +123,19 @@ def _enter(
         reasons="; ".join(reasons),
     )
     emit(s, event, now)
+    return 1
 
 
-async def _leave(s: AsyncSession, segment: Segment, member_id: int, now: datetime) -> None:
-    await s.execute(
+async def _leave(s: AsyncSession, segment: Segment, member_id: int, now: datetime) -> int:
+    removed = await s.execute(
         delete(SegmentMembership).where(
             SegmentMembership.segment_id == segment.id, SegmentMembership.member_id == member_id
         )
     )
+    if not getattr(removed, "rowcount", 0):
+        return 0
     emit(s, SegmentLeft(member_id=member_id, segment_id=segment.id, segment_key=segment.key), now)
+    return 1
 
 
 async def leave_all(s: AsyncSession, segment: Segment, now: datetime) -> int:
