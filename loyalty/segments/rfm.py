@@ -1,11 +1,12 @@
-"""RFM quintiles across the programme's buyers: recency (days since the last purchase),
-frequency (purchases in the last year) and monetary value (net spend in the last year).
+"""RFM quintiles across the programme's buyers: recency (the time of the last purchase: the
+later, the better), frequency (purchases in the last year) and monetary value (net spend in
+the last year).
 
 The cut points are worked out set-based, in the database: one aggregate per member, ranked
-into five tiles with `NTILE(5)`; the highest value of each of the first four tiles is a cut
-point. A member's quintile is then 1 + the number of cut points their value exceeds (recency
-the other way round: fewer days is better), so members with equal values share a quintile
-and one member can be scored without looking at anyone else. The rebuild stores the cut
+into five tiles with `NTILE(5)`; the highest value of each tile but the last is a cut point.
+A member's quintile is then 1 + the number of cut points their value exceeds, so members
+with equal values share a quintile and one member can be scored without looking at anyone
+else. The rebuild stores the cut
 points; between rebuilds, a member's own events re-score them against the stored ones.
 """
 

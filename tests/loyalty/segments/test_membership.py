@@ -17,6 +17,7 @@ from loyalty.jobs import JOBS, run_jobs
 from loyalty.members.service import ProfileService
 from loyalty.segments.membership import refresh_members
 from loyalty.segments.models import Segment, SegmentMembership
+from loyalty.segments.read import SegmentReads
 from loyalty.segments.service import SegmentsService
 from loyalty.storage.database import Database
 from tests.loyalty.segments.programme import buy, days, did, install_text
@@ -185,3 +186,33 @@ async def test_the_rebuild_is_a_scheduled_job_that_runs_once_a_day(
     assert (await run_jobs(db, clock, ["segments"]))["segments"] == 0
     clock.set(NOW + days(1))
     assert (await run_jobs(db, clock, ["segments"]))["segments"] == 2
+
+
+async def test_rfm_quintiles_rank_recency_frequency_and_spend_across_buyers(
+    db: Database, clock: FixedClock
+) -> None:
+    """Ten buyers: the n-th bought n times, the last time n days ago, for n times €10 each time."""
+    clock.set(NOW - days(400))
+    await install_text(db, clock)
+    ids = []
+    for n in range(1, 11):
+        member = await add_member(db, clock, f"rfm{n}@example.com")
+        ids.append(member.id)
+        for i in range(n):
+            await buy(db, clock, member.id, NOW - days(n + 20 * i), euros=f"{n * 10}.00")
+    clock.set(NOW)
+    await SegmentsService(db, clock).rebuild()
+    profiles = await SegmentReads(db, clock).insights(ids)
+    scores = [(p.recency, p.frequency, p.monetary) for p in profiles if p is not None]
+    assert scores == [
+        (5, 1, 1),
+        (5, 1, 1),
+        (4, 2, 2),
+        (4, 2, 2),
+        (3, 3, 3),
+        (3, 3, 3),
+        (2, 4, 4),
+        (2, 4, 4),
+        (1, 5, 5),
+        (1, 5, 5),
+    ]
