@@ -27,6 +27,8 @@ from api.points.mutations import PointsMutations
 from api.points.queries import PointsQueries
 from api.rewards.mutations import RewardMutations
 from api.rewards.queries import RewardQueries
+from api.segments.mutations import SegmentMutations
+from api.segments.queries import SegmentQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
 
@@ -35,7 +37,7 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
-class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries):
+class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries, SegmentQueries):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
@@ -56,6 +58,7 @@ class Mutation(
     RewardMutations,
     OfferMutations,
     OfferAdminMutations,
+    SegmentMutations,
     NotificationMutations,
 ):
     pass

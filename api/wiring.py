@@ -41,6 +41,8 @@ from loyalty.points.service import PointsService
 from loyalty.reports.read import ReportReads
 from loyalty.rewards.read import RewardReads
 from loyalty.rewards.service import RewardsService
+from loyalty.segments.read import SegmentReads
+from loyalty.segments.service import SegmentsService
 from loyalty.storage.database import Database
 from loyalty.tiers.read import TierReads
 from notifications.bus import EventBus, make_bus
@@ -128,6 +130,7 @@ def build_reads(db: Database, clock: Clock, rewards: RewardsService) -> Reads:
         rewards=RewardReads(db, rewards),
         messaging=MessagingReads(db),
         reports=ReportReads(db, clock),
+        segments=SegmentReads(db, clock),
     )
 
 
@@ -143,6 +146,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         offers=OffersService(db, clock),
         offer_admin=OfferAdmin(db, clock),
         till_offers=TillOffers(db, clock),
+        segments=SegmentsService(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
         reads=build_reads(db, clock, rewards),

@@ -27,6 +27,7 @@ AREAS = (
     "members",
     "auth",
     "points",
+    "segments",
     # Before tiers: a purchase's offer points are credited before tiers count the purchase.
     "offers",
     "tiers",

@@ -11,6 +11,7 @@ from api.members.loaders import MemberLoaders
 from api.notifications.loaders import NotificationLoaders
 from api.points.loaders import PointsLoaders
 from api.rewards.loaders import RewardLoaders
+from api.segments.loaders import SegmentLoaders
 
 
 class Loaders:
@@ -19,3 +20,4 @@ class Loaders:
         self.points = PointsLoaders(reads.points, reads.tiers, cache=cache)
         self.rewards = RewardLoaders(reads.rewards, cache=cache)
         self.notifications = NotificationLoaders(reads.messaging, cache=cache)
+        self.segments = SegmentLoaders(reads.segments, cache=cache)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from loyalty.reports.read import ReportReads
     from loyalty.rewards.read import RewardReads
     from loyalty.rewards.service import RewardsService
+    from loyalty.segments.read import SegmentReads
+    from loyalty.segments.service import SegmentsService
     from loyalty.storage.database import Database
     from loyalty.tiers.read import TierReads
 
@@ -41,6 +43,7 @@ class Reads:
     rewards: RewardReads
     messaging: MessagingReads
     reports: ReportReads
+    segments: SegmentReads
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Services:
     offers: OffersService
     offer_admin: OfferAdmin
     till_offers: TillOffers
+    segments: SegmentsService
     devices: DeviceService
     inbox: InboxService
     reads: Reads

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from api.offers.types import Offer
     from api.points.types import Balance, MemberTier, PointsTransaction
     from api.rewards.types import Redemption
+    from api.segments.types import ChurnRisk, LifecycleStage, SegmentMembership
     from loyalty.members.models import Member as MemberRow
     from loyalty.members.models import MemberConsent
 
@@ -175,6 +176,32 @@ class Member(relay.Node):
         from api.notifications.types import inbox_connection
 
         return await inbox_connection(info, self.id, first, after, bool(unread_only))
+
+    @strawberry.field(description="Lifecycle stage by the member's own rhythm, now (admin).")
+    async def lifecycle_stage(
+        self, info: Info[Context, None]
+    ) -> Annotated[LifecycleStage, strawberry.lazy("api.segments.types")] | None:
+        from api.segments.types import insight_of
+
+        found = await insight_of(info, self.id)
+        return found.stage if found else None
+
+    @strawberry.field(description="Churn risk (0..1) and its named parts, now (admin).")
+    async def churn_risk(
+        self, info: Info[Context, None]
+    ) -> Annotated[ChurnRisk, strawberry.lazy("api.segments.types")] | None:
+        from api.segments.types import insight_of
+
+        found = await insight_of(info, self.id)
+        return found.churn if found else None
+
+    @strawberry.field(description="The segments the member is in, with why (admin).")
+    async def segments(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[SegmentMembership, strawberry.lazy("api.segments.types")]]:
+        from api.segments.types import memberships_of
+
+        return await memberships_of(info, self.id)
 
     @classmethod
     def from_row(cls, row: MemberRow) -> Member:

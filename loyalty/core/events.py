@@ -13,14 +13,14 @@ that reads the older payloads still in the outbox.
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, TypeVar, get_type_hints
+from typing import Any, ClassVar, Generic, TypeVar
+
+from loyalty.core.event_codec import MISSING, codec
+from loyalty.core.event_codec import fields_of as fields_of  # where it was first
 
 
 class UnknownEvent(ValueError):
@@ -38,7 +38,7 @@ class Event:
     member_id: int | None
 
     def to_payload(self) -> dict[str, Any]:
-        return {c.wire: c.encode(getattr(self, c.name)) for c in _codec(type(self))}
+        return {c.wire: c.encode(getattr(self, c.name)) for c in codec(type(self))}
 
     @classmethod
     def from_payload(
@@ -47,9 +47,9 @@ class Event:
         if version != cls.version:
             payload = cls.migrate(payload, version)
         values: dict[str, Any] = {"member_id": member_id}
-        for c in _codec(cls):
-            value = payload.get(c.wire, _MISSING)
-            if value is _MISSING:
+        for c in codec(cls):
+            value = payload.get(c.wire, MISSING)
+            if value is MISSING:
                 if c.required:
                     raise UnknownEvent(f"{cls.name} v{version}: {c.wire!r} is missing")
             else:
@@ -173,6 +173,23 @@ class ProfileCompleted(Event):
     description = "The member's profile has every field the programme asks for."
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProfileUpdated(Event):
+    name = "member.profile_updated"
+    description = "The member changed their profile; the names of the fields that changed."
+
+    fields: str  # comma-separated field names
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentChanged(Event):
+    name = "member.consent_changed"
+    description = "The member granted or withdrew a consent (a channel, or personalisation)."
+
+    channel: str
+    granted: bool
+
+
 # -- tiers --------------------------------------------------------------------------------
 
 
@@ -283,6 +300,28 @@ class OfferChanged(Event):
     offer: Mapping[str, Any]
 
 
+# -- segments -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentEntered(Event):
+    name = "segment.entered"
+    description = "The member now fits a segment's rules; why, in words."
+
+    segment_id: int
+    segment_key: str
+    reasons: str  # the membership's reasons, joined with "; "
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentLeft(Event):
+    name = "segment.left"
+    description = "The member no longer fits a segment's rules (or the segment was removed)."
+
+    segment_id: int
+    segment_key: str
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
     PointsExpiring,
@@ -291,6 +330,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ActivityRecorded,
     MemberSignedUp,
     ProfileCompleted,
+    ProfileUpdated,
+    ConsentChanged,
     TierChanged,
     RewardRedeemed,
     RewardCodeRedeemed,
@@ -300,6 +341,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OfferRedeemed,
     OfferExpired,
     OfferChanged,
+    SegmentEntered,
+    SegmentLeft,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 
@@ -313,72 +356,3 @@ def event_type(name: str) -> type[Event]:
 
 def decode(name: str, member_id: int | None, payload: Mapping[str, Any], version: int) -> Event:
     return event_type(name).from_payload(member_id, payload, version)
-
-
-# -- conversion ---------------------------------------------------------------------------
-
-_FIELDS: dict[type[Event], list[tuple[dataclasses.Field[Any], str, Any]]] = {}
-
-
-def fields_of(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], str, Any]]:
-    """Each field of `cls` with its name on the wire and its type (worked out once)."""
-    known = _FIELDS.get(cls)
-    if known is None:
-        hints = get_type_hints(cls)
-        known = _FIELDS[cls] = [
-            (f, f.metadata.get("wire", f.name), hints[f.name]) for f in dataclasses.fields(cls)
-        ]
-    return known
-
-
-@dataclass(frozen=True)
-class _Field:
-    """How one payload field travels: its names and its conversions to and from JSON."""
-
-    name: str
-    wire: str
-    required: bool
-    encode: Callable[[Any], Any]
-    decode: Callable[[Any], Any]
-
-
-_MISSING = object()
-_CODECS: dict[type[Event], tuple[_Field, ...]] = {}
-
-
-def _codec(cls: type[Event]) -> tuple[_Field, ...]:
-    """The payload fields of `cls`, worked out once per type (events are read and written on
-    every delivery)."""
-    known = _CODECS.get(cls)
-    if known is None:
-        known = _CODECS[cls] = tuple(
-            _Field(
-                f.name,
-                wire,
-                f.default is dataclasses.MISSING,
-                *_conversions(kind),
-            )
-            for f, wire, kind in fields_of(cls)
-            if f.name != "member_id"
-        )
-    return known
-
-
-def _conversions(kind: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
-    if kind is datetime:
-        return _optional(datetime.isoformat), datetime.fromisoformat
-    if kind is Decimal:
-        return _optional(str), lambda value: Decimal(str(value))
-    if kind is int or kind is str:
-        return _same, kind
-    return _optional(dict), _same
-
-
-def _optional(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else encode(value)
-
-
-def _same(value: Any) -> Any:
-    return value

@@ -20,6 +20,7 @@ from loyalty.points.service import MemberRef, PointsService, PurchaseInput, Purc
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme
 from loyalty.programme.store import current_programme
+from loyalty.segments.service import SegmentsService
 from loyalty.storage.database import Database
 
 DEMO_PROGRAMME = Path(__file__).with_name("programme.yaml")
@@ -58,7 +59,7 @@ DEMO_MEMBERS = (
         "nl-NL",
         "email",
         ("thee",),
-        ("email",),
+        ("email", "personalisation"),
     ),
     DemoMember(
         "chloe@example.com",
@@ -114,6 +115,8 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
         await apikeys.install_api_key(s, "Demo till", ["pos"], DEMO_TILL_KEY, now)
         await uow.commit()
     await _history(db, clock)
+    # Memberships as the nightly job would leave them, so the admin API shows them at once.
+    await SegmentsService(db, clock).rebuild()
     return DemoSummary(True, summary.member_email, summary.member_password, summary.till_key)
 
 
@@ -121,12 +124,16 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
 DEMO_PURCHASES = (
     ("anna@example.com", 40, [("KOF-CAP", "koffie", 2, "3.40"), ("TAA-APL", "gebak", 1, "4.25")]),
     ("anna@example.com", 21, [("ONT-GRA", "ontbijt", 2, "9.50"), ("KOF-LAT", "koffie", 2, "3.80")]),
+    ("anna@example.com", 12, [("KOF-CAP", "koffie", 1, "3.40")]),
     (
         "anna@example.com",
         3,
         [("BON-25", "cadeaubon", 1, "25.00"), ("KOF-FLW", "koffie", 1, "4.10")],
     ),
-    ("bram@example.com", 10, [("THE-MUN", "thee", 3, "2.90")]),
+    # Bram came weekly, then stayed away: at risk by his own rhythm (segment and offer).
+    ("bram@example.com", 44, [("THE-MUN", "thee", 3, "2.90")]),
+    ("bram@example.com", 37, [("THE-MUN", "thee", 2, "2.90")]),
+    ("bram@example.com", 30, [("THE-MUN", "thee", 1, "2.90")]),
 )
 
 
@@ -142,7 +149,7 @@ async def _history(db: Database, clock: Clock) -> None:
                 member=MemberRef(member_number=await _number(db, email)),
                 external_id=f"demo-purchase-{i}",
                 occurred_at=now - timedelta(days=days_ago),
-                store="Utrecht Centrum",
+                store="utrecht",  # a store of the programme file (segments' location)
                 lines=[
                     PurchaseLine(sku, Decimal(quantity), Decimal(price), category)
                     for sku, category, quantity, price in lines

@@ -1,6 +1,7 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
 (`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
-who hold them (`offers`) and prune the outbox (`prune`).
+who hold them (`offers`), rebuild segment memberships (`segments`) and prune the outbox
+(`prune`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -21,6 +22,7 @@ from loyalty.jobs.expire import expire_points
 from loyalty.jobs.offers import end_offers
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
 from loyalty.jobs.release import release_pending
+from loyalty.jobs.segments import rebuild_segments
 from loyalty.jobs.tiers import recalculate_tiers
 from loyalty.jobs.warn import warn_expiring
 from loyalty.storage.database import Database
@@ -32,6 +34,7 @@ __all__ = [
     "end_offers",
     "expire_points",
     "prune_outbox",
+    "rebuild_segments",
     "recalculate_tiers",
     "release_pending",
     "run_jobs",
@@ -47,6 +50,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "warn": warn_expiring,
     "tiers": recalculate_tiers,
     "offers": end_offers,
+    "segments": rebuild_segments,
     "prune": prune_outbox,
 }
 

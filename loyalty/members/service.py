@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, NotFound
-from loyalty.core.events import MemberSignedUp, ProfileCompleted
+from loyalty.core.events import ConsentChanged, MemberSignedUp, ProfileCompleted, ProfileUpdated
 from loyalty.core.identifiers import new_card_barcode, new_member_number, normalise_member_number
 from loyalty.core.outbox import emit
 from loyalty.members.errors import MembersError
@@ -209,7 +209,12 @@ class ProfileService:
             if member is None:
                 raise NotFound("Member")
             was_complete = profile_complete(member)
+            changed = sorted(k for k, v in values.items() if getattr(member, k) != v)
             await update_profile(uow.session, member, values, now)
+            if changed:
+                emit(
+                    uow.session, ProfileUpdated(member_id=member.id, fields=",".join(changed)), now
+                )
             if profile_complete(member) and not was_complete:
                 emit(uow.session, ProfileCompleted(member_id=member.id), now)
             await uow.commit()
@@ -217,6 +222,12 @@ class ProfileService:
 
     async def set_consent(self, member_id: int, channel: str, granted: bool) -> MemberConsent:
         async with self.db.unit_of_work() as uow:
-            consent = await set_consent(uow.session, member_id, channel, granted, self.clock.now())
+            now = self.clock.now()
+            before = await uow.session.get(MemberConsent, (member_id, channel))
+            old = before.granted if before is not None else None
+            consent = await set_consent(uow.session, member_id, channel, granted, now)
+            if consent.granted != old:  # a repeated answer changes nothing
+                event = ConsentChanged(member_id=member_id, channel=channel, granted=granted)
+                emit(uow.session, event, now)
             await uow.commit()
         return consent

@@ -99,6 +99,8 @@ def _member(
 def eligible(rules: Eligibility, facts: MemberFacts, now: datetime, zone: ZoneInfo) -> bool:
     if rules.tiers and facts.tier not in rules.tiers:
         return False
+    if rules.segments and not facts.segments & set(rules.segments):
+        return False
     if rules.interests and not facts.interests & {i.lower() for i in rules.interests}:
         return False
     if rules.birthday_month and facts.birth_month != now.astimezone(zone).month:

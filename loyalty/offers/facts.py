@@ -1,6 +1,6 @@
 """What the offers' checks need to know about a member, read in a few batched queries:
-the member row, the personalisation consent, whether they bought before, their tier (only
-when an offer asks for one) and their activations."""
+the member row, the personalisation consent, whether they bought before, their tier and their
+segments (each only when an offer asks for one) and their activations."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from loyalty.members.models import Member, MemberConsent
 from loyalty.offers.models import MemberOffer
 from loyalty.points.models import Purchase
 from loyalty.programme.spec import ProgrammeFile
+from loyalty.segments.membership import segment_keys_of
 from loyalty.tiers import service as tiers
 
 PERSONALISATION = "personalisation"
@@ -33,6 +34,8 @@ class MemberFacts:
     personalisation: bool
     # The member's activations, by offer id.
     activations: dict[int, MemberOffer] = field(default_factory=dict)
+    # Keys of the segments the member is in (read only when an offer names a segment).
+    segments: frozenset[str] = frozenset()
 
 
 async def member_facts(
@@ -58,6 +61,8 @@ async def member_facts(
     if offer_ids is not None:
         query = query.where(MemberOffer.offer_id.in_(offer_ids))
     activations = {m.offer_id: m for m in await s.scalars(query)}
+    by_segment = any(o.eligibility.segments for o in file.offers)
+    segments = await segment_keys_of(s, member_id) if by_segment else frozenset()
     return MemberFacts(
         member_id=member_id,
         active=member.status == "active",
@@ -68,4 +73,5 @@ async def member_facts(
         has_purchased=bought is not None,
         personalisation=bool(consent),
         activations=activations,
+        segments=segments,
     )

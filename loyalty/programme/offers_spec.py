@@ -67,6 +67,7 @@ class Eligibility(SpecModel):
     first_purchase: bool = False  # only for members who have not bought yet
     min_days_since_joining: int | None = Field(None, ge=0, le=36500)
     max_days_since_joining: int | None = Field(None, ge=0, le=36500)
+    segments: list[Key] = []  # a member of any of these segments (`segments:` of the file)
 
     @model_validator(mode="after")
     def _days_in_order(self) -> Eligibility:
@@ -84,6 +85,7 @@ class Eligibility(SpecModel):
             or self.first_purchase
             or self.min_days_since_joining is not None
             or self.max_days_since_joining is not None
+            or self.segments
         )
 
 

@@ -31,6 +31,11 @@ from loyalty.programme.offers_spec import (
     StoreSpec,
     offer_reference_problems,
 )
+from loyalty.programme.segments_spec import (
+    SegmentSpec,
+    offer_segment_problems,
+    segment_reference_problems,
+)
 from loyalty.programme.spec_base import (
     CategoryName,
     CountryCode,
@@ -235,6 +240,7 @@ class ProgrammeFile(SpecModel):
     offers: list[OfferSpec] = []
     categories: list[CategoryName] = []
     offer_groups: list[OfferGroupSpec] = []
+    segments: list[SegmentSpec] = []
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -257,6 +263,9 @@ class ProgrammeFile(SpecModel):
             ],
             categories,
         )
+        stores = {s.key for s in self.stores}
+        problems += segment_reference_problems(self.segments, stores, known)
+        problems += offer_segment_problems(self.offers, self.segments)
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(

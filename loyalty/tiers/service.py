@@ -3,6 +3,7 @@ and a tier set by staff that is a floor until a date."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -103,6 +104,20 @@ async def current_level(
     if file.tiers is None:
         return None
     return _effective(file.tiers, await s.get(MemberTier, member_id), now)
+
+
+async def current_levels(
+    s: AsyncSession, member_ids: Sequence[int], file: ProgrammeFile, now: datetime
+) -> dict[int, TierLevel]:
+    """The tier of each member, in one query (empty when the programme has no tiers)."""
+    spec = file.tiers
+    if spec is None or not member_ids:
+        return {}
+    rows = {
+        r.member_id: r
+        for r in await s.scalars(select(MemberTier).where(MemberTier.member_id.in_(member_ids)))
+    }
+    return {m: _effective(spec, rows.get(m), now) for m in member_ids}
 
 
 async def status(

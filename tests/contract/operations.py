@@ -27,8 +27,16 @@ SERVED: dict[str, set[str]] = {
     "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead"},
     # Exercised by tests/api/test_offers_api.py. (Home waits for `pendingSurvey`.)
     "member-app/offers.graphql": {"Offers", "ActivateOffer"},
-    # Exercised by tests/api/test_offer_admin_api.py.
-    "admin/offers-segments.graphql": {"CreateOffer", "UpdateOffer", "PauseOffer", "MemberOffers"},
+    # Exercised by tests/api/test_offer_admin_api.py and tests/api/test_segments_api.py.
+    "admin/offers-segments.graphql": {
+        "CreateOffer",
+        "UpdateOffer",
+        "PauseOffer",
+        "MemberOffers",
+        "Segments",
+        "SegmentMembers",
+        "MemberInsight",
+    },
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

@@ -192,11 +192,16 @@ ADMIN_OFFERS = {
     ("admin/offers-segments.graphql", n)
     for n in ("CreateOffer", "UpdateOffer", "PauseOffer", "MemberOffers")
 }
+SEGMENTS = {
+    ("admin/offers-segments.graphql", n) for n in ("Segments", "SegmentMembers", "MemberInsight")
+}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
     served = {(file, name) for file, names in SERVED.items() for name in names}
-    assert served == MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS | ADMIN_OFFERS
+    assert served == (
+        MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS | ADMIN_OFFERS | SEGMENTS
+    )
 
 
 def test_till_journey_runs_the_contract_as_written(

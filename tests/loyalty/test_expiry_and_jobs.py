@@ -651,13 +651,16 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
     await buy(db, clock, bert, "50.00")
     expires = local(2026, 6, 5)
 
-    # The next day: both released, both warned (expiry within 5 days), both tiers due.
+    # The next day: both released, both warned (expiry within 5 days), both tiers due, both
+    # members' segments rebuilt (the first run of the day).
     clock.set(local(2026, 6, 2, 13))
     assert await jobs.run_jobs(db, clock) == {
         "release": 2,
         "expire": 0,
         "warn": 2,
         "tiers": 2,
+        "offers": 0,
+        "segments": 2,
         "prune": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
@@ -665,6 +668,8 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "expire": 0,
         "warn": 0,
         "tiers": 0,
+        "offers": 0,
+        "segments": 0,
         "prune": 0,
     }
     assert await jobs.run_jobs(db, clock, only=["warn"]) == {"warn": 0}
@@ -677,6 +682,8 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "expire": 0,
         "warn": 0,
         "tiers": 2,
+        "offers": 0,
+        "segments": 2,  # a day after the last rebuild
         "prune": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
@@ -684,6 +691,8 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "expire": 0,
         "warn": 0,
         "tiers": 0,
+        "offers": 0,
+        "segments": 0,
         "prune": 0,
     }
     assert [(e.kind, e.points) for e in await entries(db, anna)] == [

@@ -101,6 +101,14 @@ async def wired(
         await db.dispose()
 
 
+def _only(reactions: Reactions, name: str) -> Reactions:
+    """The after-commit reaction `name` alone (the areas have after-commit reactions of their
+    own, such as segments', which these tests do not count)."""
+    alone = Reactions()
+    alone.after_commit = [r for r in reactions.after_commit if r.name == name]
+    return alone
+
+
 def _purchase(member_id: int, external_id: str) -> PurchaseInput:
     return PurchaseInput(
         MemberRef(member_id=member_id),
@@ -290,12 +298,13 @@ async def test_an_after_commit_reaction_runs_once_per_event_across_runners(
     points = PointsService(db, clock)
     for i in range(5):
         await points.record_purchase(_purchase(anna.id, f"p{i}"))
-    runners = [ReactionRunner(db, reactions_seen[0], clock, batch=2) for _ in range(3)]
+    noted_only = _only(reactions_seen[0], "test.noted")
+    runners = [ReactionRunner(db, noted_only, clock, batch=2) for _ in range(3)]
     while sum(await asyncio.gather(*(r.run_once() for r in runners))):
         pass
     titles = await _titles(db)
     assert len(titles) == len(set(titles)) == 6  # five purchases and the sign-up activity
-    assert await _count(db, ReactionReceipt.event_id) == 6
+    assert await _count(db, ReactionReceipt.event_id, ReactionReceipt.reaction == "test.noted") == 6
 
 
 async def test_a_failing_after_commit_reaction_is_retried_and_blocks_nothing(
@@ -323,7 +332,7 @@ async def test_a_failing_after_commit_reaction_is_retried_and_blocks_nothing(
     points = PointsService(db, clock)
     for i in range(3):
         await points.record_purchase(_purchase(anna.id, f"p{i}"))
-    runner = ReactionRunner(db, holder[0], clock)
+    runner = ReactionRunner(db, _only(holder[0], "test.flaky"), clock)
     assert await runner.run_once() == 2
     assert await _titles(db) == ["p0", "p2"]
     assert await runner.run_once() == 0
