@@ -30,6 +30,7 @@ AREAS = (
     "tiers",
     "rewards",
     "offers",
+    "surveys",
     "messaging",
     "reports",
 )

@@ -11,13 +11,16 @@ from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import apply_programme
 from loyalty.rewards.service import sync_rewards
+from loyalty.surveys.catalogue import sync_surveys
 
 
 async def install_programme(
     s: AsyncSession, file: ProgrammeFile, now: datetime
 ) -> tuple[Programme, bool]:
-    """Apply the file and bring the rewards and offers in step with it, in one transaction."""
+    """Apply the file and bring the rewards, offers and surveys in step with it, in one
+    transaction."""
     row, created = await apply_programme(s, file, now)
     await sync_rewards(s, file.rewards, now)
     await sync_offers(s, file.offers, now)
+    await sync_surveys(s, file.surveys.definitions, now)
     return row, created

@@ -40,6 +40,7 @@ from loyalty.programme.spec_base import (
     _check_locales,
     _require_unique,
 )
+from loyalty.programme.surveys_spec import SurveysSection, survey_problems
 
 
 class ProgrammeSpec(SpecModel):
@@ -226,6 +227,7 @@ class ProgrammeFile(SpecModel):
     rewards: list[RewardSpec] = []
     stores: list[StoreSpec] = []
     offers: list[OfferSpec] = []
+    surveys: SurveysSection = SurveysSection()
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -238,6 +240,7 @@ class ProgrammeFile(SpecModel):
             if unknown:
                 raise ValueError(f"{owner} names unknown tier(s): {', '.join(unknown)}")
         problems = list(offer_reference_problems(self.offers, self.stores, known))
+        problems += survey_problems(self.surveys)
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(
