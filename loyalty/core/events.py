@@ -13,14 +13,14 @@ that reads the older payloads still in the outbox.
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, TypeVar, get_type_hints
+from typing import Any, ClassVar, Generic, TypeVar
+
+from loyalty.core.event_fields import MISSING, codec
+from loyalty.core.event_fields import fields_of as fields_of  # where readers have found it
 
 
 class UnknownEvent(ValueError):
@@ -38,7 +38,7 @@ class Event:
     member_id: int | None
 
     def to_payload(self) -> dict[str, Any]:
-        return {c.wire: c.encode(getattr(self, c.name)) for c in _codec(type(self))}
+        return {c.wire: c.encode(getattr(self, c.name)) for c in codec(type(self))}
 
     @classmethod
     def from_payload(
@@ -47,9 +47,9 @@ class Event:
         if version != cls.version:
             payload = cls.migrate(payload, version)
         values: dict[str, Any] = {"member_id": member_id}
-        for c in _codec(cls):
-            value = payload.get(c.wire, _MISSING)
-            if value is _MISSING:
+        for c in codec(cls):
+            value = payload.get(c.wire, MISSING)
+            if value is MISSING:
                 if c.required:
                     raise UnknownEvent(f"{cls.name} v{version}: {c.wire!r} is missing")
             else:
@@ -279,6 +279,56 @@ class OfferChanged(Event):
     offer: Mapping[str, Any]
 
 
+# -- surveys ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyCompleted(Event):
+    name = "survey.completed"
+    description = (
+        "The member answered a survey to the end; the incentive points it awarded (once), and "
+        "the NPS score if the survey asked one."
+    )
+
+    survey_id: int
+    survey_key: str
+    survey_version: int
+    response_id: int
+    points_awarded: int
+    nps: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyDetractor(Event):
+    name = "survey.detractor"
+    description = (
+        "The member gave an NPS of 0-6 or a very low rating: a follow-up for support or a "
+        "recovery campaign. The member is not asked for a public review."
+    )
+
+    survey_id: int
+    survey_key: str
+    response_id: int
+    question: str
+    kind: str
+    score: int
+    scale_max: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyPromoter(Event):
+    name = "survey.promoter"
+    description = (
+        "The member gave an NPS of 9-10 and no low score in the same survey: they may be asked "
+        "for a review or a referral."
+    )
+
+    survey_id: int
+    survey_key: str
+    response_id: int
+    score: int
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
     PointsExpiring,
@@ -296,6 +346,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OfferRedeemed,
     OfferExpired,
     OfferChanged,
+    SurveyCompleted,
+    SurveyDetractor,
+    SurveyPromoter,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 
@@ -309,72 +362,3 @@ def event_type(name: str) -> type[Event]:
 
 def decode(name: str, member_id: int | None, payload: Mapping[str, Any], version: int) -> Event:
     return event_type(name).from_payload(member_id, payload, version)
-
-
-# -- conversion ---------------------------------------------------------------------------
-
-_FIELDS: dict[type[Event], list[tuple[dataclasses.Field[Any], str, Any]]] = {}
-
-
-def fields_of(cls: type[Event]) -> list[tuple[dataclasses.Field[Any], str, Any]]:
-    """Each field of `cls` with its name on the wire and its type (worked out once)."""
-    known = _FIELDS.get(cls)
-    if known is None:
-        hints = get_type_hints(cls)
-        known = _FIELDS[cls] = [
-            (f, f.metadata.get("wire", f.name), hints[f.name]) for f in dataclasses.fields(cls)
-        ]
-    return known
-
-
-@dataclass(frozen=True)
-class _Field:
-    """How one payload field travels: its names and its conversions to and from JSON."""
-
-    name: str
-    wire: str
-    required: bool
-    encode: Callable[[Any], Any]
-    decode: Callable[[Any], Any]
-
-
-_MISSING = object()
-_CODECS: dict[type[Event], tuple[_Field, ...]] = {}
-
-
-def _codec(cls: type[Event]) -> tuple[_Field, ...]:
-    """The payload fields of `cls`, worked out once per type (events are read and written on
-    every delivery)."""
-    known = _CODECS.get(cls)
-    if known is None:
-        known = _CODECS[cls] = tuple(
-            _Field(
-                f.name,
-                wire,
-                f.default is dataclasses.MISSING,
-                *_conversions(kind),
-            )
-            for f, wire, kind in fields_of(cls)
-            if f.name != "member_id"
-        )
-    return known
-
-
-def _conversions(kind: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
-    if kind is datetime:
-        return _optional(datetime.isoformat), datetime.fromisoformat
-    if kind is Decimal:
-        return _optional(str), lambda value: Decimal(str(value))
-    if kind is int or kind is str:
-        return _same, kind
-    return _optional(dict), _same
-
-
-def _optional(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else encode(value)
-
-
-def _same(value: Any) -> Any:
-    return value

@@ -1,6 +1,6 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
-(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`) and prune the outbox
-(`prune`).
+(`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), prune the outbox
+(`prune`) and expire unfinished survey responses (`surveys`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -20,6 +20,7 @@ from loyalty.jobs.batch import BATCH
 from loyalty.jobs.expire import expire_points
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
 from loyalty.jobs.release import release_pending
+from loyalty.jobs.surveys import expire_responses
 from loyalty.jobs.tiers import recalculate_tiers
 from loyalty.jobs.warn import warn_expiring
 from loyalty.storage.database import Database
@@ -29,6 +30,7 @@ __all__ = [
     "JOBS",
     "OUTBOX_RETENTION",
     "expire_points",
+    "expire_responses",
     "prune_outbox",
     "recalculate_tiers",
     "release_pending",
@@ -45,6 +47,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "warn": warn_expiring,
     "tiers": recalculate_tiers,
     "prune": prune_outbox,
+    "surveys": expire_responses,
 }
 
 

@@ -659,6 +659,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "warn": 2,
         "tiers": 2,
         "prune": 0,
+        "surveys": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
         "release": 0,
@@ -666,6 +667,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "warn": 0,
         "tiers": 0,
         "prune": 0,
+        "surveys": 0,
     }
     assert await jobs.run_jobs(db, clock, only=["warn"]) == {"warn": 0}
 
@@ -678,6 +680,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "warn": 0,
         "tiers": 2,
         "prune": 0,
+        "surveys": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
         "release": 0,
@@ -685,6 +688,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "warn": 0,
         "tiers": 0,
         "prune": 0,
+        "surveys": 0,
     }
     assert [(e.kind, e.points) for e in await entries(db, anna)] == [
         ("earn", 100),
