@@ -29,6 +29,7 @@ from api.rewards.mutations import RewardMutations
 from api.rewards.queries import RewardQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
+from api.surveys.mutations import SurveyMutations
 
 log = logging.getLogger("trouw.api")
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
@@ -55,6 +56,7 @@ class Mutation(
     PointsMutations,
     RewardMutations,
     OfferMutations,
+    SurveyMutations,
     NotificationMutations,
 ):
     pass

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from loyalty.rewards.read import RewardReads
     from loyalty.rewards.service import RewardsService
     from loyalty.storage.database import Database
+    from loyalty.surveys.service import SurveysService
     from loyalty.tiers.read import TierReads
 
 
@@ -50,6 +51,7 @@ class Services:
     points: PointsService
     rewards: RewardsService
     offers: OffersService
+    surveys: SurveysService
     devices: DeviceService
     inbox: InboxService
     reads: Reads

@@ -188,11 +188,16 @@ TILL_JOURNEY = {(POINTS, n) for n in ("Transactions", "Rewards", "RedeemReward")
 LIVE = {("member-app/live.graphql", n) for n in ("OnBalanceChanged", "OnOffersChanged")}
 INBOX = {("member-app/referral-wallet-inbox.graphql", n) for n in ("Inbox", "MarkMessageRead")}
 OFFERS = {("member-app/offers.graphql", n) for n in ("Offers", "ActivateOffer")}
+SURVEYS = {("member-app/surveys.graphql", n) for n in ("Surveys", "StartSurvey", "AnswerSurvey")}
+SURVEYS |= {
+    ("admin/surveys-referrals.graphql", "SurveyResults"),
+    ("member-app/home.graphql", "Home"),
+}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
     served = {(file, name) for file, names in SERVED.items() for name in names}
-    assert served == MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS
+    assert served == MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS | SURVEYS
 
 
 def test_till_journey_runs_the_contract_as_written(
