@@ -191,3 +191,28 @@ def test_text_over_the_limit_and_results_for_the_back_office(
     assert office.error_codes(RESULTS, {"surveyId": survey_id, "segmentId": "x"}) == [
         "BAD_USER_INPUT"
     ]
+
+
+def test_free_text_answers_as_csv_for_the_admin_key(
+    server: ServerHandle, clean_database: str, server_clock: FixedClock
+) -> None:
+    install(clean_database, PROGRAMME)
+    app, survey_id, response = _started(server, "csv@example.com")
+    _answer(app, response["id"], "score", number=4)
+    _answer(app, response["id"], "waarom", text="Te lang wachten, koud")
+    url = f"{server.url}/admin/surveys/{survey_id}/answers.csv"
+    now = server_clock.now()
+    admin = api_key(clean_database, ["admin"], now, "Office")
+    till = api_key(clean_database, ["pos"], now, "Till")
+    with httpx.Client(timeout=30) as http:
+        got = http.get(url, headers={"Authorization": f"Bearer {admin}"})
+        assert got.status_code == 200
+        assert got.headers["content-type"].startswith("text/csv")
+        lines = got.text.splitlines()
+        assert lines[0] == "survey,response,question,answered_at,text"
+        assert lines[1].startswith("bezoek,") and lines[1].endswith(',"Te lang wachten, koud"')
+        assert http.get(url).status_code == 401
+        assert http.get(url, headers={"Authorization": f"Bearer {till}"}).status_code == 403
+        assert http.get(url, headers={"Authorization": f"Bearer {app.token}"}).status_code == 403
+        other = url.replace(survey_id, response["id"])
+        assert http.get(other, headers={"Authorization": f"Bearer {admin}"}).status_code == 404
