@@ -264,3 +264,22 @@ async def _text() -> str:
     from tests.loyalty.surveys.programme import PROGRAMME
 
     return PROGRAMME
+
+
+async def test_the_demo_asks_a_branching_survey_with_an_incentive(
+    db: Database, clock: FixedClock
+) -> None:
+    from loyalty.demo.data import DEMO_MEMBERS, demo_member, load_demo
+    from tests.loyalty.services import cheap_hasher
+
+    await load_demo(db, clock, cheap_hasher())
+    anna = await demo_member(db, DEMO_MEMBERS[0].email)
+    assert anna is not None
+    service = SurveysService(db, clock)
+    pending = await service.pending(anna.id)
+    assert pending is not None and pending.survey.key == "hoe-was-je-bezoek"
+    view = await service.start(anna.id, pending.survey.id)
+    view = await service.answer(anna.id, view.response.id, AnswerInput("aanraden", number=3))
+    assert view.current is not None and view.current.key == "wat-kan-beter"
+    done = await service.answer(anna.id, view.response.id, AnswerInput("wat-kan-beter"))
+    assert done.points_awarded == 25
