@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.core.errors import DomainError
 from loyalty.members import service as members
 from loyalty.messaging.contacts import ContactBudget
+from loyalty.points import ledger
 from loyalty.programme.store import current_file
 from loyalty.programme.surveys_spec import QuestionSpec, SurveySpec
 from loyalty.storage.database import Database
@@ -97,6 +98,9 @@ async def _start(
         survey = await s.get(Survey, survey_id)
         if survey is None:
             raise refusal(SurveysError.SURVEY_NOT_FOUND)
+        # The member's lock (their point account row on PostgreSQL; SQLite has one writer):
+        # two surveys started at once must not both pass the cool-down or the budget.
+        await ledger.lock_account(s, member_id, now)
         file = await current_file(s)
         rules = rules_of(file, budget)
         expire = timedelta(hours=file.surveys.expire_after_hours)

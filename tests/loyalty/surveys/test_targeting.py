@@ -4,6 +4,7 @@ and end dates, and surveys that follow a purchase or an event after a delay."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 from decimal import Decimal
@@ -225,3 +226,20 @@ async def test_a_marketing_push_uses_the_budget_a_survey_would_use(
         }
     clock.advance(timedelta(days=8))
     assert await service.surveys(member_id) != []
+
+
+async def test_two_surveys_started_at_once_keep_the_cool_down(
+    db: Database, clock: FixedClock
+) -> None:
+    clock.set(at("2025-03-01T10:00:00+01:00"))
+    await install_text(db, clock, programme(7, ("eerste", "{}"), ("tweede", "{}")))
+    member_id = (await add_member(db, clock)).id
+    service = SurveysService(db, clock)
+    ids = await _ids(db)
+    outcomes = await asyncio.gather(
+        service.start(member_id, ids["eerste"]),
+        service.start(member_id, ids["tweede"]),
+        return_exceptions=True,
+    )
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert len(refused) == 1 and refused[0].code == SurveysError.SURVEY_NOT_AVAILABLE
