@@ -28,6 +28,7 @@ from api.core.loaders import Loaders
 from api.core.services import Services
 from api.schema import build_schema
 from api.settings import Settings
+from api.surveys.export import free_text_csv
 from api.wiring import open_database, serving
 from loyalty.core.clock import Clock, SystemClock
 from loyalty.storage.migrate import is_current
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/readyz", readyz),
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
+            Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
         ],
         lifespan=lifespan,
     )

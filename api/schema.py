@@ -31,6 +31,7 @@ from api.segments.mutations import SegmentMutations
 from api.segments.queries import SegmentQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
+from api.surveys.mutations import SurveyMutations
 
 log = logging.getLogger("trouw.api")
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
@@ -59,6 +60,7 @@ class Mutation(
     OfferMutations,
     OfferAdminMutations,
     SegmentMutations,
+    SurveyMutations,
     NotificationMutations,
 ):
     pass

@@ -30,6 +30,7 @@ from loyalty.core.clock import Clock
 from loyalty.core.reactions import ReactionRunner, Reactions
 from loyalty.members.read import MemberReads
 from loyalty.members.service import ProfileService
+from loyalty.messaging.contacts import ContactBudget
 from loyalty.messaging.devices import DeviceService
 from loyalty.messaging.inbox import InboxService
 from loyalty.messaging.read import MessagingReads
@@ -44,6 +45,7 @@ from loyalty.rewards.service import RewardsService
 from loyalty.segments.read import SegmentReads
 from loyalty.segments.service import SegmentsService
 from loyalty.storage.database import Database
+from loyalty.surveys.service import SurveysService
 from loyalty.tiers.read import TierReads
 from notifications.bus import EventBus, make_bus
 from notifications.channels import PushSender
@@ -147,6 +149,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         offer_admin=OfferAdmin(db, clock),
         till_offers=TillOffers(db, clock),
         segments=SegmentsService(db, clock),
+        surveys=SurveysService(db, clock, contact_budget(settings)),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
         reads=build_reads(db, clock, rewards),
@@ -154,6 +157,13 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         bus=make_bus(settings.redis_url, settings.redis_prefix),
         identity=_identity(settings),
     )
+
+
+def contact_budget(s: Settings) -> ContactBudget | None:
+    """The per-member budget of marketing contacts that pushes and surveys share."""
+    if not s.marketing_push_cap:
+        return None
+    return ContactBudget(s.marketing_push_cap, timedelta(days=s.marketing_push_cap_days))
 
 
 # -- the delivery: notification worker and after-commit reactions ---------------------------

@@ -30,6 +30,7 @@ AREAS = (
     "segments",
     # Before tiers: a purchase's offer points are credited before tiers count the purchase.
     "offers",
+    "surveys",
     "tiers",
     "rewards",
     "messaging",

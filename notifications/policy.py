@@ -7,7 +7,7 @@
   ("use them or lose them" is a nudge), `TierChanged` (a celebration or a downgrade notice),
   and anything campaign-like added later. A marketing push needs the `push` consent, waits
   for the end of quiet hours, and is dropped ("contact_pressure") once the member has had
-  the cap of marketing pushes in the window.
+  the cap of marketing contacts in the window (pushes and surveys asked count alike).
 - The in-app inbox keeps `PointsExpiring` and `TierChanged` messages when the member gave
   the `in_app` consent. The inbox is read when the member opens it, so quiet hours and the
   contact-pressure cap (which count interruptions) do not apply to it.
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.events import BalanceChanged, Event, PointsExpiring, RewardRedeemed, TierChanged
 from loyalty.members.models import MemberConsent
-from loyalty.messaging.models import NotificationDelivery
+from loyalty.messaging.contacts import Contact, contacts_since
 from notifications.config import QuietHours
 
 Kind = Literal["transactional", "marketing"]
@@ -82,29 +82,12 @@ def quiet_until(quiet: QuietHours | None, at: datetime, zone: ZoneInfo) -> datet
     return end.astimezone(UTC)
 
 
-async def marketing_pushes_sent(
+async def marketing_contacts(
     s: AsyncSession, member_ids: Sequence[int], since: datetime
-) -> dict[int, set[int]]:
-    """The marketing events each member had a push about since `since` (one event pushed to
-    two phones is one contact)."""
-    if not member_ids:
-        return {}
-    rows = await s.execute(
-        select(NotificationDelivery.member_id, NotificationDelivery.event_id)
-        .where(
-            NotificationDelivery.member_id.in_(member_ids),
-            NotificationDelivery.channel == "push",
-            NotificationDelivery.delivered_at >= since,
-            NotificationDelivery.kind == "marketing",
-            NotificationDelivery.status == "delivered",
-        )
-        .group_by(NotificationDelivery.member_id, NotificationDelivery.event_id)
-    )
-    found: dict[int, set[int]] = {m: set() for m in member_ids}
-    for member_id, event_id in rows:
-        if member_id is not None:
-            found[member_id].add(event_id)
-    return found
+) -> dict[int, set[Contact]]:
+    """The marketing contacts each member had since `since`: pushes and surveys alike, counted
+    by the one function every sender shares (`loyalty.messaging.contacts`)."""
+    return await contacts_since(s, member_ids, since)
 
 
 async def granted(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from loyalty.segments.read import SegmentReads
     from loyalty.segments.service import SegmentsService
     from loyalty.storage.database import Database
+    from loyalty.surveys.service import SurveysService
     from loyalty.tiers.read import TierReads
 
 
@@ -58,6 +59,7 @@ class Services:
     offer_admin: OfferAdmin
     till_offers: TillOffers
     segments: SegmentsService
+    surveys: SurveysService
     devices: DeviceService
     inbox: InboxService
     reads: Reads

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from api.points.types import Balance, MemberTier, PointsTransaction
     from api.rewards.types import Redemption
     from api.segments.types import ChurnRisk, LifecycleStage, SegmentMembership
+    from api.surveys.types import Survey
     from loyalty.members.models import Member as MemberRow
     from loyalty.members.models import MemberConsent
 
@@ -164,6 +165,22 @@ class Member(relay.Node):
         from api.offers.queries import member_offers
 
         return await member_offers(info, self.id, first, after, context)
+
+    @strawberry.field(description="The surveys the member may take now; only they see it.")
+    async def surveys(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Survey, strawberry.lazy("api.surveys.types")]]:
+        from api.surveys.queries import member_surveys
+
+        return await member_surveys(info, self.id)
+
+    @strawberry.field(description="The survey to ask the member now (one they started first).")
+    async def pending_survey(
+        self, info: Info[Context, None]
+    ) -> Annotated[Survey, strawberry.lazy("api.surveys.types")] | None:
+        from api.surveys.queries import pending_survey
+
+        return await pending_survey(info, self.id)
 
     @strawberry.field(description="The in-app inbox, newest first; only the member sees it.")
     async def inbox(

@@ -80,9 +80,6 @@ class Recorded(Generic[E]):
     event: E
 
 
-# -- points -------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, kw_only=True)
 class BalanceChanged(Event):
     name = "balance.changed"
@@ -153,9 +150,6 @@ class ActivityRecorded(Event):
     occurred_at: datetime
 
 
-# -- members ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, kw_only=True)
 class MemberSignedUp(Event):
     name = "member.signed_up"
@@ -190,9 +184,6 @@ class ConsentChanged(Event):
     granted: bool
 
 
-# -- tiers --------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, kw_only=True)
 class TierChanged(Event):
     name = "tier.changed"
@@ -201,9 +192,6 @@ class TierChanged(Event):
     from_tier: str = wire("from")
     to_tier: str = wire("to")
     reason: str
-
-
-# -- rewards ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,9 +223,6 @@ class RewardCancelled(Event):
     redemption_id: int
     reward_id: int
     points: int
-
-
-# -- offers -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -300,9 +285,6 @@ class OfferChanged(Event):
     offer: Mapping[str, Any]
 
 
-# -- segments -----------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, kw_only=True)
 class SegmentEntered(Event):
     name = "segment.entered"
@@ -320,6 +302,53 @@ class SegmentLeft(Event):
 
     segment_id: int
     segment_key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyCompleted(Event):
+    name = "survey.completed"
+    description = (
+        "The member answered a survey to the end; the incentive points it awarded (once), and "
+        "the NPS score if the survey asked one."
+    )
+
+    survey_id: int
+    survey_key: str
+    survey_version: int
+    response_id: int
+    points_awarded: int
+    nps: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyDetractor(Event):
+    name = "survey.detractor"
+    description = (
+        "The member gave an NPS of 0-6 or a very low rating: a follow-up for support or a "
+        "recovery campaign. The member is not asked for a public review."
+    )
+
+    survey_id: int
+    survey_key: str
+    response_id: int
+    question: str
+    kind: str
+    score: int
+    scale_max: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyPromoter(Event):
+    name = "survey.promoter"
+    description = (
+        "The member gave an NPS of 9-10 and no low score in the same survey: they may be asked "
+        "for a review or a referral."
+    )
+
+    survey_id: int
+    survey_key: str
+    response_id: int
+    score: int
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -343,6 +372,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OfferChanged,
     SegmentEntered,
     SegmentLeft,
+    SurveyCompleted,
+    SurveyDetractor,
+    SurveyPromoter,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 

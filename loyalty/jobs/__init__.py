@@ -1,7 +1,7 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
 (`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
-who hold them (`offers`), rebuild segment memberships (`segments`) and prune the outbox
-(`prune`).
+who hold them (`offers`), rebuild segment memberships (`segments`), prune the outbox
+(`prune`) and expire unfinished survey responses (`surveys`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -23,6 +23,7 @@ from loyalty.jobs.offers import end_offers
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
 from loyalty.jobs.release import release_pending
 from loyalty.jobs.segments import rebuild_segments
+from loyalty.jobs.surveys import expire_responses
 from loyalty.jobs.tiers import recalculate_tiers
 from loyalty.jobs.warn import warn_expiring
 from loyalty.storage.database import Database
@@ -33,6 +34,7 @@ __all__ = [
     "OUTBOX_RETENTION",
     "end_offers",
     "expire_points",
+    "expire_responses",
     "prune_outbox",
     "rebuild_segments",
     "recalculate_tiers",
@@ -52,6 +54,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "offers": end_offers,
     "segments": rebuild_segments,
     "prune": prune_outbox,
+    "surveys": expire_responses,
 }
 
 

@@ -12,15 +12,17 @@ from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import apply_programme
 from loyalty.rewards.service import sync_rewards
 from loyalty.segments.catalogue import sync_segments
+from loyalty.surveys.catalogue import sync_surveys
 
 
 async def install_programme(
     s: AsyncSession, file: ProgrammeFile, now: datetime
 ) -> tuple[Programme, bool]:
-    """Apply the file and bring the rewards, segments and offers in step with it, in one
+    """Apply the file and bring the rewards, segments, offers and surveys in step with it, in one
     transaction."""
     row, created = await apply_programme(s, file, now)
     await sync_rewards(s, file.rewards, now)
     await sync_segments(s, file.segments, now)
     await sync_offers(s, file.offers, now)
+    await sync_surveys(s, file.surveys.definitions, now)
     return row, created

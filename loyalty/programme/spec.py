@@ -52,6 +52,7 @@ from loyalty.programme.spec_base import (
     _check_locales,
     _require_unique,
 )
+from loyalty.programme.surveys_spec import SurveysSection, survey_problems
 
 
 class ProgrammeSpec(SpecModel):
@@ -241,6 +242,7 @@ class ProgrammeFile(SpecModel):
     categories: list[CategoryName] = []
     offer_groups: list[OfferGroupSpec] = []
     segments: list[SegmentSpec] = []
+    surveys: SurveysSection = SurveysSection()
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -266,6 +268,7 @@ class ProgrammeFile(SpecModel):
         stores = {s.key for s in self.stores}
         problems += segment_reference_problems(self.segments, stores, known)
         problems += offer_segment_problems(self.offers, self.segments)
+        problems += survey_problems(self.surveys)
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(

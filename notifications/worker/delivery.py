@@ -27,6 +27,7 @@ from sqlalchemy import update
 from loyalty.core.clock import Clock
 from loyalty.core.events import Event, Recorded
 from loyalty.messaging import devices
+from loyalty.messaging.contacts import Contact, push_contact
 from loyalty.messaging.models import Device, NotificationDelivery
 from loyalty.storage.database import Database
 from notifications import policy
@@ -58,11 +59,11 @@ class Claim:
 @dataclass(frozen=True)
 class Checks:
     """What the claiming transaction read for the policy checks of one batch. `sent` (the
-    marketing events each member had a push about in the contact-pressure window) grows as
-    the batch is claimed."""
+    marketing contacts each member had in the contact-pressure window: pushes and surveys)
+    grows as the batch is claimed."""
 
     consents: set[tuple[int, str]]
-    sent: dict[int, set[int]]
+    sent: dict[int, set[Contact]]
     zone: ZoneInfo
     now: datetime
 
@@ -153,7 +154,7 @@ class Courier:
             if until is not None:
                 return Delivery.deferred(until, "quiet_hours")
             cap = config.contact_pressure
-            others = checks.sent.get(device.member_id, set()) - {row.event_id}
+            others = checks.sent.get(device.member_id, set()) - {push_contact(row.event_id)}
             if cap is not None and len(others) >= cap.limit:
                 return Delivery.failed("contact_pressure")
         return None

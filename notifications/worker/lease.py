@@ -21,6 +21,7 @@ from loyalty.core.clock import Clock
 from loyalty.core.events import Event, Recorded, UnknownEvent
 from loyalty.core.models import OutboxEvent
 from loyalty.core.outbox import recorded
+from loyalty.messaging.contacts import Contact, push_contact
 from loyalty.messaging.models import Device, NotificationDelivery
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
@@ -99,7 +100,7 @@ class Leaser:
             assert event is not None
             if row.channel == "push" and row.kind == "marketing" and row.member_id is not None:
                 # Counted now, so a second marketing push in this batch sees it.
-                batch.checks.sent.setdefault(row.member_id, set()).add(row.event_id)
+                batch.checks.sent.setdefault(row.member_id, set()).add(push_contact(row.event_id))
             claims.append(self._take(row, event, device, token, now))
         await s.flush()
         return claims, decided
@@ -157,12 +158,12 @@ class Leaser:
             {r.member_id for r in pushes if r.kind == "marketing" and r.member_id is not None}
         )
         zone = ZoneInfo("UTC")
-        sent: dict[int, set[int]] = {}
+        sent: dict[int, set[Contact]] = {}
         if marketing:
             zone = (await current_file(s)).programme.zone
             if self.config.contact_pressure is not None:
                 since = now - self.config.contact_pressure.window
-                sent = await policy.marketing_pushes_sent(s, marketing, since)
+                sent = await policy.marketing_contacts(s, marketing, since)
         return _Batch(events, phones, Checks(consents, sent, zone, now))
 
 

@@ -8,9 +8,13 @@ from pathlib import Path
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
+    Node,
     OperationDefinitionNode,
+    Visitor,
     parse,
     print_ast,
+    visit,
 )
 
 from tests.conftest import CONTRACT_DIR
@@ -25,7 +29,7 @@ SERVED: dict[str, set[str]] = {
     "member-app/live.graphql": {"OnBalanceChanged", "OnOffersChanged"},
     # Exercised by tests/api/test_inbox_api.py.
     "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead"},
-    # Exercised by tests/api/test_offers_api.py. (Home waits for `pendingSurvey`.)
+    # Exercised by tests/api/test_offers_api.py.
     "member-app/offers.graphql": {"Offers", "ActivateOffer"},
     # Exercised by tests/api/test_offer_admin_api.py and tests/api/test_segments_api.py.
     "admin/offers-segments.graphql": {
@@ -37,6 +41,11 @@ SERVED: dict[str, set[str]] = {
         "SegmentMembers",
         "MemberInsight",
     },
+    # Exercised by tests/api/test_home_api.py and tests/api/test_surveys_api.py.
+    "member-app/home.graphql": {"Home"},
+    # Exercised by tests/api/test_surveys_api.py.
+    "member-app/surveys.graphql": {"Surveys", "StartSurvey", "AnswerSurvey"},
+    "admin/surveys-referrals.graphql": {"SurveyResults"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",
@@ -67,19 +76,45 @@ def contract_files() -> list[Path]:
     return sorted(CONTRACT_DIR.rglob("*.graphql"))
 
 
+class _Spreads(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: object) -> None:
+        self.names.add(node.name.value)
+
+
+def _used(node: Node, fragments: dict[str, FragmentDefinitionNode]) -> list[str]:
+    """The fragments `node` spreads, directly or through other fragments, in file order."""
+    seen: set[str] = set()
+    pending = [node]
+    while pending:
+        spreads = _Spreads()
+        visit(pending.pop(), spreads)
+        for name in spreads.names - seen:
+            seen.add(name)
+            pending.append(fragments[name])
+    return [name for name in fragments if name in seen]
+
+
 def load_operations() -> list[Operation]:
-    """Every named operation, each with the fragments of its file, as the client sends it."""
+    """Every named operation, each with the fragments of its file that it uses, as the client
+    sends it."""
     found: list[Operation] = []
     for path in contract_files():
         document = parse(path.read_text(encoding="utf-8"))
-        fragments = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode) and definition.name:
+                used = [fragments[name] for name in _used(definition, fragments)]
                 found.append(
                     Operation(
                         file=path.relative_to(CONTRACT_DIR).as_posix(),
                         name=definition.name.value,
-                        document=DocumentNode(definitions=(definition, *fragments)),
+                        document=DocumentNode(definitions=(definition, *used)),
                     )
                 )
     return found

@@ -195,12 +195,17 @@ ADMIN_OFFERS = {
 SEGMENTS = {
     ("admin/offers-segments.graphql", n) for n in ("Segments", "SegmentMembers", "MemberInsight")
 }
+SURVEYS = {("member-app/surveys.graphql", n) for n in ("Surveys", "StartSurvey", "AnswerSurvey")}
+SURVEYS |= {
+    ("admin/surveys-referrals.graphql", "SurveyResults"),
+    ("member-app/home.graphql", "Home"),
+}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
     served = {(file, name) for file, names in SERVED.items() for name in names}
     assert served == (
-        MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS | ADMIN_OFFERS | SEGMENTS
+        MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS | ADMIN_OFFERS | SEGMENTS | SURVEYS
     )
 
 

@@ -662,6 +662,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "offers": 0,
         "segments": 2,
         "prune": 0,
+        "surveys": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
         "release": 0,
@@ -671,6 +672,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "offers": 0,
         "segments": 0,
         "prune": 0,
+        "surveys": 0,
     }
     assert await jobs.run_jobs(db, clock, only=["warn"]) == {"warn": 0}
 
@@ -685,6 +687,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "offers": 0,
         "segments": 2,  # a day after the last rebuild
         "prune": 0,
+        "surveys": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
         "release": 0,
@@ -694,6 +697,7 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "offers": 0,
         "segments": 0,
         "prune": 0,
+        "surveys": 0,
     }
     assert [(e.kind, e.points) for e in await entries(db, anna)] == [
         ("earn", 100),

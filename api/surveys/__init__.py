@@ -1,0 +1,1 @@
+"""Surveys: the member's surveys, starting and answering them, and their results."""

@@ -1,0 +1,148 @@
+"""Who is asked which survey, and when: the survey's state and dates, sampling, its own
+frequency (once, or every N days), a trigger (after a purchase or an event, with a delay),
+the global cool-down between any two surveys, and the contact budget shared with messages.
+
+`decide` is a pure function over the facts `member_facts` reads, so listing and starting
+ask the same question and get the same answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.core.errors import NotFound
+from loyalty.members import service as members
+from loyalty.messaging.contacts import ContactBudget, contacts_since
+from loyalty.programme.spec import ProgrammeFile
+from loyalty.programme.surveys_spec import SurveySpec
+from loyalty.surveys.catalogue import DRAFT, LIVE
+from loyalty.surveys.errors import SurveysError
+from loyalty.surveys.models import Survey, SurveyResponse, SurveyTrigger
+
+IN_PROGRESS, COMPLETED, EXPIRED = "in_progress", "completed", "expired"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What holds across surveys: the cool-down and the contact budget (None: no budget)."""
+
+    cooldown: timedelta = timedelta(days=14)
+    budget: ContactBudget | None = None
+
+
+@dataclass(frozen=True)
+class Asked:
+    survey_id: int
+    response_id: int
+    state: str
+    started_at: datetime
+
+
+@dataclass
+class SurveyFacts:
+    """What the checks need to know about a member."""
+
+    member_id: int
+    active: bool
+    asked: list[Asked] = field(default_factory=list)
+    # The trigger that makes each survey due now (the earliest), by survey id.
+    triggers: dict[int, SurveyTrigger] = field(default_factory=dict)
+    contacts: int = 0
+
+    def open_response(self, survey_id: int) -> Asked | None:
+        return next(
+            (a for a in self.asked if a.survey_id == survey_id and a.state == IN_PROGRESS), None
+        )
+
+
+def _state_at(response: SurveyResponse, now: datetime) -> str:
+    """The response's state now: an unfinished one past its time is expired, job or not."""
+    if response.state == IN_PROGRESS and response.expires_at <= now:
+        return EXPIRED
+    return response.state
+
+
+def rules_of(file: ProgrammeFile, budget: ContactBudget | None) -> Rules:
+    return Rules(timedelta(days=file.surveys.cooldown_days), budget)
+
+
+def sampled(survey_key: str, member_id: int, percent: int) -> bool:
+    """Whether the member is in the survey's sample: the same answer every time."""
+    if percent >= 100:
+        return True
+    digest = hashlib.sha256(f"{survey_key}:{member_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < percent
+
+
+async def member_facts(s: AsyncSession, member_id: int, rules: Rules, now: datetime) -> SurveyFacts:
+    found = await members.members_by_ids(s, [member_id])
+    if not found:
+        raise NotFound("Member", "member")
+    member = found[0]
+    asked = [
+        Asked(r.survey_id, r.id, _state_at(r, now), r.started_at)
+        for r in await s.scalars(
+            select(SurveyResponse)
+            .where(SurveyResponse.member_id == member_id)
+            .order_by(SurveyResponse.started_at)
+        )
+    ]
+    triggers: dict[int, SurveyTrigger] = {}
+    for trigger in await s.scalars(
+        select(SurveyTrigger)
+        .where(
+            SurveyTrigger.member_id == member_id,
+            SurveyTrigger.response_id.is_(None),
+            SurveyTrigger.due_at <= now,
+            SurveyTrigger.expires_at > now,
+        )
+        .order_by(SurveyTrigger.due_at, SurveyTrigger.id)
+    ):
+        triggers.setdefault(trigger.survey_id, trigger)
+    contacts = 0
+    if rules.budget is not None:
+        since = now - rules.budget.window
+        contacts = len((await contacts_since(s, [member_id], since))[member_id])
+    return SurveyFacts(member_id, member.status == "active", asked, triggers, contacts)
+
+
+def decide(
+    survey: Survey, spec: SurveySpec, facts: SurveyFacts, rules: Rules, now: datetime
+) -> SurveysError | None:
+    """Why the member may not be asked this survey now (None: they may)."""
+    if survey.state == DRAFT:
+        return SurveysError.SURVEY_NOT_FOUND
+    if survey.state != LIVE or (survey.ends_at is not None and now >= survey.ends_at):
+        return SurveysError.SURVEY_CLOSED
+    if not facts.active:
+        return SurveysError.MEMBER_NOT_ACTIVE
+    if facts.open_response(survey.id) is not None:
+        return None  # resuming is always allowed while the survey runs
+    if survey.starts_at is not None and now < survey.starts_at:
+        return SurveysError.SURVEY_NOT_AVAILABLE
+    if not _allowed_now(survey, spec, facts, rules, now):
+        return SurveysError.SURVEY_NOT_AVAILABLE
+    return None
+
+
+def _allowed_now(
+    survey: Survey, spec: SurveySpec, facts: SurveyFacts, rules: Rules, now: datetime
+) -> bool:
+    targeting = spec.targeting
+    if not sampled(survey.key, facts.member_id, targeting.sample_percent):
+        return False
+    own = [a for a in facts.asked if a.survey_id == survey.id]
+    if own and targeting.repeat_every_days is None:
+        return False
+    if own and now < own[-1].started_at + timedelta(days=targeting.repeat_every_days or 0):
+        return False
+    if facts.asked and now < max(a.started_at for a in facts.asked) + rules.cooldown:
+        return False
+    if targeting.after is not None and survey.id not in facts.triggers:
+        return False
+    return rules.budget is None or facts.contacts < rules.budget.limit
