@@ -43,7 +43,7 @@ class BusMessage:
 
     @property
     def channel(self) -> str:
-        return member_channel(self.member_id) if self.member_id is not None else "programme"
+        return member_channel(self.member_id) if self.member_id is not None else PROGRAMME_CHANNEL
 
     def is_a(self, kind: type[Event]) -> bool:
         return self.topic == kind.name
@@ -60,6 +60,10 @@ class BusMessage:
 RESYNC = "_resync"
 
 
+# Events about no one member in particular (`member_id` None), such as an offer made for all.
+PROGRAMME_CHANNEL = "programme"
+
+
 def member_channel(member_id: int) -> str:
     return f"member:{member_id}"
 
@@ -71,13 +75,23 @@ class Overflowed(Exception):
 class Subscription:
     """What one subscriber receives, in publication order."""
 
-    def __init__(self, fanout: _Fanout, channel: str) -> None:
-        self.channel = channel
+    def __init__(self, fanout: _Fanout, channels: tuple[str, ...]) -> None:
+        self.channels = channels
         self._fanout = fanout
         self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(QUEUE_SIZE)
         self.overflowed = False
-        # Set once messages published from now on will reach this subscriber.
+        # Set once messages published from now on, on every channel, will reach this subscriber.
         self.ready = asyncio.Event()
+        self._not_live = set(channels)
+
+    @property
+    def channel(self) -> str:
+        return self.channels[0]
+
+    def _live(self, channel: str) -> None:
+        self._not_live.discard(channel)
+        if not self._not_live:
+            self.ready.set()
 
     def _offer(self, message: BusMessage) -> None:
         try:
@@ -112,7 +126,7 @@ class EventBus(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def publish(self, message: BusMessage) -> None: ...
-    def subscribe(self, channel: str) -> Subscription: ...
+    def subscribe(self, *channels: str) -> Subscription: ...
 
 
 class _Fanout:
@@ -121,14 +135,16 @@ class _Fanout:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
 
-    def subscribe(self, channel: str) -> Subscription:
-        subscription = Subscription(self, channel)
-        first = not self._subscribers[channel]
-        self._subscribers[channel].add(subscription)
-        if first:
-            self._channel_opened(channel)
-        elif self._is_live(channel):
-            subscription.ready.set()
+    def subscribe(self, *channels: str) -> Subscription:
+        """One queue for the messages of all these channels, in the order they arrive."""
+        subscription = Subscription(self, channels)
+        for channel in channels:
+            first = not self._subscribers[channel]
+            self._subscribers[channel].add(subscription)
+            if first:
+                self._channel_opened(channel)
+            elif self._is_live(channel):
+                subscription._live(channel)
         return subscription
 
     def _is_live(self, channel: str) -> bool:
@@ -136,16 +152,17 @@ class _Fanout:
 
     def _mark_live(self, channel: str) -> None:
         for subscription in self._subscribers.get(channel, ()):
-            subscription.ready.set()
+            subscription._live(channel)
 
     def _drop(self, subscription: Subscription) -> None:
-        members = self._subscribers.get(subscription.channel)
-        if members is None or subscription not in members:
-            return
-        members.discard(subscription)
-        if not members:
-            del self._subscribers[subscription.channel]
-            self._channel_closed(subscription.channel)
+        for channel in subscription.channels:
+            members = self._subscribers.get(channel)
+            if members is None or subscription not in members:
+                continue
+            members.discard(subscription)
+            if not members:
+                del self._subscribers[channel]
+                self._channel_closed(channel)
 
     def _deliver(self, message: BusMessage) -> None:
         for subscription in list(self._subscribers.get(message.channel, ())):
@@ -153,9 +170,9 @@ class _Fanout:
 
     def _resync_all(self) -> None:
         marker = BusMessage(event_id=0, topic=RESYNC, member_id=None, occurred_at="", payload={})
-        for subscriptions in list(self._subscribers.values()):
-            for subscription in list(subscriptions):
-                subscription._offer(marker)
+        everyone = {s for subscriptions in self._subscribers.values() for s in subscriptions}
+        for subscription in everyone:
+            subscription._offer(marker)
 
     @property
     def channels(self) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from loyalty.core.events import Event
 from loyalty.core.models import OutboxEvent
@@ -21,11 +21,17 @@ from notifications.relay import messages_of
 MAX_REPLAY = 1000
 
 
-async def newest(db: Database, member_id: int) -> int:
+def _whose(member_id: int, programme_wide: bool) -> ColumnElement[bool]:
+    """The member's events, and with `programme_wide` those about no member in particular."""
+    mine = OutboxEvent.member_id == member_id
+    return or_(mine, OutboxEvent.member_id.is_(None)) if programme_wide else mine
+
+
+async def newest(db: Database, member_id: int, programme_wide: bool = False) -> int:
     """The id of the member's newest outbox event (published or not), 0 if none."""
     async with db.unit_of_work(write=False) as uow:
         found = await uow.session.scalar(
-            select(func.max(OutboxEvent.id)).where(OutboxEvent.member_id == member_id)
+            select(func.max(OutboxEvent.id)).where(_whose(member_id, programme_wide))
         )
     return int(found or 0)
 
@@ -36,15 +42,16 @@ async def missed(
     event_types: type[Event] | Sequence[type[Event]],
     after: int,
     limit: int = MAX_REPLAY,
+    programme_wide: bool = False,
 ) -> list[BusMessage]:
     """The member's published events of these types after id `after`, oldest first, at most
-    `limit` of them."""
+    `limit` of them (with `programme_wide`, also those about no member in particular)."""
     kinds = [event_types] if isinstance(event_types, type) else list(event_types)
     async with db.unit_of_work(write=False) as uow:
         rows = await uow.session.scalars(
             select(OutboxEvent)
             .where(
-                OutboxEvent.member_id == member_id,
+                _whose(member_id, programme_wide),
                 OutboxEvent.topic.in_([kind.name for kind in kinds]),
                 OutboxEvent.id > after,
                 OutboxEvent.published_at.is_not(None),

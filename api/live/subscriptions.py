@@ -32,7 +32,13 @@ from loyalty.core.events import (
     OfferRedeemed,
 )
 from notifications import feed
-from notifications.bus import RESYNC, BusMessage, Overflowed, member_channel
+from notifications.bus import (
+    PROGRAMME_CHANNEL,
+    RESYNC,
+    BusMessage,
+    Overflowed,
+    member_channel,
+)
 
 READY_TIMEOUT = 2.0
 T = TypeVar("T")
@@ -87,7 +93,15 @@ async def _offers_event(
         return OffersChangedEvent(cursor=cursor, change=OfferChange(event.change), offer=offer)
     offer_id = getattr(event, "offer_id", None)
     member_id = require_member(info).member_id
-    view = await info.context.services.offers.snapshot(member_id, offer_id) if offer_id else None
+    offers = info.context.services.offers
+    if offer_id is None:
+        return None
+    if event.member_id is None:
+        # An offer made for (or taken from) everyone: this member hears it if it changes
+        # what they may have.
+        view = await offers.for_everyone(member_id, offer_id, isinstance(event, OfferGranted))
+    else:
+        view = await offers.snapshot(member_id, offer_id)
     if view is None:
         return None
     return OffersChangedEvent(
@@ -96,33 +110,47 @@ async def _offers_event(
 
 
 async def _stream(
-    info: Info[Context, None], event_types: tuple[type[Event], ...], after: str | None
+    info: Info[Context, None],
+    event_types: tuple[type[Event], ...],
+    after: str | None,
+    programme_wide: bool = False,
 ) -> AsyncGenerator[BusMessage, None]:
-    """The member's events of these types: missed ones first (given a cursor), then live."""
+    """The member's events of these types: missed ones first (given a cursor), then live;
+    with `programme_wide` also those about no member in particular (an offer made for all)."""
     # A socket lives long: the session may have ended since it connected.
     await info.context.reauthenticate()
     member_id = require_member(info).member_id
     last = decode_id_cursor("events", after)
     services = info.context.services
     topics = {kind.name for kind in event_types}
-    subscription = services.bus.subscribe(member_channel(member_id))
+    mine = member_channel(member_id)
+    subscription = (
+        services.bus.subscribe(mine, PROGRAMME_CHANNEL)
+        if programme_wide
+        else services.bus.subscribe(mine)
+    )
     try:
         # If the bus is away, go on: live updates resume when it is back.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscription.ready.wait(), READY_TIMEOUT)
         if last is None:
             # No cursor: changes from now on. Anything already committed counts as seen.
-            last = await feed.newest(services.db, member_id)
+            last = await feed.newest(services.db, member_id, programme_wide)
         else:
-            for message in await feed.missed(services.db, member_id, event_types, last):
+            missed = await feed.missed(
+                services.db, member_id, event_types, last, programme_wide=programme_wide
+            )
+            for message in missed:
                 last = message.event_id
                 yield message
         async for message in subscription:
             if message.topic == RESYNC:
                 # The bus was away: what was published meanwhile is in the outbox.
-                for missed in await feed.missed(services.db, member_id, event_types, last):
-                    last = missed.event_id
-                    yield missed
+                for again in await feed.missed(
+                    services.db, member_id, event_types, last, programme_wide=programme_wide
+                ):
+                    last = again.event_id
+                    yield again
             elif message.topic in topics and message.event_id > last:
                 last = message.event_id
                 yield message
@@ -150,7 +178,7 @@ class LiveSubscriptions:
     async def offers_changed(
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[OffersChangedEvent, None]:
-        async for message in _stream(info, OFFER_EVENTS, after):
+        async for message in _stream(info, OFFER_EVENTS, after, programme_wide=True):
             event = await _offers_event(info, message)
             if event is not None:
                 yield event

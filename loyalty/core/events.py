@@ -229,7 +229,8 @@ class RewardCancelled(Event):
 class OfferGranted(Event):
     name = "offer.granted"
     description = (
-        "An offer became available to the member (a new offer, a segment entered, a limit lifted)."
+        "An offer became available to the member (a segment entered, a pause lifted); with no "
+        "member, to everyone it is for (a new, resumed or changed offer)."
     )
 
     offer_id: int
@@ -268,7 +269,8 @@ class OfferExpired(Event):
     name = "offer.expired"
     description = (
         "An offer is no longer available to the member: it ended, was paused or archived, a "
-        "limit or budget was reached, or the member left its segment."
+        "limit or budget was reached, or the member left its segment; with no member, to "
+        "anyone new (paused, archived, its global limit or budget used up)."
     )
 
     offer_id: int

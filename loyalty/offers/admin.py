@@ -29,6 +29,7 @@ from loyalty.offers.catalogue import (
     LIVE,
     PAUSED,
     PROGRAMME,
+    announce_state,
     columns,
     record_version,
 )
@@ -116,6 +117,7 @@ class OfferAdmin:
                 s.add(offer)
                 await s.flush()
                 record_version(s, offer, now, actor)
+                announce_state(s, offer, None, now)
                 await uow.commit()
         except IntegrityError:
             raise _key_taken(spec.key) from None  # made at the same moment by another request
@@ -143,9 +145,11 @@ class OfferAdmin:
             await _check_in_programme(s, spec, file, offer.id)
             values = {**columns(spec, file.programme.zone), "state": new_state}
             if any(getattr(offer, name) != value for name, value in values.items()):
+                before = offer.state
                 for name, value in values.items():
                     setattr(offer, name, value)
                 await _bump(s, offer, now, actor)
+                announce_state(s, offer, before, now)
             await uow.commit()
         return offer
 
@@ -162,6 +166,7 @@ class OfferAdmin:
                 before, offer.state = offer.state, state
                 await _bump(s, offer, now, actor)
                 await _tell_holders(s, offer, before, now)
+                announce_state(s, offer, before, now)
             await uow.commit()
         return offer
 

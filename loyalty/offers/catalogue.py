@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import DomainError
+from loyalty.offers import announce
 from loyalty.offers.errors import OffersError
 from loyalty.offers.models import Offer, OfferVersion
 from loyalty.programme.offers_spec import OfferSpec
@@ -97,6 +98,7 @@ async def sync_offers(s: AsyncSession, specs: Sequence[OfferSpec], now: datetime
     for spec in specs:
         values = columns(spec, zone)
         offer = existing.pop(spec.key, None)
+        before = offer.state if offer is not None else None
         if offer is None:
             offer = Offer(key=spec.key, version=1, source=PROGRAMME, created_at=now, **values)
             offer.updated_at = now
@@ -111,11 +113,26 @@ async def sync_offers(s: AsyncSession, specs: Sequence[OfferSpec], now: datetime
             continue
         await s.flush()
         record_version(s, offer, now, PROGRAMME)
+        announce_state(s, offer, before, now)
     for offer in existing.values():
         if offer.state != ARCHIVED:
-            offer.state = ARCHIVED
+            before, offer.state = offer.state, ARCHIVED
             offer.version += 1
             offer.updated_at = now
             await s.flush()
             record_version(s, offer, now, PROGRAMME)
+            announce_state(s, offer, before, now)
     await s.flush()
+
+
+def announce_state(s: AsyncSession, offer: Offer, before: str | None, now: datetime) -> None:
+    """Tell everyone an offer came (new, resumed, or changed while live) or went (paused or
+    archived); `before` is its state before the change (None: it is new)."""
+    if offer.state == LIVE:
+        reason = {None: announce.NEW, DRAFT: announce.NEW, PAUSED: announce.RESUMED}.get(
+            before, announce.CHANGED
+        )
+        announce.offer_came(s, offer, reason, now)
+    elif before == LIVE:
+        gone = announce.ARCHIVED if offer.state == ARCHIVED else announce.PAUSED
+        announce.offer_went(s, offer, gone, now)

@@ -20,6 +20,7 @@ from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError
 from loyalty.core.events import OfferActivated
 from loyalty.core.outbox import emit
+from loyalty.offers.announce import LIMIT_REACHED, offer_went
 from loyalty.offers.catalogue import LIVE
 from loyalty.offers.context import NO_CONTEXT, AppContext
 from loyalty.offers.eligibility import Situation, Verdict, decide, spec_of
@@ -156,6 +157,30 @@ class OffersService:
             return None
         return _view(offer, facts.activations.get(offer_id))
 
+    async def for_everyone(
+        self, member_id: int, offer_id: int, granted: bool
+    ) -> MemberOfferView | None:
+        """What an offer made available to (`granted`) or taken from everyone means for this
+        member: the offer when it is now shown to them (granted) or no longer is (taken), None
+        when nothing changes for them. Members holding an activation hear of it by their own
+        events, so they get None here."""
+        now = self.clock.now()
+        async with self.db.unit_of_work(write=False) as uow:
+            s = uow.session
+            offer = await s.get(Offer, offer_id)
+            if offer is None:
+                return None
+            file = await current_file(s)
+            facts = await member_facts(s, member_id, file, now, [offer_id])
+        if offer_id in facts.activations:
+            return None
+        # Where the member is comes with their next list; here only who they are counts.
+        reason = decide(offer, facts, _situation(file, now, NO_CONTEXT)).reason
+        shown = reason in (None, OffersError.NOT_IN_CONTEXT)
+        if granted:
+            return _view(offer, None) if shown else None
+        return None if shown else MemberOfferView(offer, EXPIRED, None)
+
     async def snapshot(self, member_id: int, offer_id: int) -> MemberOfferView | None:
         """The offer and this member's activation as they are now, listed or not: what a live
         update about the offer shows the app (an offer that no longer runs is EXPIRED)."""
@@ -200,7 +225,7 @@ class OffersService:
             verdict = decide(offer, facts, _situation(file, now, context))
             if verdict.reason is not None:
                 raise refusal(verdict.reason)
-            await _take_place(s, offer)
+            await _take_place(s, offer, now)
             mine = MemberOffer(
                 member_id=member_id,
                 offer_id=offer.id,
@@ -233,7 +258,7 @@ def _coupon(offer: Offer) -> str | None:
     return None
 
 
-async def _take_place(s: AsyncSession, offer: Offer) -> None:
+async def _take_place(s: AsyncSession, offer: Offer, now: datetime) -> None:
     """One place of the global limit, taken atomically: the UPDATE counts only while places
     are left, so concurrent activations cannot overshoot."""
     result = await s.execute(
@@ -248,3 +273,5 @@ async def _take_place(s: AsyncSession, offer: Offer) -> None:
     if getattr(result, "rowcount", 0) != 1:
         raise refusal(OffersError.OFFER_LIMIT_REACHED)
     await s.refresh(offer)
+    if offer.global_limit is not None and offer.activated_count == offer.global_limit:
+        offer_went(s, offer, LIMIT_REACHED, now)  # the last place: nobody new may have it

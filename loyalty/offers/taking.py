@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from loyalty.offers.announce import offer_went, used_up_reason
 from loyalty.offers.eligibility import spec_of
 from loyalty.offers.models import MemberOffer, Offer
 from loyalty.offers.service import per_member_code
@@ -54,6 +55,7 @@ async def take_one(
 ) -> MemberOffer | None:
     """One use of the offer for the member, or None (nothing changed) when a limit or the
     budget does not allow it."""
+    was_used_up = used_up_reason(offer, points) is not None
     values: dict[str, Any] = {"redeemed_count": Offer.redeemed_count + 1}
     conditions = [Offer.id == offer.id]
     if points and offer.points_budget is not None:
@@ -85,6 +87,8 @@ async def take_one(
         set_committed_value(offer, name, getattr(offer, name) + delta)
     if mine is None:
         mine = await _first_use(s, offer, member_id, now)
+    if not was_used_up and (reason := used_up_reason(offer, points)) is not None:
+        offer_went(s, offer, reason, now)  # this use took the last of it: nobody new may have it
     return mine
 
 

@@ -7,7 +7,14 @@ import uuid
 
 import pytest
 
-from notifications.bus import QUEUE_SIZE, BusMessage, InProcessBus, Overflowed, RedisBus
+from notifications.bus import (
+    PROGRAMME_CHANNEL,
+    QUEUE_SIZE,
+    BusMessage,
+    InProcessBus,
+    Overflowed,
+    RedisBus,
+)
 
 
 def message(event_id: int, member_id: int = 1, topic: str = "balance.changed") -> BusMessage:
@@ -64,6 +71,29 @@ async def test_redis_carries_messages_between_buses(redis_url: str) -> None:
         got = [await next_of(it), await next_of(it)]
         assert [m.event_id for m in got] == [41, 43]
         assert got[0].payload == {"n": 41} and got[0].channel == "member:5"
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_one_subscription_hears_its_member_and_the_programme(redis_url: str) -> None:
+    """A subscriber of two channels gets both in publication order, through Redis too; it is
+    ready once both are live, and closing it closes both channels."""
+    prefix = f"trouw-test-{uuid.uuid4().hex[:8]}:"
+    sender, receiver = RedisBus(redis_url, prefix), RedisBus(redis_url, prefix)
+    await sender.start()
+    await receiver.start()
+    try:
+        both = receiver.subscribe("member:5", PROGRAMME_CHANNEL)
+        await asyncio.wait_for(both.ready.wait(), 5)
+        await sender.publish(message(51, member_id=5))
+        await sender.publish(BusMessage(52, "offer.granted", None, "2026-11-23T10:00:00+00:00", {}))
+        await sender.publish(message(53, member_id=6))  # another member's
+        await sender.publish(message(54, member_id=5))
+        it = aiter(both)
+        assert [(await next_of(it)).event_id for _ in range(3)] == [51, 52, 54]
+        both.close()
+        assert receiver.channels == []
     finally:
         await sender.close()
         await receiver.close()

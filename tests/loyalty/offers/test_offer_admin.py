@@ -24,10 +24,15 @@ pytestmark = pytest.mark.asyncio
 BONUS = {"key": "extra", "title": "Extra", "kind": "bonus_points", "points": 20}
 
 
-async def _events(db: Database, topic: str) -> list[dict[str, object]]:
+async def _events(db: Database, topic: str, everyone: bool = False) -> list[dict[str, object]]:
+    """The offer events of this topic for members (or, with `everyone`, those for all)."""
     async with db.unit_of_work(write=False) as uow:
-        rows = await uow.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == topic))
-        return [{"member": r.member_id, **r.payload} for r in rows]
+        rows = await uow.session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == topic).order_by(OutboxEvent.id)
+        )
+        return [
+            {"member": r.member_id, **r.payload} for r in rows if (r.member_id is None) == everyone
+        ]
 
 
 async def test_every_change_is_a_version_with_its_maker(db: Database, clock: FixedClock) -> None:
@@ -90,6 +95,16 @@ async def test_holders_hear_pause_resume_archive_and_the_end(
         if e["reason"] != "paused"
     }
     assert ended == {(kept.id, "archived"), (ending.id, "ended")}
+    # Everyone heard the offers come, the pause, the resume and the archiving, once each.
+    ours = {kept.id, ending.id}  # (installing the programme announced its own offers)
+    came = [
+        (e["offer_id"], e["reason"])
+        for e in await _events(db, OfferGranted.name, True)
+        if e["offer_id"] in ours
+    ]
+    went = [(e["offer_id"], e["reason"]) for e in await _events(db, OfferExpired.name, True)]
+    assert came == [(kept.id, "new"), (ending.id, "new"), (kept.id, "resumed")]
+    assert went == [(kept.id, "paused"), (kept.id, "archived")]
     async with db.unit_of_work(write=False) as uow:
         states = set(await uow.session.scalars(select(MemberOffer.state)))
     assert states == {"expired"}
