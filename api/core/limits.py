@@ -18,10 +18,17 @@ from api.settings import Settings
 
 
 def limit_rules(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """The schema extensions that refuse operations over the configured limits."""
+    """The schema extensions that refuse operations over the configured limits.
+
+    The depth and alias limiters make a new rule class each time they are built, and the
+    validation cache is keyed by the rules: built per request, they made every request validate
+    anew. Their rules are made once here, so a document is validated once."""
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
     ]
 

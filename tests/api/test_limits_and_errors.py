@@ -444,3 +444,23 @@ def test_startup_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     with pytest.raises(RuntimeError, match="did not start"):
         start_server(settings_for(url), FixedClock(datetime.now(UTC)))
+
+
+async def test_a_document_is_validated_once_with_the_limits_on() -> None:
+    """The limits' rules are the same objects on every request, so the validation cache hits
+    (built per request, they made it miss every time)."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    from api.schema import build_schema
+    from api.settings import Settings
+
+    schema = build_schema(Settings(_env_file=None, max_query_depth=5, max_aliases=5))
+    cache = _get_validate_cache(256)
+    document = "query Once { __typename }"
+    await schema.execute(document)
+    before = cache.cache_info()
+    for _ in range(3):
+        result = await schema.execute(document)
+        assert result.errors is None
+    after = cache.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (3, 0)
