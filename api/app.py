@@ -8,9 +8,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,17 +21,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.base import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.types import ExecutionResult
 
 from api.core.context import Context, apply_credentials
 from api.core.loaders import Loaders
+from api.core.persisted import PersistedDocuments, Refused
 from api.core.services import Services
 from api.schema import build_schema
 from api.settings import Settings
 from api.surveys.export import free_text_csv
-from api.wiring import open_database, serving
+from api.wiring import open_database, persisted_documents, serving
 from loyalty.core.clock import Clock, SystemClock
 from loyalty.storage.migrate import is_current
 
@@ -59,8 +65,37 @@ class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                     await self.send_message({"type": "ping"})
 
 
+# Where a persisted document's refusal travels from parsing to execution.
+_REFUSED = "trouw.persistedRefusal"
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PingingTransportWS
+
+    def __init__(self, schema: BaseSchema, persisted: PersistedDocuments, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.persisted = persisted
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """The request data, with a persisted document's text looked up by its hash."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return [self._persisted(item) for item in data]
+        return self._persisted(data)
+
+    def _persisted(self, data: GraphQLRequestData) -> GraphQLRequestData:
+        found = self.persisted.resolve(data)
+        if isinstance(found, Refused):
+            return replace(data, query=None, extensions={_REFUSED: found})
+        return found
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        data: GraphQLRequestData = kwargs["request_data"]
+        refused = (data.extensions or {}).get(_REFUSED)
+        if isinstance(refused, Refused):
+            error = GraphQLError(refused.message, extensions={"code": str(refused.reason)})
+            return ExecutionResult(data=None, errors=[error])
+        return await super().execute_single(*args, **kwargs)
 
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)
@@ -172,6 +207,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     graphql = GraphQLEndpoint(
         build_schema(settings),
+        persisted_documents(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
         keep_alive=True,

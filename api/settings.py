@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(4_000, ge=100)
     max_page_size: int = Field(100, ge=1)
+    # Persisted documents (docs/api-conventions.md): manifests added to the contract's own,
+    # separated by commas, and whether only registered documents may run.
+    persisted_documents: str | None = None
+    persisted_only: bool = False
     # How often an idle websocket gets a ping, so proxies and phones keep it open.
     ws_keepalive_seconds: float = Field(15.0, gt=0, le=300)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from api.core.identity import ExternalTokenVerifier
+from api.core.persisted import PersistedDocuments, read_manifest
 from api.core.services import Reads, Services
 from api.settings import Settings
 from loyalty.areas import register_reactions
@@ -81,6 +82,19 @@ def open_database(settings: Settings) -> tuple[Database, Reactions]:
     of the after-commit ones)."""
     db = Database(settings.database_url)
     return db, wire_database(db)
+
+
+# The contract's operations as a persisted query manifest (`trouw export-persisted-documents`).
+CONTRACT_DOCUMENTS = Path(__file__).with_name("contract-documents.json")
+
+
+def persisted_documents(settings: Settings) -> PersistedDocuments:
+    """The documents registered at start-up: the contract's and the brand's manifests."""
+    registered = read_manifest(CONTRACT_DOCUMENTS)
+    for name in (settings.persisted_documents or "").split(","):
+        if name.strip():
+            registered.update(read_manifest(Path(name.strip())))
+    return PersistedDocuments(registered, settings.persisted_only)
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:

@@ -1,7 +1,7 @@
 """The `trouw` command line: `serve`, the setup commands (`migrate`, `demo`, `programme`,
-`apikey`, `export-schema`, `export-error-codes`) and the background work (`jobs`,
-`scheduler`, `worker`, `requeue-dead`). Every command builds what it needs through the
-composition root (`api/wiring.py`)."""
+`apikey`, `export-schema`, `export-error-codes`, `export-persisted-documents`) and the
+background work (`jobs`, `scheduler`, `worker`, `requeue-dead`). Every command builds what it
+needs through the composition root (`api/wiring.py`)."""
 
 from __future__ import annotations
 
@@ -27,5 +27,6 @@ for command in (
     workers.requeue_dead_command,
     setup.export_schema,
     setup.export_error_codes,
+    setup.export_persisted_documents,
 ):
     main.add_command(command)

@@ -170,3 +170,33 @@ def export_error_codes(output: Path, check: bool) -> None:
     from api.core.error_docs import error_codes_markdown
 
     _export(output, error_codes_markdown(), check, "export-error-codes")
+
+
+@click.command("export-persisted-documents")
+@click.option(
+    "--contract",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("../shared/contract"),
+    show_default=True,
+    help="The directory of the contract's .graphql files.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("api/contract-documents.json"),
+    show_default=True,
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs from the contract.")
+def export_persisted_documents(contract: Path, output: Path, check: bool) -> None:
+    """Write the contract's operations as a persisted query manifest (registered at start-up)."""
+    import json
+
+    from api.core.persisted import contract_manifest
+
+    _export(
+        output,
+        json.dumps(contract_manifest(contract), indent=2) + "\n",
+        check,
+        "export-persisted-documents",
+    )

@@ -7,16 +7,10 @@ from pathlib import Path
 
 from graphql import (
     DocumentNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    Node,
-    OperationDefinitionNode,
-    Visitor,
-    parse,
     print_ast,
-    visit,
 )
 
+from api.core.documents import operations_of
 from tests.conftest import CONTRACT_DIR
 
 # File (relative to the contract directory) -> operations the server answers today. Each later
@@ -76,48 +70,14 @@ def contract_files() -> list[Path]:
     return sorted(CONTRACT_DIR.rglob("*.graphql"))
 
 
-class _Spreads(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: object) -> None:
-        self.names.add(node.name.value)
-
-
-def _used(node: Node, fragments: dict[str, FragmentDefinitionNode]) -> list[str]:
-    """The fragments `node` spreads, directly or through other fragments, in file order."""
-    seen: set[str] = set()
-    pending = [node]
-    while pending:
-        spreads = _Spreads()
-        visit(pending.pop(), spreads)
-        for name in spreads.names - seen:
-            seen.add(name)
-            pending.append(fragments[name])
-    return [name for name in fragments if name in seen]
-
-
 def load_operations() -> list[Operation]:
     """Every named operation, each with the fragments of its file that it uses, as the client
     sends it."""
-    found: list[Operation] = []
-    for path in contract_files():
-        document = parse(path.read_text(encoding="utf-8"))
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode) and definition.name:
-                used = [fragments[name] for name in _used(definition, fragments)]
-                found.append(
-                    Operation(
-                        file=path.relative_to(CONTRACT_DIR).as_posix(),
-                        name=definition.name.value,
-                        document=DocumentNode(definitions=(definition, *used)),
-                    )
-                )
-    return found
+    return [
+        Operation(path.relative_to(CONTRACT_DIR).as_posix(), op.name, op.document)
+        for path in contract_files()
+        for op in operations_of(path.read_text(encoding="utf-8"))
+    ]
 
 
 def operation(file: str, name: str) -> str:
