@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # kept in the database, so every process of the installation shares it.
     secret_key: SecretStr | None = None
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    # How long a verified API key is trusted without reading it again (0: read every time);
+    # a revoked key stops working within this time in every process.
+    api_key_cache_seconds: float = Field(5.0, ge=0, le=60)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=3_600)
     session_lifetime_seconds: int = Field(180 * 86_400, ge=3_600)
 

@@ -123,6 +123,7 @@ async def _auth(settings: Settings, db: Database, clock: Clock) -> AuthService:
         ),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         session_lifetime=timedelta(seconds=settings.session_lifetime_seconds),
+        api_key_ttl=timedelta(seconds=settings.api_key_cache_seconds),
     )
 
 

@@ -148,6 +148,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_memory_kib": 1024,
         # Worker tests run their own workers on the same database; keep the server out of it.
         "worker_in_serve": False,
+        # Short, so that tests of revocation wait little (the default is 5 s).
+        "api_key_cache_seconds": 0.5,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

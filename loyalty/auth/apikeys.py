@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -128,3 +129,28 @@ async def revoke_api_key(session: AsyncSession, key_id: str, now: datetime) -> N
     if key.revoked_at is None:
         key.revoked_at = now
     await session.flush()
+
+
+class VerifiedKeys:
+    """API keys verified in the last few seconds, so a till's requests do not each read the
+    key: a revoked key stops working within `ttl` in every process. Keyed by the secret's
+    hash, so no plaintext key is held."""
+
+    MAX = 1000
+
+    def __init__(self, ttl: timedelta) -> None:
+        self.ttl = ttl.total_seconds()
+        self._known: dict[str, tuple[Integration, float]] = {}
+
+    def get(self, token: str) -> Integration | None:
+        found = self._known.get(hash_secret(token))
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+    def keep(self, token: str, integration: Integration) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._known) >= self.MAX:
+            self._known.clear()
+        self._known[hash_secret(token)] = (integration, time.monotonic() + self.ttl)

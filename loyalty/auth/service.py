@@ -67,12 +67,14 @@ class AuthService:
         limits: SignInLimits | None = None,
         refresh_ttl: timedelta = timedelta(days=30),
         session_lifetime: timedelta = timedelta(days=180),
+        api_key_ttl: timedelta = timedelta(0),
     ) -> None:
         self.db = db
         self.clock = clock
         self.tokens = tokens
         self.hasher = hasher
         self.limits = limits or SignInLimits()
+        self.verified_keys = apikeys.VerifiedKeys(api_key_ttl)
         self.issuer = SessionIssuer(
             clock, tokens, refresh_ttl=refresh_ttl, session_lifetime=session_lifetime
         )
@@ -278,6 +280,9 @@ class AuthService:
         return MemberPrincipal(claims.member_id, claims.session_id)
 
     async def authenticate_integration(self, api_key: str) -> Integration:
+        known = self.verified_keys.get(api_key)
+        if known is not None:
+            return known
         now = self.clock.now()
         async with self.db.unit_of_work(write=False) as uow:
             key = await apikeys.find_key(uow.session, api_key)
@@ -285,7 +290,9 @@ class AuthService:
             async with self.db.unit_of_work() as uow:
                 await apikeys.touch(uow.session, key.id, now)
                 await uow.commit()
-        return apikeys.integration_of(key)
+        integration = apikeys.integration_of(key)
+        self.verified_keys.keep(api_key, integration)
+        return integration
 
     async def member_for_subject(
         self, subject: str, email: str | None, email_verified: bool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from typing import Any
 
 import pytest
@@ -132,7 +133,23 @@ def test_revoked_api_key_is_refused(
             await db.dispose()
 
     asyncio.run(revoke())
+    # Verified keys are trusted for `api_key_cache_seconds` (0.5 s here), then read again.
+    time.sleep(0.6)
     assert client.error_codes(MEMBERS, {"first": 1}) == ["INVALID_API_KEY"]
+
+
+def test_a_verified_key_is_not_read_again_at_once(
+    server: ServerHandle, server_clock: FixedClock, database_url: str, statements: list[str]
+) -> None:
+    client = server.client(api_key(database_url, ["admin"], server_clock.now()))
+    client.data(MEMBERS, {"first": 1})
+    statements.clear()
+    client.data(MEMBERS, {"first": 1})
+    assert not [s for s in statements if "api_keys" in s.lower()], statements
+    time.sleep(0.6)
+    statements.clear()
+    client.data(MEMBERS, {"first": 1})
+    assert [s for s in statements if "api_keys" in s.lower()]
 
 
 def test_a_forged_secret_for_a_real_key_id_is_refused(
