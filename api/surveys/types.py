@@ -15,6 +15,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from api.core import ids
 from api.core.context import Context
 from api.core.errors import bad_input
 from api.core.ids import row_id
@@ -231,7 +232,10 @@ class Survey(relay.Node):
     )
     status: SurveyStatus
 
-    @strawberry.field(description="Back office (admin scope): responses started in the period.")
+    @strawberry.field(
+        description="Back office (admin scope): responses started in the period; with "
+        "`segmentId`, only those of members who are in that segment now."
+    )
     async def results(
         self,
         info: Info[Context, None],
@@ -240,9 +244,13 @@ class Survey(relay.Node):
         until: datetime | None = None,
     ) -> SurveyResults:
         require_scope(info, "admin")
+        segment = None
         if segment_id is not None:
-            raise bad_input("`segmentId`: segments are not available yet; leave it out")
-        found = await info.context.services.surveys.results(self.id, since, until)
+            segment = ids.decode(segment_id, "Segment", "segmentId")
+            [known] = await info.context.services.reads.segments.by_ids([segment])
+            if known is None:
+                raise bad_input("`segmentId`: no such segment")
+        found = await info.context.services.surveys.results(self.id, since, until, segment)
         if found is None:
             raise bad_input("`id`: no such survey")
         return SurveyResults.of(found)
