@@ -16,16 +16,10 @@ from tests.support.server import GraphQLClient, ServerHandle
 SURVEYS = operation("member-app/surveys.graphql", "Surveys")
 START = operation("member-app/surveys.graphql", "StartSurvey")
 FIELDS = "survey { id key title status version source } userErrors { field message code }"
-CREATE = (
-    "mutation($input: CreateSurveyInput!) { createSurvey(input: $input) { " + FIELDS + " } }"
-)
-UPDATE = (
-    "mutation($input: UpdateSurveyInput!) { updateSurvey(input: $input) { " + FIELDS + " } }"
-)
+CREATE = "mutation($input: CreateSurveyInput!) { createSurvey(input: $input) { " + FIELDS + " } }"
+UPDATE = "mutation($input: UpdateSurveyInput!) { updateSurvey(input: $input) { " + FIELDS + " } }"
 SET_STATE = (
-    "mutation($input: SetSurveyStateInput!) { setSurveyState(input: $input) { "
-    + FIELDS
-    + " } }"
+    "mutation($input: SetSurveyStateInput!) { setSurveyState(input: $input) { " + FIELDS + " } }"
 )
 HISTORY = """
 query($id: ID!) {
