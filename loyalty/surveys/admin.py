@@ -11,7 +11,8 @@ Surveys from the programme file change only through the file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -78,8 +79,26 @@ def _problem(error: ErrorDetails | Mapping[str, Any], loc: Sequence[str | int]) 
     return DomainError(SurveysError.INVALID_SURVEY, message, field_path(loc))
 
 
+def _control_characters(value: object, loc: tuple[str | int, ...]) -> Iterator[DomainError]:
+    """Texts with control characters (but line breaks and tabs), which no database should
+    get; the file's YAML cannot carry them, the API's JSON can."""
+    if isinstance(value, str):
+        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+            yield _problem({"msg": "The text has control characters"}, loc)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _control_characters(key, loc)
+            yield from _control_characters(item, (*loc, str(key)))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _control_characters(item, (*loc, index))
+
+
 def validated(definition: Mapping[str, Any]) -> SurveySpec:
     """The definition as the programme file's survey, or every problem with it."""
+    problems = list(_control_characters(definition, ()))
+    if problems:
+        raise ValidationFailed(problems)
     try:
         return SurveySpec.model_validate(dict(definition))
     except ValidationError as exc:
@@ -206,6 +225,3 @@ async def _editable(s: AsyncSession, survey_id: int, expected_version: int | Non
 
 def _key_taken(key: str) -> DomainError:
     return DomainError(SurveysError.SURVEY_KEY_TAKEN, f"The key {key} is taken", "key")
-
-
-__all__ = ["NEXT_STATES", "PAUSED", "SurveyAdmin", "field_path", "validated"]

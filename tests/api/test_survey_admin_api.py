@@ -133,6 +133,12 @@ def test_bad_surveys_are_refused_at_their_field_and_only_admins_may(
         ({"targeting": {"segment": "onbekend"}}, "targeting.segment", "onbekend"),
         ({"targeting": {"delayHours": -2}}, "targeting.delayHours", "greater"),
         ({"incentivePoints": -1}, "incentivePoints", "greater"),
+        ({"title": "Winter\u0000kaart"}, "title", "control"),
+        (
+            {"questions": [{**QUESTIONS[1], "prompt": "Waar\u0007om?"}]},
+            "questions.0.prompt",
+            "control",
+        ),
     ]
     for change, field, fragment in cases:
         refused = office.data(CREATE, {"input": {**NEW, **change}})["createSurvey"]
