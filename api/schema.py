@@ -31,7 +31,7 @@ from api.segments.mutations import SegmentMutations
 from api.segments.queries import SegmentQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
-from api.surveys.mutations import SurveyMutations
+from api.surveys.mutations import SurveyAdminMutations, SurveyMutations
 
 log = logging.getLogger("trouw.api")
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
@@ -61,6 +61,7 @@ class Mutation(
     OfferAdminMutations,
     SegmentMutations,
     SurveyMutations,
+    SurveyAdminMutations,
     NotificationMutations,
 ):
     pass

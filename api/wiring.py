@@ -46,6 +46,7 @@ from loyalty.rewards.service import RewardsService
 from loyalty.segments.read import SegmentReads
 from loyalty.segments.service import SegmentsService
 from loyalty.storage.database import Database
+from loyalty.surveys.admin import SurveyAdmin
 from loyalty.surveys.service import SurveysService
 from loyalty.tiers.read import TierReads
 from notifications.bus import EventBus, make_bus
@@ -165,6 +166,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         till_offers=TillOffers(db, clock),
         segments=SegmentsService(db, clock),
         surveys=SurveysService(db, clock, contact_budget(settings)),
+        survey_admin=SurveyAdmin(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
         reads=build_reads(db, clock, rewards),

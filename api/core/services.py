@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from loyalty.segments.read import SegmentReads
     from loyalty.segments.service import SegmentsService
     from loyalty.storage.database import Database
+    from loyalty.surveys.admin import SurveyAdmin
     from loyalty.surveys.service import SurveysService
     from loyalty.tiers.read import TierReads
 
@@ -60,6 +61,7 @@ class Services:
     till_offers: TillOffers
     segments: SegmentsService
     surveys: SurveysService
+    survey_admin: SurveyAdmin
     devices: DeviceService
     inbox: InboxService
     reads: Reads

@@ -9,22 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry import relay
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from api.core import ids
 from api.core.context import Context
 from api.core.errors import bad_input
 from api.core.ids import row_id
 from api.core.permissions import require_scope
+from api.surveys.inputs import SurveyStatus
 from loyalty.auth.service import MemberPrincipal
 
 if TYPE_CHECKING:
     from loyalty.programme.surveys_spec import QuestionSpec
     from loyalty.surveys.flow import ResponseView
     from loyalty.surveys.models import Survey as SurveyRow
+    from loyalty.surveys.models import SurveyChange as SurveyChangeRow
     from loyalty.surveys.results import Nps, QuestionResult
     from loyalty.surveys.results import SurveyResults as Results
 
@@ -34,14 +38,6 @@ class SurveyState(Enum):
     AVAILABLE = "available"
     IN_PROGRESS = "in_progress"
     NOT_AVAILABLE = "not_available"
-
-
-@strawberry.enum(description="Where a survey is in its life, as the programme sets it.")
-class SurveyStatus(Enum):
-    DRAFT = "draft"
-    LIVE = "live"
-    PAUSED = "paused"
-    CLOSED = "closed"
 
 
 @strawberry.enum
@@ -219,6 +215,34 @@ class SurveyResults:
         )
 
 
+@strawberry.enum
+class SurveyChangeKind(Enum):
+    CREATED = "created"
+    CHANGED = "changed"
+    STATE = "state"
+
+
+@strawberry.type(description="One change to a survey, with who made it.")
+class SurveyChange:
+    kind: SurveyChangeKind
+    version: int = strawberry.field(description="The survey's version after the change.")
+    state: SurveyStatus = strawberry.field(description="The survey's state after the change.")
+    actor: str = strawberry.field(
+        description="`programme` (the programme file), or the name of the API key."
+    )
+    changed_at: datetime
+
+    @classmethod
+    def of_row(cls, row: SurveyChangeRow) -> SurveyChange:
+        return cls(
+            kind=SurveyChangeKind(row.kind),
+            version=row.version,
+            state=SurveyStatus(row.state),
+            actor=row.actor,
+            changed_at=row.changed_at,
+        )
+
+
 @strawberry.type
 class Survey(relay.Node):
     id: relay.NodeID[int]
@@ -230,8 +254,30 @@ class Survey(relay.Node):
         description="The signed-in member's state for it (NOT_AVAILABLE for API keys)."
     )
     status: SurveyStatus
+    version: int = strawberry.field(
+        description="A new version each time the definition of a survey that was asked changes."
+    )
+    source: str = strawberry.field(description="programme (the programme file) or admin.")
+    stored: strawberry.Private[dict[str, Any]]
 
-    @strawberry.field(description="Back office (admin scope): responses started in the period.")
+    @strawberry.field(
+        description="Back office (admin scope): the survey as the programme file's `surveys:` "
+        "section writes it (questions, logic, targeting)."
+    )
+    def definition(self, info: Info[Context, None]) -> JSON:
+        require_scope(info, "admin")
+        return JSON(self.stored)
+
+    @strawberry.field(description="Back office (admin scope): every change, oldest first.")
+    async def changes(self, info: Info[Context, None]) -> list[SurveyChange]:
+        require_scope(info, "admin")
+        rows = await info.context.services.survey_admin.changes(self.id)
+        return [SurveyChange.of_row(row) for row in rows]
+
+    @strawberry.field(
+        description="Back office (admin scope): responses started in the period; with "
+        "`segmentId`, only those of members who are in that segment now."
+    )
     async def results(
         self,
         info: Info[Context, None],
@@ -240,9 +286,13 @@ class Survey(relay.Node):
         until: datetime | None = None,
     ) -> SurveyResults:
         require_scope(info, "admin")
+        segment = None
         if segment_id is not None:
-            raise bad_input("`segmentId`: segments are not available yet; leave it out")
-        found = await info.context.services.surveys.results(self.id, since, until)
+            segment = ids.decode(segment_id, "Segment", "segmentId")
+            [known] = await info.context.services.reads.segments.by_ids([segment])
+            if known is None:
+                raise bad_input("`segmentId`: no such segment")
+        found = await info.context.services.surveys.results(self.id, since, until, segment)
         if found is None:
             raise bad_input("`id`: no such survey")
         return SurveyResults.of(found)
@@ -257,6 +307,9 @@ class Survey(relay.Node):
             incentive_points=row.incentive_points,
             state=SurveyState(state),
             status=SurveyStatus(row.state),
+            version=row.version,
+            source=row.source,
+            stored=row.definition,
         )
 
     @classmethod

@@ -52,7 +52,11 @@ from loyalty.programme.spec_base import (
     _check_locales,
     _require_unique,
 )
-from loyalty.programme.surveys_spec import SurveysSection, survey_problems
+from loyalty.programme.surveys_spec import (
+    SurveysSection,
+    survey_problems,
+    survey_segment_problems,
+)
 
 
 class ProgrammeSpec(SpecModel):
@@ -269,6 +273,7 @@ class ProgrammeFile(SpecModel):
         problems += segment_reference_problems(self.segments, stores, known)
         problems += offer_segment_problems(self.offers, self.segments)
         problems += survey_problems(self.surveys)
+        problems += survey_segment_problems(self.surveys, {s.key for s in self.segments})
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(

@@ -209,8 +209,10 @@ class Targeting(SpecModel):
     """Who is asked and how often. `after`: only after a purchase or an event (`event`), from
     `delay_hours` after it until `within_hours` after that; `repeat_every_days`: ask again this
     long after the last time (omitted: once per member); `sample_percent`: the same members
-    every time (decided from the member and the survey)."""
+    every time (decided from the member and the survey); `segment`: only members in this
+    segment (a key of the `segments:` section)."""
 
+    segment: Key | None = None
     after: Literal["purchase", "event"] | None = None
     event: Annotated[str, StringConstraints(min_length=1, max_length=63)] | None = None
     delay_hours: int = Field(0, ge=0, le=24 * 90)
@@ -328,6 +330,17 @@ def _choice_problems(question: QuestionSpec, leaf: Leaf, loc: Loc) -> Iterator[t
     unknown = sorted(str(v) for v in values if v not in known)
     if unknown:
         yield (*loc, "value"), f"{question.key!r} has no choice(s) {', '.join(unknown)}"
+
+
+def survey_segment_problems(
+    section: SurveysSection, segments: set[str]
+) -> Iterator[tuple[Loc, str]]:
+    """(location, message) for each survey whose targeting names an unknown segment."""
+    for number, survey in enumerate(section.definitions):
+        segment = survey.targeting.segment
+        if segment is not None and segment not in segments:
+            where: Loc = ("surveys", "definitions", number, "targeting", "segment")
+            yield where, f"survey {survey.key} names unknown segment {segment!r}"
 
 
 def survey_problems(section: SurveysSection) -> Iterator[tuple[Loc, str]]:

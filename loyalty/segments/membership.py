@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.events import SegmentEntered, SegmentLeft
@@ -189,3 +189,13 @@ async def segment_keys_of(s: AsyncSession, member_id: int) -> frozenset[str]:
         .where(SegmentMembership.member_id == member_id, Segment.active)
     )
     return frozenset(rows)
+
+
+def members_of(segment_id: int) -> Select[int]:
+    """The ids of the members in an active segment now, as a subquery other areas filter on
+    (survey results per segment)."""
+    return (
+        select(SegmentMembership.member_id)
+        .join(Segment, Segment.id == SegmentMembership.segment_id)
+        .where(SegmentMembership.segment_id == segment_id, Segment.active)
+    )

@@ -1,4 +1,5 @@
-"""Error codes of the surveys area (starting a survey, answering its questions)."""
+"""Error codes of the surveys area (starting a survey, answering its questions, and making
+and changing surveys through the admin API)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from loyalty.core.errors import ErrorCode
 
 
 class SurveysError(ErrorCode):
-    """Why a survey could not be started or an answer was refused (nothing changed)."""
+    """Why a survey could not be started, an answer was refused, or an admin's change was
+    refused (nothing changed)."""
 
     SURVEY_NOT_FOUND = "SURVEY_NOT_FOUND"  # unknown, a draft, or not a survey at all
     SURVEY_NOT_AVAILABLE = "SURVEY_NOT_AVAILABLE"  # not for this member now (targeting, limits)
@@ -24,3 +26,8 @@ class SurveysError(ErrorCode):
     TEXT_TOO_LONG = "TEXT_TOO_LONG"
     INVALID_TEXT = "INVALID_TEXT"  # control characters
     MEMBER_NOT_ACTIVE = "MEMBER_NOT_ACTIVE"
+    INVALID_SURVEY = "INVALID_SURVEY"  # a definition the programme file's surveys would refuse
+    SURVEY_KEY_TAKEN = "SURVEY_KEY_TAKEN"
+    SURVEY_FROM_PROGRAMME = "SURVEY_FROM_PROGRAMME"  # changed in the programme file, not here
+    VERSION_CONFLICT = "VERSION_CONFLICT"  # changed by someone else since that version
+    INVALID_STATE = "INVALID_STATE"  # a state the survey cannot move to from where it is

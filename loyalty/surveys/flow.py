@@ -25,7 +25,7 @@ from loyalty.programme.surveys_spec import QuestionSpec, SurveySpec
 from loyalty.storage.database import Database
 from loyalty.surveys import logic
 from loyalty.surveys.answers import AnswerInput, check_answer, stored
-from loyalty.surveys.catalogue import LIVE, version_spec
+from loyalty.surveys.catalogue import LIVE, spec_of, version_spec
 from loyalty.surveys.completion import complete
 from loyalty.surveys.errors import SurveysError
 from loyalty.surveys.models import Survey, SurveyAnswer, SurveyResponse
@@ -36,6 +36,7 @@ from loyalty.surveys.targeting import (
     decide,
     member_facts,
     rules_of,
+    targets_segment,
 )
 
 MESSAGES = {
@@ -105,9 +106,12 @@ async def _start(
         rules = rules_of(file, budget)
         expire = timedelta(hours=file.surveys.expire_after_hours)
         await _expire_stale(s, member_id, survey_id, now)
-        facts = await member_facts(s, member_id, rules, now)
+        # The targeting in force now; the questions of the survey's current version.
+        targeting = spec_of(survey.definition)
+        by_segment = targets_segment(targeting)
+        facts = await member_facts(s, member_id, rules, now, by_segment=by_segment)
         current = await version_spec(s, survey.id, survey.version)
-        reason = decide(survey, current, facts, rules, now)
+        reason = decide(survey, targeting, facts, rules, now)
         if reason is not None:
             raise refusal(reason)
         resumed = facts.open_response(survey.id)

@@ -1,5 +1,5 @@
-"""Surveys, every version of each, members' responses and answers, the triggers that make a
-survey due, and the profile fields answers filled in."""
+"""Surveys, every version of each and every change with who made it, members' responses and
+answers, the triggers that make a survey due, and the profile fields answers filled in."""
 
 from __future__ import annotations
 
@@ -45,6 +45,23 @@ class SurveyVersion(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     definition: Mapped[dict[str, Any]]
     changed_at: Mapped[datetime]
+
+
+class SurveyChange(Base):
+    """One change to a survey, with who made it: `created`, `changed` (its definition) or
+    `state`; `version` and `state` are the survey's after the change."""
+
+    __tablename__ = "survey_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(BigId, ForeignKey("surveys.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    # "programme" (the programme file), or the name of the API key that made the change.
+    actor: Mapped[str] = mapped_column(String(120))
+    changed_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_survey_changes_survey", "survey_id", "id"),)
 
 
 class SurveyResponse(Base):

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.programme.surveys_spec import QuestionSpec
+from loyalty.segments.membership import members_of
 from loyalty.surveys.catalogue import spec_of
 from loyalty.surveys.models import Survey, SurveyAnswer, SurveyResponse
 from loyalty.surveys.targeting import COMPLETED
@@ -108,12 +109,20 @@ def _buckets(question: QuestionSpec, values: list[object]) -> list[Bucket]:
 
 
 async def survey_results(
-    s: AsyncSession, survey_id: int, since: datetime | None, until: datetime | None
+    s: AsyncSession,
+    survey_id: int,
+    since: datetime | None,
+    until: datetime | None,
+    segment_id: int | None = None,
 ) -> SurveyResults | None:
+    """Results of the responses started in [since, until); with `segment_id`, only those of
+    members who are in that segment now (not when they answered)."""
     survey = await s.get(Survey, survey_id)
     if survey is None:
         return None
     query = select(SurveyResponse).where(SurveyResponse.survey_id == survey_id)
+    if segment_id is not None:
+        query = query.where(SurveyResponse.member_id.in_(members_of(segment_id)))
     if since is not None:
         query = query.where(SurveyResponse.started_at >= since)
     if until is not None:

@@ -18,7 +18,13 @@ from loyalty.surveys.catalogue import LIVE, spec_of, version_spec
 from loyalty.surveys.flow import ResponseView
 from loyalty.surveys.models import Survey, SurveyResponse
 from loyalty.surveys.results import SurveyResults, TextAnswer
-from loyalty.surveys.targeting import IN_PROGRESS, decide, member_facts, rules_of
+from loyalty.surveys.targeting import (
+    IN_PROGRESS,
+    decide,
+    member_facts,
+    rules_of,
+    targets_segment,
+)
 
 __all__ = ["AnswerInput", "MemberSurvey", "ResponseView", "SurveyResults", "SurveysService"]
 
@@ -47,11 +53,17 @@ class SurveysService:
         async with self.db.unit_of_work(write=False) as uow:
             s = uow.session
             rules = rules_of(await current_file(s), self.budget)
-            live = await s.scalars(select(Survey).where(Survey.state == LIVE).order_by(Survey.id))
-            facts = await member_facts(s, member_id, rules, now)
+            live = [
+                (survey, spec_of(survey.definition))
+                for survey in await s.scalars(
+                    select(Survey).where(Survey.state == LIVE).order_by(Survey.id)
+                )
+            ]
+            by_segment = any(targets_segment(spec) for _, spec in live)
+            facts = await member_facts(s, member_id, rules, now, by_segment=by_segment)
             found: list[MemberSurvey] = []
-            for survey in live:
-                if decide(survey, spec_of(survey.definition), facts, rules, now) is not None:
+            for survey, spec in live:
+                if decide(survey, spec, facts, rules, now) is not None:
                     continue
                 mine = facts.open_response(survey.id)
                 if mine is not None:
@@ -85,11 +97,15 @@ class SurveysService:
             return await uow.session.get(Survey, survey_id)
 
     async def results(
-        self, survey_id: int, since: datetime | None = None, until: datetime | None = None
+        self,
+        survey_id: int,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        segment_id: int | None = None,
     ) -> SurveyResults | None:
-        """Results of responses started in [since, until)."""
+        """Results of responses started in [since, until), of the segment's members now."""
         async with self.db.unit_of_work(write=False) as uow:
-            return await results.survey_results(uow.session, survey_id, since, until)
+            return await results.survey_results(uow.session, survey_id, since, until, segment_id)
 
     async def free_text(self, survey_id: int) -> list[TextAnswer]:
         async with self.db.unit_of_work(write=False) as uow:

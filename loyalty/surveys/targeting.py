@@ -1,6 +1,7 @@
 """Who is asked which survey, and when: the survey's state and dates, sampling, its own
 frequency (once, or every N days), a trigger (after a purchase or an event, with a delay),
-the global cool-down between any two surveys, and the contact budget shared with messages.
+the global cool-down between any two surveys, the contact budget shared with messages, and
+a segment the member must be in now.
 
 `decide` is a pure function over the facts `member_facts` reads, so listing and starting
 ask the same question and get the same answer.
@@ -20,6 +21,7 @@ from loyalty.members import service as members
 from loyalty.messaging.contacts import ContactBudget, contacts_since
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.surveys_spec import SurveySpec
+from loyalty.segments.membership import segment_keys_of
 from loyalty.surveys.catalogue import DRAFT, LIVE
 from loyalty.surveys.errors import SurveysError
 from loyalty.surveys.models import Survey, SurveyResponse, SurveyTrigger
@@ -53,6 +55,8 @@ class SurveyFacts:
     # The trigger that makes each survey due now (the earliest), by survey id.
     triggers: dict[int, SurveyTrigger] = field(default_factory=dict)
     contacts: int = 0
+    # Keys of the segments the member is in now (read only when a survey names a segment).
+    segments: frozenset[str] = frozenset()
 
     def open_response(self, survey_id: int) -> Asked | None:
         return next(
@@ -79,7 +83,10 @@ def sampled(survey_key: str, member_id: int, percent: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 100 < percent
 
 
-async def member_facts(s: AsyncSession, member_id: int, rules: Rules, now: datetime) -> SurveyFacts:
+async def member_facts(
+    s: AsyncSession, member_id: int, rules: Rules, now: datetime, *, by_segment: bool = False
+) -> SurveyFacts:
+    """What the checks read about the member; their segments only when `by_segment`."""
     found = await members.members_by_ids(s, [member_id])
     if not found:
         raise NotFound("Member", "member")
@@ -108,7 +115,12 @@ async def member_facts(s: AsyncSession, member_id: int, rules: Rules, now: datet
     if rules.budget is not None:
         since = now - rules.budget.window
         contacts = len((await contacts_since(s, [member_id], since))[member_id])
-    return SurveyFacts(member_id, member.status == "active", asked, triggers, contacts)
+    segments = await segment_keys_of(s, member_id) if by_segment else frozenset()
+    return SurveyFacts(member_id, member.status == "active", asked, triggers, contacts, segments)
+
+
+def targets_segment(spec: SurveySpec) -> bool:
+    return spec.targeting.segment is not None
 
 
 def decide(
@@ -134,6 +146,8 @@ def _allowed_now(
     survey: Survey, spec: SurveySpec, facts: SurveyFacts, rules: Rules, now: datetime
 ) -> bool:
     targeting = spec.targeting
+    if targeting.segment is not None and targeting.segment not in facts.segments:
+        return False
     if not sampled(survey.key, facts.member_id, targeting.sample_percent):
         return False
     own = [a for a in facts.asked if a.survey_id == survey.id]

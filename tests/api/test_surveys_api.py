@@ -5,11 +5,16 @@ from a second session, the last answer sent twice at once, bad input, and the re
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from api.wiring import wire_database
 from loyalty.core.clock import FixedClock
+from loyalty.members import service as members
+from loyalty.segments.membership import refresh_members
+from loyalty.storage.database import Database
 from tests.contract.operations import operation
 from tests.loyalty.surveys.programme import PROGRAMME
 from tests.support.data import api_key, install
@@ -21,6 +26,10 @@ SURVEYS = operation(APP, "Surveys")
 START = operation(APP, "StartSurvey")
 ANSWER = operation(APP, "AnswerSurvey")
 RESULTS = operation("admin/surveys-referrals.graphql", "SurveyResults")
+SEGMENTS = operation("admin/offers-segments.graphql", "Segments")
+SEGMENT = (
+    "segments:\n  - {key: koffiedrinkers, name: Koffiedrinkers, rules: {interests: [koffie]}}\n"
+)
 HOME = operation("member-app/home.graphql", "Home")
 BALANCE = "{ me { balance { available } } }"
 
@@ -191,6 +200,52 @@ def test_text_over_the_limit_and_results_for_the_back_office(
     assert office.error_codes(RESULTS, {"surveyId": survey_id, "segmentId": "x"}) == [
         "BAD_USER_INPUT"
     ]
+
+
+def _into_segment(database_url: str, email: str, interests: list[str]) -> None:
+    """Give the member these interests and bring their segments in step at once."""
+
+    async def go() -> None:
+        db = Database(database_url)
+        wire_database(db)
+        try:
+            async with db.unit_of_work() as uow:
+                s = uow.session
+                member = await members.member_by_email(s, email)
+                assert member is not None
+                now = datetime.now(UTC)
+                await members.update_profile(s, member, {"interests": interests}, now)
+                await refresh_members(s, [member.id], now)
+                await uow.commit()
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_results_for_the_members_of_a_segment_now(
+    server: ServerHandle, clean_database: str, server_clock: FixedClock
+) -> None:
+    install(clean_database, PROGRAMME.replace("surveys:", SEGMENT + "surveys:", 1))
+    for email, score in [("fan@example.com", 10), ("ook@example.com", 2), ("niet@example.com", 9)]:
+        app, survey_id, response = _started(server, email)
+        _answer(app, response["id"], "score", number=score)
+    _into_segment(clean_database, "fan@example.com", ["koffie"])
+    _into_segment(clean_database, "ook@example.com", ["koffie", "thee"])
+    office = server.client(api_key(clean_database, ["admin"], server_clock.now(), "Office"))
+    [segment] = office.data(SEGMENTS, {"first": 5, "after": None})["segments"]["edges"]
+    variables = {"surveyId": survey_id, "segmentId": segment["node"]["id"]}
+    results = office.data(RESULTS, variables)["node"]["results"]
+    assert results["started"] == 2
+    assert (results["nps"]["promoters"], results["nps"]["detractors"]) == (1, 1)
+
+    _into_segment(clean_database, "ook@example.com", ["thee"])  # left the segment
+    results = office.data(RESULTS, variables)["node"]["results"]
+    assert results["started"] == 1 and results["nps"]["score"] == 100.0
+    everyone = office.data(RESULTS, {"surveyId": survey_id})["node"]["results"]
+    assert everyone["started"] == 3
+    not_a_segment = {"surveyId": survey_id, "segmentId": survey_id}
+    assert office.error_codes(RESULTS, not_a_segment) == ["BAD_USER_INPUT"]
 
 
 def test_free_text_answers_as_csv_for_the_admin_key(
