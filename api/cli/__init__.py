@@ -1,13 +1,13 @@
 """The `trouw` command line: `serve`, the setup commands (`migrate`, `demo`, `programme`,
 `apikey`, `export-schema`, `export-error-codes`) and the background work (`jobs`,
-`scheduler`, `worker`, `requeue-dead`). Every command builds what it needs through the
-composition root (`api/wiring.py`)."""
+`scheduler`, `worker`, `requeue-dead`), and `wallet dev-certs`. Every command builds what it
+needs through the composition root (`api/wiring.py`)."""
 
 from __future__ import annotations
 
 import click
 
-from api.cli import serve, setup, workers
+from api.cli import serve, setup, wallet, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,5 +27,6 @@ for command in (
     workers.requeue_dead_command,
     setup.export_schema,
     setup.export_error_codes,
+    wallet.wallet,
 ):
     main.add_command(command)
