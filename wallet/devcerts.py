@@ -57,6 +57,7 @@ def _certificate(
     days: int,
     *,
     ca: bool,
+    path_length: int | None = None,
 ) -> x509.Certificate:
     usage = dict.fromkeys(
         (
@@ -77,7 +78,7 @@ def _certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(hours=1))
         .not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(digital_signature=not ca, key_cert_sign=ca, crl_sign=ca, **usage),
             critical=True,
@@ -132,8 +133,12 @@ def write_dev_certs(
     )
     root_name = _name("Trouw Development Root CA")
     wwdr_name = _name("Trouw Development WWDR Certification Authority", unit="G4")
-    root = _certificate(root_name, root_key, root_name, root_key, now, days * 5, ca=True)
-    wwdr = _certificate(wwdr_name, wwdr_key, root_name, root_key, now, days * 3, ca=True)
+    root = _certificate(
+        root_name, root_key, root_name, root_key, now, days * 5, ca=True, path_length=1
+    )
+    wwdr = _certificate(
+        wwdr_name, wwdr_key, root_name, root_key, now, days * 3, ca=True, path_length=0
+    )
     subject = _name(f"Pass Type ID: {pass_type_id}", unit=team_id, uid=pass_type_id)
     certificate = _certificate(subject, pass_key, wwdr_name, wwdr_key, now, days, ca=False)
     files = DevCertFiles(

@@ -53,6 +53,7 @@ from loyalty.programme.spec_base import (
     _require_unique,
 )
 from loyalty.programme.surveys_spec import SurveysSection, survey_problems
+from loyalty.programme.wallet_spec import WalletSpec
 
 
 class ProgrammeSpec(SpecModel):
@@ -243,6 +244,7 @@ class ProgrammeFile(SpecModel):
     offer_groups: list[OfferGroupSpec] = []
     segments: list[SegmentSpec] = []
     surveys: SurveysSection = SurveysSection()
+    wallet: WalletSpec = WalletSpec()
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
