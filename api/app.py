@@ -32,6 +32,7 @@ from api.surveys.export import free_text_csv
 from api.wiring import open_database, serving
 from loyalty.core.clock import Clock, SystemClock
 from loyalty.storage.migrate import is_current
+from wallet.apple.webservice import ROUTES as WALLET_ROUTES
 
 log = logging.getLogger("trouw")
 MAX_BODY_BYTES = 1_048_576
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
+            *WALLET_ROUTES,
         ],
         lifespan=lifespan,
     )

@@ -21,6 +21,7 @@ from typing import Any
 from api.core.identity import ExternalTokenVerifier
 from api.core.services import Reads, Services
 from api.settings import Settings
+from api.wallet.setup import build_wallet
 from loyalty.areas import register_reactions
 from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
@@ -156,6 +157,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         db=db,
         bus=make_bus(settings.redis_url, settings.redis_prefix),
         identity=_identity(settings),
+        wallet=await build_wallet(settings, db, clock),
     )
 
 

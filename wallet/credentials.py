@@ -117,6 +117,12 @@ def load_apple_credentials(
             "the pass certificate was not issued by the WWDR certificate given "
             "(TROUW_WALLET_WWDR_FILE): use the WWDR intermediate that signed it (G4)"
         ) from None
+    pass_type_id, team_id = _ids(cert, pass_type_id, team_id)
+    return AppleCredentials(pass_type_id, team_id, cert, key, wwdr)
+
+
+def _ids(cert: x509.Certificate, pass_type_id: str | None, team_id: str | None) -> tuple[str, str]:
+    """The pass type id and team id: those in the certificate, checked against the settings."""
     in_cert_type = _attribute(cert.subject, NameOID.USER_ID)
     in_cert_team = _attribute(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME)
     pass_type_id = pass_type_id or in_cert_type
@@ -131,7 +137,7 @@ def load_apple_credentials(
             f"TROUW_WALLET_TEAM_ID {team_id!r} does not match the pass certificate "
             f"({in_cert_team!r})"
         )
-    return AppleCredentials(pass_type_id, team_id, cert, key, wwdr)
+    return pass_type_id, team_id
 
 
 def _private_key(data: bytes, password: str | None) -> SignerKey:

@@ -1,0 +1,72 @@
+"""Building the wallet from the settings, checked at start-up (`api/wiring.py` calls this)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from api.settings import Settings
+from loyalty.auth.secrets import instance_secret
+from loyalty.core.clock import Clock
+from loyalty.wallet.service import WalletService
+from wallet.apple.pkpass import PassIssuer
+from wallet.credentials import AppleCredentials, WalletConfigError, load_apple_credentials
+from wallet.devcerts import dev_cert_files, write_dev_certs
+from wallet.links import DownloadLinks
+from wallet.service import Wallet
+from wallet.views import PassViews
+
+if TYPE_CHECKING:
+    from loyalty.storage.database import Database
+
+log = logging.getLogger("trouw.wallet")
+
+
+def apple_credentials(s: Settings, clock: Clock) -> AppleCredentials | None:
+    """The configured Apple key material (None: Apple Wallet is off). Raises
+    WalletConfigError with what to fix."""
+    certificate, key, wwdr = s.wallet_certificate_file, s.wallet_key_file, s.wallet_wwdr_file
+    if not (certificate or key) and s.wallet_dev_certs_dir:
+        directory = Path(s.wallet_dev_certs_dir)
+        files = dev_cert_files(directory)
+        if files is None:
+            files = write_dev_certs(directory)
+            log.warning(
+                "made development wallet certificates in %s (not for real passes)", directory
+            )
+        certificate, key, wwdr = str(files.certificate), str(files.key), str(files.wwdr)
+    if not certificate and not key:
+        if s.wallet_pass_type_id or s.wallet_wwdr_file:
+            raise WalletConfigError(
+                "wallet settings are given but not TROUW_WALLET_CERTIFICATE_FILE and "
+                "TROUW_WALLET_KEY_FILE"
+            )
+        return None
+    if not certificate or not key:
+        raise WalletConfigError(
+            "set both TROUW_WALLET_CERTIFICATE_FILE and TROUW_WALLET_KEY_FILE (or neither)"
+        )
+    password = s.wallet_key_password.get_secret_value() if s.wallet_key_password else None
+    return load_apple_credentials(
+        certificate,
+        key,
+        wwdr,
+        clock.now(),
+        pass_type_id=s.wallet_pass_type_id,
+        team_id=s.wallet_team_id,
+        key_password=password,
+    )
+
+
+async def build_wallet(s: Settings, db: Database, clock: Clock) -> Wallet | None:
+    credentials = apple_credentials(s, clock)
+    if credentials is None:
+        return None
+    secret = await instance_secret(db, "wallet-download-links", clock.now())
+    return Wallet(
+        passes=WalletService(db, clock),
+        views=PassViews(db, clock),
+        issuer=PassIssuer(credentials, s.wallet_organization_name, f"{s.wallet_public_url}/wallet"),
+        links=DownloadLinks(secret.encode(), s.wallet_public_url, s.wallet_link_ttl_seconds, clock),
+    )
