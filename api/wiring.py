@@ -21,7 +21,7 @@ from typing import Any
 from api.core.identity import ExternalTokenVerifier
 from api.core.services import Reads, Services
 from api.settings import Settings
-from api.wallet.setup import build_wallet
+from api.wallet.setup import build_wallet, pass_pusher
 from loyalty.areas import register_reactions
 from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
@@ -61,6 +61,7 @@ from notifications.config import (
 )
 from notifications.relay import OutboxRelay
 from notifications.worker import Worker
+from wallet.apple.push import PassPusher
 
 log = logging.getLogger("trouw")
 
@@ -241,21 +242,29 @@ def worker_in_serve(s: Settings, db: Database) -> bool:
 
 @dataclass
 class Delivery:
-    """The notification worker and the after-commit reactions: they run in the same processes
-    (inside `trouw serve` where configured, and in `trouw worker`) and stop together."""
+    """The notification worker, the after-commit reactions and the wallet's pass updates:
+    they run in the same processes (inside `trouw serve` where configured, and in `trouw
+    worker`) and stop together."""
 
     worker: Worker
     reactions: ReactionRunner
     interval: float
+    passes: PassPusher | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(
+        tasks = [
             asyncio.create_task(self.worker.run(stop, self.interval), name="trouw-worker"),
             asyncio.create_task(self.reactions.run(stop, self.interval), name="trouw-reactions"),
-        )
+        ]
+        if self.passes is not None:
+            loop = self.passes.run(stop, self.interval)
+            tasks.append(asyncio.create_task(loop, name="trouw-pass-updates"))
+        await asyncio.gather(*tasks)
 
     async def close(self) -> None:
         await close_worker(self.worker)
+        if self.passes is not None:
+            await self.passes.close()
 
 
 def build_delivery(s: Settings, db: Database, reactions: Reactions, clock: Clock) -> Delivery:
@@ -263,6 +272,7 @@ def build_delivery(s: Settings, db: Database, reactions: Reactions, clock: Clock
         worker=build_worker(s, db, clock),
         reactions=ReactionRunner(db, reactions, clock),
         interval=s.worker_interval_seconds,
+        passes=pass_pusher(s, db, clock),
     )
 
 

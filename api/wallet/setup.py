@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,9 @@ from api.settings import Settings
 from loyalty.auth.secrets import instance_secret
 from loyalty.core.clock import Clock
 from loyalty.wallet.service import WalletService
+from notifications.channels.apns import ApnsSender
 from wallet.apple.pkpass import PassIssuer
+from wallet.apple.push import PassPusher
 from wallet.credentials import AppleCredentials, WalletConfigError, load_apple_credentials
 from wallet.devcerts import dev_cert_files, write_dev_certs
 from wallet.links import DownloadLinks
@@ -69,4 +72,34 @@ async def build_wallet(s: Settings, db: Database, clock: Clock) -> Wallet | None
         views=PassViews(db, clock),
         issuer=PassIssuer(credentials, s.wallet_organization_name, f"{s.wallet_public_url}/wallet"),
         links=DownloadLinks(secret.encode(), s.wallet_public_url, s.wallet_link_ttl_seconds, clock),
+    )
+
+
+def _apns_key(s: Settings) -> str | None:
+    if s.apns_private_key:
+        return s.apns_private_key.get_secret_value()
+    return Path(s.apns_private_key_file).read_text() if s.apns_private_key_file else None
+
+
+def pass_pusher(s: Settings, db: Database, clock: Clock) -> PassPusher | None:
+    """Pass update pushes over APNs with the team's key, the pass type id as the topic; None
+    without wallet passes or without APNs settings."""
+    credentials = apple_credentials(s, clock)
+    key = _apns_key(s)
+    if credentials is None or not (s.apns_team_id and s.apns_key_id and key):
+        return None
+    sender = ApnsSender(
+        s.apns_team_id,
+        s.apns_key_id,
+        key,
+        credentials.pass_type_id,
+        s.apns_base_url,
+        ca_file=s.apns_ca_file,
+    )
+    return PassPusher(
+        WalletService(db, clock),
+        clock,
+        sender,
+        credentials.pass_type_id,
+        timedelta(seconds=s.wallet_push_delay_seconds),
     )
