@@ -8,13 +8,13 @@ and manifest; only the signature's signing time tells two builds apart.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+from wallet.apple.archive import stored_zip
 from wallet.apple.images import pass_images
 from wallet.apple.signing import sign_manifest
 from wallet.apple.strings import LANGUAGES, pass_strings
@@ -24,7 +24,6 @@ from wallet.passes import PassView
 CONTENT_TYPE = "application/vnd.apple.pkpass"
 MAX_LOCATIONS = 10  # Wallet watches at most ten locations per pass
 MAX_BACK_OFFERS = 5
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,10 @@ def pass_json(view: PassView, issuer: PassIssuer) -> dict[str, Any]:
 
 def pass_files(view: PassView, issuer: PassIssuer) -> dict[str, bytes]:
     """Every file of the pass but the manifest and the signature, by name."""
-    document = json.dumps(pass_json(view, issuer), sort_keys=True, ensure_ascii=False, indent=1)
+    # Without `indent` the json module's C encoder does the work.
+    document = json.dumps(
+        pass_json(view, issuer), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     files = {"pass.json": document.encode()}
     files.update(pass_images(view.programme.look, view.programme.name))
     for language in LANGUAGES:
@@ -182,10 +184,19 @@ def pass_files(view: PassView, issuer: PassIssuer) -> dict[str, bytes]:
     return files
 
 
+@lru_cache(maxsize=256)
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()  # noqa: S324 (Apple's format)
+
+
 def manifest(files: dict[str, bytes]) -> bytes:
-    """`manifest.json`: the hex SHA-1 of every file, by name."""
-    digests = {name: hashlib.sha1(data).hexdigest() for name, data in sorted(files.items())}  # noqa: S324 (Apple's format)
-    return json.dumps(digests, sort_keys=True, indent=1).encode()
+    """`manifest.json`: the hex SHA-1 of every file, by name (the images' and strings' digests
+    are remembered: they are the same for every pass of a programme)."""
+    digests = {
+        name: _sha1(data) if name != "pass.json" else hashlib.sha1(data).hexdigest()  # noqa: S324
+        for name, data in sorted(files.items())
+    }
+    return json.dumps(digests, sort_keys=True, separators=(",", ":")).encode()
 
 
 def build_pkpass(view: PassView, issuer: PassIssuer) -> bytes:
@@ -193,14 +204,4 @@ def build_pkpass(view: PassView, issuer: PassIssuer) -> bytes:
     files = pass_files(view, issuer)
     files["manifest.json"] = manifest(files)
     files["signature"] = sign_manifest(files["manifest.json"], issuer.credentials)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            # PNGs are compressed already; the rest is small text.
-            info.compress_type = (
-                zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
-            )
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
-    return out.getvalue()
+    return stored_zip(files)
