@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     # Google Wallet: the issuer id and the service account's JSON key file.
     wallet_google_issuer_id: str | None = None
     wallet_google_service_account_file: str | None = None
+    wallet_google_base_url: str = "https://walletobjects.googleapis.com"
 
     log_level: str = "info"
 

@@ -21,7 +21,7 @@ from typing import Any
 from api.core.identity import ExternalTokenVerifier
 from api.core.services import Reads, Services
 from api.settings import Settings
-from api.wallet.setup import build_wallet, pass_pusher
+from api.wallet.setup import build_wallet, wallet_updates
 from loyalty.areas import register_reactions
 from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
@@ -61,7 +61,7 @@ from notifications.config import (
 )
 from notifications.relay import OutboxRelay
 from notifications.worker import Worker
-from wallet.apple.push import PassPusher
+from wallet.updates import WalletUpdates
 
 log = logging.getLogger("trouw")
 
@@ -249,7 +249,7 @@ class Delivery:
     worker: Worker
     reactions: ReactionRunner
     interval: float
-    passes: PassPusher | None = None
+    passes: WalletUpdates | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks = [
@@ -258,7 +258,7 @@ class Delivery:
         ]
         if self.passes is not None:
             loop = self.passes.run(stop, self.interval)
-            tasks.append(asyncio.create_task(loop, name="trouw-pass-updates"))
+            tasks.append(asyncio.create_task(loop, name="trouw-wallet-updates"))
         await asyncio.gather(*tasks)
 
     async def close(self) -> None:
@@ -272,7 +272,7 @@ def build_delivery(s: Settings, db: Database, reactions: Reactions, clock: Clock
         worker=build_worker(s, db, clock),
         reactions=ReactionRunner(db, reactions, clock),
         interval=s.worker_interval_seconds,
-        passes=pass_pusher(s, db, clock),
+        passes=wallet_updates(s, db, clock),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from loyalty.wallet.service import PassState, WalletService
 from wallet.apple.pkpass import PassIssuer, build_pkpass
+from wallet.google.service import GoogleWallet
 from wallet.links import DownloadLinks
 from wallet.views import PassViews
 
@@ -24,6 +25,7 @@ class Wallet:
     views: PassViews
     issuer: PassIssuer
     links: DownloadLinks
+    google: GoogleWallet | None = None
 
     @property
     def pass_type_id(self) -> str:
@@ -31,7 +33,8 @@ class Wallet:
 
     async def member_pass(self, member_id: int) -> MemberPass:
         state = await self.passes.pass_of(member_id)
-        return MemberPass(state.serial_number, self.links.url(state.serial_number), None)
+        google = await self.google.save_url(state) if self.google is not None else None
+        return MemberPass(state.serial_number, self.links.url(state.serial_number), google)
 
     async def pkpass(self, state: PassState) -> bytes | None:
         """The signed pass as it is now; None when its member is gone."""

@@ -14,10 +14,19 @@ from loyalty.wallet.service import WalletService
 from notifications.channels.apns import ApnsSender
 from wallet.apple.pkpass import PassIssuer
 from wallet.apple.push import PassPusher
-from wallet.credentials import AppleCredentials, WalletConfigError, load_apple_credentials
+from wallet.credentials import (
+    AppleCredentials,
+    WalletConfigError,
+    load_apple_credentials,
+    load_google_account,
+)
 from wallet.devcerts import dev_cert_files, write_dev_certs
+from wallet.google.auth import AccessTokens
+from wallet.google.client import GoogleWalletClient
+from wallet.google.service import GoogleWallet
 from wallet.links import DownloadLinks
 from wallet.service import Wallet
+from wallet.updates import WalletUpdates
 from wallet.views import PassViews
 
 if TYPE_CHECKING:
@@ -62,6 +71,22 @@ def apple_credentials(s: Settings, clock: Clock) -> AppleCredentials | None:
     )
 
 
+def google_wallet(s: Settings, db: Database, clock: Clock) -> GoogleWallet | None:
+    """Google Wallet with the configured service account; None when it is not configured."""
+    if not s.wallet_google_service_account_file and not s.wallet_google_issuer_id:
+        return None
+    if not s.wallet_google_service_account_file or not s.wallet_google_issuer_id:
+        raise WalletConfigError(
+            "set both TROUW_WALLET_GOOGLE_ISSUER_ID and TROUW_WALLET_GOOGLE_SERVICE_ACCOUNT_FILE"
+        )
+    account = load_google_account(s.wallet_google_service_account_file)
+    client = GoogleWalletClient(AccessTokens(account), s.wallet_google_base_url)
+    passes, views = WalletService(db, clock), PassViews(db, clock)
+    return GoogleWallet(
+        account, client, s.wallet_google_issuer_id, s.wallet_public_url, passes, views, clock
+    )
+
+
 async def build_wallet(s: Settings, db: Database, clock: Clock) -> Wallet | None:
     credentials = apple_credentials(s, clock)
     if credentials is None:
@@ -70,6 +95,7 @@ async def build_wallet(s: Settings, db: Database, clock: Clock) -> Wallet | None
     return Wallet(
         passes=WalletService(db, clock),
         views=PassViews(db, clock),
+        google=google_wallet(s, db, clock),
         issuer=PassIssuer(credentials, s.wallet_organization_name, f"{s.wallet_public_url}/wallet"),
         links=DownloadLinks(secret.encode(), s.wallet_public_url, s.wallet_link_ttl_seconds, clock),
     )
@@ -79,6 +105,12 @@ def _apns_key(s: Settings) -> str | None:
     if s.apns_private_key:
         return s.apns_private_key.get_secret_value()
     return Path(s.apns_private_key_file).read_text() if s.apns_private_key_file else None
+
+
+def wallet_updates(s: Settings, db: Database, clock: Clock) -> WalletUpdates | None:
+    """The wallet's background work: Apple pushes and Google object updates, as configured."""
+    apple, google = pass_pusher(s, db, clock), google_wallet(s, db, clock)
+    return WalletUpdates(apple, google) if apple or google else None
 
 
 def pass_pusher(s: Settings, db: Database, clock: Clock) -> PassPusher | None:

@@ -28,6 +28,10 @@ class WalletPass(Base):
     modified_at: Mapped[datetime]
     pending_since: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
+    # Google Wallet: the tag its loyalty object shows (None: no object made yet), and when
+    # the member was last notified of an update (ISO times, the last three).
+    google_synced_tag: Mapped[int | None] = mapped_column(BigInteger)
+    google_notices: Mapped[list[str]] = mapped_column(default=list)
 
 
 class WalletRegistration(Base):

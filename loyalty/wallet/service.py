@@ -37,6 +37,8 @@ class PassState:
     authentication_token: str
     update_tag: int
     modified_at: datetime
+    google_synced_tag: int | None = None
+    google_notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ def _state(row: WalletPass) -> PassState:
         row.authentication_token,
         row.update_tag,
         row.modified_at,
+        row.google_synced_tag,
+        tuple(row.google_notices or ()),
     )
 
 
@@ -94,6 +98,7 @@ class WalletService:
                     pushed_tag=0,
                     modified_at=_whole_second(now),
                     created_at=now,
+                    google_notices=[],
                 )
                 .on_conflict_do_nothing(index_elements=[WalletPass.member_id])
             )
@@ -236,3 +241,34 @@ class WalletService:
                 delete(WalletRegistration).where(WalletRegistration.push_token.in_(push_tokens))
             )
             await uow.commit()
+
+    # -- Google Wallet -------------------------------------------------------------------
+
+    async def google_synced(
+        self, pass_id: int, tag: int, notified_at: datetime | None = None
+    ) -> None:
+        """Google's object shows the pass up to `tag` (made, or patched); `notified_at` when
+        the member was notified of it."""
+        async with self.db.unit_of_work() as uow:
+            row = await uow.session.get(WalletPass, pass_id, with_for_update=True)
+            if row is None:
+                return
+            if row.google_synced_tag is None or row.google_synced_tag < tag:
+                row.google_synced_tag = tag
+            if notified_at is not None:
+                row.google_notices = [*(row.google_notices or [])[-2:], notified_at.isoformat()]
+            await uow.commit()
+
+    async def google_due(self, limit: int = 100) -> list[PassState]:
+        """Passes whose Google object shows an older state than the pass."""
+        async with self.db.unit_of_work(write=False) as uow:
+            rows = await uow.session.scalars(
+                select(WalletPass)
+                .where(
+                    WalletPass.google_synced_tag.is_not(None),
+                    WalletPass.update_tag > WalletPass.google_synced_tag,
+                )
+                .order_by(WalletPass.id)
+                .limit(limit)
+            )
+            return [_state(r) for r in rows]

@@ -12,7 +12,6 @@ registration; other failures are tried again next round (the push stays pending)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -76,17 +75,6 @@ class PassPusher:
         self._backoff.pop(push.pass_id, None)
         await self.passes.pushed(push.pass_id, push.update_tag)
         return 1
-
-    async def run(self, stop: asyncio.Event, interval: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("pass update round failed")
-                done = 0
-            if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval)
 
     async def close(self) -> None:
         await self.sender.close()

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from loyalty.wallet.service import MAX_DEVICE_ID, MAX_PUSH_TOKEN, PassState
+from wallet.apple.images import pass_images
 from wallet.apple.pkpass import CONTENT_TYPE
 from wallet.service import Wallet
 
@@ -164,6 +165,18 @@ async def download(request: Request) -> Response:
     )
 
 
+async def image(request: Request) -> Response:
+    """The programme's pass images, for Google Wallet's class (it takes images by URL)."""
+    wallet = _wallet(request)
+    if wallet is None:
+        return _status(404)
+    programme = await wallet.views.programme()
+    found = dict(pass_images(programme.look, programme.name)).get(request.path_params["name"])
+    if found is None:
+        return _status(404)
+    return Response(found, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+
 REGISTRATION = "/wallet/v1/devices/{device}/registrations/{pass_type}"
 ROUTES = [
     Route(REGISTRATION + "/{serial}", register, methods=["POST"]),
@@ -172,4 +185,5 @@ ROUTES = [
     Route("/wallet/v1/passes/{pass_type}/{serial}", latest_pass, methods=["GET"]),
     Route("/wallet/v1/log", device_log, methods=["POST"]),
     Route("/wallet/passes/{serial}.pkpass", download, methods=["GET"]),
+    Route("/wallet/images/{name}", image, methods=["GET"]),
 ]

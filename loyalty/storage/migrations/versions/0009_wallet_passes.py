@@ -2,7 +2,7 @@
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-12-02 05:57:44.996073
+Create Date: 2026-12-02 06:08:39.508549
 
 """
 from typing import Sequence, Union
@@ -31,6 +31,8 @@ def upgrade() -> None:
     sa.Column('modified_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('pending_since', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('google_synced_tag', sa.BigInteger(), nullable=True),
+    sa.Column('google_notices', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_wallet_passes_member_id_members'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_wallet_passes')),
     sa.UniqueConstraint('member_id', name=op.f('uq_wallet_passes_member_id')),
