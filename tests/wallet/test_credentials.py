@@ -67,3 +67,23 @@ def test_an_unreadable_service_account_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"client_email": "x@example.com"}))
     with pytest.raises(WalletConfigError, match="unreadable"):
         load_google_account(path)
+
+
+def test_half_configured_wallet_settings_are_refused(dev, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from api.wallet.setup import apple_credentials, google_wallet
+    from loyalty.core.clock import SystemClock
+    from loyalty.storage.database import Database
+    from tests.conftest import make_settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    only_cert = make_settings(url, wallet_certificate_file=str(dev.certificate))
+    with pytest.raises(WalletConfigError, match="set both TROUW_WALLET_CERTIFICATE_FILE"):
+        apple_credentials(only_cert, SystemClock())
+    assert apple_credentials(make_settings(url), SystemClock()) is None
+    only_issuer = make_settings(url, wallet_google_issuer_id="3388")
+    with pytest.raises(WalletConfigError, match="TROUW_WALLET_GOOGLE_SERVICE_ACCOUNT_FILE"):
+        google_wallet(only_issuer, Database(url), SystemClock())
+    made = make_settings(url, wallet_dev_certs_dir=str(tmp_path / "dev"))
+    credentials = apple_credentials(made, SystemClock())
+    assert credentials is not None and credentials.pass_type_id == DEV_PASS_TYPE_ID
+    assert (tmp_path / "dev" / "root.pem").is_file()

@@ -22,7 +22,7 @@ from loyalty.wallet.service import WalletService, mark_changed
 from tests.support.data import install
 from tests.support.flows import sign_up
 from tests.support.google_wallet_standin import GoogleWalletStandIn
-from tests.support.server import ServerHandle, start_server
+from tests.support.server import ServerHandle, free_port, start_server
 from tests.wallet.conftest import wallet_settings
 from tests.wallet.test_webservice import WALLET_PASS
 from wallet.credentials import load_google_account
@@ -135,5 +135,29 @@ async def test_twenty_changes_in_an_hour_notify_the_member_at_most_three_times(
             await uow.commit()
         await wallet.run_once()
         assert len(google.notifications()) - before == 4
+    finally:
+        await wallet.close()
+
+
+async def test_without_google_there_is_no_save_link_and_nothing_else_breaks(
+    db: Database, clock: FixedClock, google: GoogleWalletStandIn, tmp_path: Path
+) -> None:
+    async with db.unit_of_work() as uow:
+        await install_programme(uow.session, load_programme(DEMO_PROGRAMME), clock.now())
+        member = await create_member(
+            uow.session, now=clock.now(), email="down@example.com", password_hash=None,
+            profile={}, consents={},
+        )  # fmt: skip
+        await uow.commit()
+    passes = WalletService(db, clock)
+    account = load_google_account(account_file(google, tmp_path))
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    client = GoogleWalletClient(AccessTokens(account), closed)
+    views = PassViews(db, clock)
+    wallet = GoogleWallet(account, client, ISSUER, "https://x.example", passes, views, clock)
+    try:
+        state = await passes.pass_of(member.id)
+        assert await wallet.save_url(state) is None
+        assert (await passes.pass_of(member.id)).google_synced_tag is None  # tried again later
     finally:
         await wallet.close()
