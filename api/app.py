@@ -38,6 +38,7 @@ from api.surveys.export import free_text_csv
 from api.wiring import open_database, persisted_documents, serving
 from loyalty.core.clock import Clock, SystemClock
 from loyalty.storage.migrate import is_current
+from wallet.apple.webservice import ROUTES as WALLET_ROUTES
 
 log = logging.getLogger("trouw")
 MAX_BODY_BYTES = 1_048_576
@@ -220,6 +221,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
+            *WALLET_ROUTES,
         ],
         lifespan=lifespan,
     )

@@ -89,6 +89,27 @@ class Settings(BaseSettings):
     fcm_service_account_file: str | None = None
     fcm_base_url: str = "https://fcm.googleapis.com"
 
+    # Wallet passes (docs/wallet.md). Apple: the Pass Type ID certificate, its key and the WWDR
+    # intermediate; the ids default to those in the certificate. None of them set and
+    # `wallet_dev_certs_dir` set: development key material is made there on first start.
+    wallet_pass_type_id: str | None = None
+    wallet_team_id: str | None = None
+    wallet_certificate_file: str | None = None
+    wallet_key_file: str | None = None
+    wallet_key_password: SecretStr | None = None
+    wallet_wwdr_file: str | None = None
+    wallet_dev_certs_dir: str | None = None
+    wallet_organization_name: str = "Trouw"
+    # Where Apple Wallet and the download links reach this server (no trailing slash).
+    wallet_public_url: str = "http://127.0.0.1:8000"
+    wallet_link_ttl_seconds: int = Field(600, ge=30, le=86_400)
+    # Changes within this window after the first are merged into one push per device.
+    wallet_push_delay_seconds: float = Field(60.0, ge=0, le=3_600)
+    # Google Wallet: the issuer id and the service account's JSON key file.
+    wallet_google_issuer_id: str | None = None
+    wallet_google_service_account_file: str | None = None
+    wallet_google_base_url: str = "https://walletobjects.googleapis.com"
+
     log_level: str = "info"
 
     @field_validator("secret_key")
@@ -97,6 +118,13 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes; generate one with `openssl rand -hex 32`")
         return value
+
+    @field_validator("wallet_public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL, such as https://loyalty.example.com")
+        return value.rstrip("/")
 
     @cached_property
     def idp_enabled(self) -> bool:

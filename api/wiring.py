@@ -22,6 +22,7 @@ from api.core.identity import ExternalTokenVerifier
 from api.core.persisted import PersistedDocuments, read_manifest
 from api.core.services import Reads, Services
 from api.settings import Settings
+from api.wallet.setup import build_wallet, wallet_updates
 from loyalty.areas import register_reactions
 from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
@@ -62,6 +63,7 @@ from notifications.config import (
 )
 from notifications.relay import OutboxRelay
 from notifications.worker import Worker
+from wallet.updates import WalletUpdates
 
 log = logging.getLogger("trouw")
 
@@ -173,6 +175,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         db=db,
         bus=make_bus(settings.redis_url, settings.redis_prefix),
         identity=_identity(settings),
+        wallet=await build_wallet(settings, db, clock),
     )
 
 
@@ -256,21 +259,29 @@ def worker_in_serve(s: Settings, db: Database) -> bool:
 
 @dataclass
 class Delivery:
-    """The notification worker and the after-commit reactions: they run in the same processes
-    (inside `trouw serve` where configured, and in `trouw worker`) and stop together."""
+    """The notification worker, the after-commit reactions and the wallet's pass updates:
+    they run in the same processes (inside `trouw serve` where configured, and in `trouw
+    worker`) and stop together."""
 
     worker: Worker
     reactions: ReactionRunner
     interval: float
+    passes: WalletUpdates | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(
+        tasks = [
             asyncio.create_task(self.worker.run(stop, self.interval), name="trouw-worker"),
             asyncio.create_task(self.reactions.run(stop, self.interval), name="trouw-reactions"),
-        )
+        ]
+        if self.passes is not None:
+            loop = self.passes.run(stop, self.interval)
+            tasks.append(asyncio.create_task(loop, name="trouw-wallet-updates"))
+        await asyncio.gather(*tasks)
 
     async def close(self) -> None:
         await close_worker(self.worker)
+        if self.passes is not None:
+            await self.passes.close()
 
 
 def build_delivery(s: Settings, db: Database, reactions: Reactions, clock: Clock) -> Delivery:
@@ -278,6 +289,7 @@ def build_delivery(s: Settings, db: Database, reactions: Reactions, clock: Clock
         worker=build_worker(s, db, clock),
         reactions=ReactionRunner(db, reactions, clock),
         interval=s.worker_interval_seconds,
+        passes=wallet_updates(s, db, clock),
     )
 
 

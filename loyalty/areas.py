@@ -35,6 +35,7 @@ AREAS = (
     "rewards",
     "messaging",
     "reports",
+    "wallet",
 )
 
 

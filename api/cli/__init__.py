@@ -1,13 +1,13 @@
 """The `trouw` command line: `serve`, the setup commands (`migrate`, `demo`, `programme`,
 `apikey`, `export-schema`, `export-error-codes`, `export-persisted-documents`) and the
-background work (`jobs`, `scheduler`, `worker`, `requeue-dead`). Every command builds what it
-needs through the composition root (`api/wiring.py`)."""
+background work (`jobs`, `scheduler`, `worker`, `requeue-dead`), and `wallet dev-certs`.
+Every command builds what it needs through the composition root (`api/wiring.py`)."""
 
 from __future__ import annotations
 
 import click
 
-from api.cli import serve, setup, workers
+from api.cli import serve, setup, wallet, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,5 +28,6 @@ for command in (
     setup.export_schema,
     setup.export_error_codes,
     setup.export_persisted_documents,
+    wallet.wallet,
 ):
     main.add_command(command)

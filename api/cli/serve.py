@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from api.cli.running import load_settings, print_demo, run
@@ -10,6 +12,8 @@ from loyalty.core.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
+
+DEMO_WALLET_DIR = ".trouw-wallet-dev"
 
 
 @click.command()
@@ -23,6 +27,8 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     """Serve the GraphQL API (and, on the embedded SQLite default, migrate first)."""
     import uvicorn
 
+    if with_demo:
+        _demo_wallet(f"http://{host}:{port}")
     settings = load_settings()
 
     async def prepare(db: Database) -> DemoSummary | None:
@@ -45,6 +51,11 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         click.echo(f"  GraphiQL:       {base}/graphql")
     if summary is not None:
         print_demo(summary)
+    if with_demo and settings.wallet_dev_certs_dir and not settings.wallet_certificate_file:
+        click.echo(
+            f"  Wallet passes:  signed with development certificates in "
+            f"{settings.wallet_dev_certs_dir} (verify against its root.pem)"
+        )
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -54,3 +65,12 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+def _demo_wallet(base: str) -> None:
+    """The demo serves wallet passes: with no certificate configured, development key material
+    is made in ./.trouw-wallet-dev on first start. The app factory reads the environment
+    (uvicorn builds it in each worker), so the defaults go there."""
+    if not os.environ.get("TROUW_WALLET_CERTIFICATE_FILE"):
+        os.environ.setdefault("TROUW_WALLET_DEV_CERTS_DIR", DEMO_WALLET_DIR)
+    os.environ.setdefault("TROUW_WALLET_PUBLIC_URL", base)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from loyalty.surveys.admin import SurveyAdmin
     from loyalty.surveys.service import SurveysService
     from loyalty.tiers.read import TierReads
+    from wallet.service import Wallet
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,5 @@ class Services:
     db: Database
     bus: EventBus = field(default_factory=InProcessBus)
     identity: ExternalTokenVerifier | None = None
+    # None when wallet passes are not configured.
+    wallet: Wallet | None = None

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from api.rewards.types import Redemption
     from api.segments.types import ChurnRisk, LifecycleStage, SegmentMembership
     from api.surveys.types import Survey
+    from api.wallet.types import WalletPass
     from loyalty.members.models import Member as MemberRow
     from loyalty.members.models import MemberConsent
 
@@ -193,6 +194,17 @@ class Member(relay.Node):
         from api.notifications.types import inbox_connection
 
         return await inbox_connection(info, self.id, first, after, bool(unread_only))
+
+    @strawberry.field(
+        description="The member's loyalty card for Apple Wallet (and Google Wallet); only the "
+        "member sees it. Null when the installation has no wallet passes configured."
+    )
+    async def wallet_pass(
+        self, info: Info[Context, None]
+    ) -> Annotated[WalletPass, strawberry.lazy("api.wallet.types")] | None:
+        from api.wallet.queries import member_wallet_pass
+
+        return await member_wallet_pass(info, self.id)
 
     @strawberry.field(description="Lifecycle stage by the member's own rhythm, now (admin).")
     async def lifecycle_stage(

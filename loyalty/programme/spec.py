@@ -57,6 +57,7 @@ from loyalty.programme.surveys_spec import (
     survey_problems,
     survey_segment_problems,
 )
+from loyalty.programme.wallet_spec import WalletSpec
 
 
 class ProgrammeSpec(SpecModel):
@@ -247,6 +248,7 @@ class ProgrammeFile(SpecModel):
     offer_groups: list[OfferGroupSpec] = []
     segments: list[SegmentSpec] = []
     surveys: SurveysSection = SurveysSection()
+    wallet: WalletSpec = WalletSpec()
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:

@@ -187,6 +187,7 @@ TILL_JOURNEY = {(POINTS, n) for n in ("Transactions", "Rewards", "RedeemReward")
 
 LIVE = {("member-app/live.graphql", n) for n in ("OnBalanceChanged", "OnOffersChanged")}
 INBOX = {("member-app/referral-wallet-inbox.graphql", n) for n in ("Inbox", "MarkMessageRead")}
+WALLET = {("member-app/referral-wallet-inbox.graphql", "WalletPass")}
 OFFERS = {("member-app/offers.graphql", n) for n in ("Offers", "ActivateOffer")}
 ADMIN_OFFERS = {
     ("admin/offers-segments.graphql", n)
@@ -205,7 +206,15 @@ SURVEYS |= {
 def test_the_journeys_exercise_every_served_operation() -> None:
     served = {(file, name) for file, names in SERVED.items() for name in names}
     assert served == (
-        MEMBER_JOURNEY | TILL_JOURNEY | LIVE | INBOX | OFFERS | ADMIN_OFFERS | SEGMENTS | SURVEYS
+        MEMBER_JOURNEY
+        | TILL_JOURNEY
+        | LIVE
+        | INBOX
+        | WALLET
+        | OFFERS
+        | ADMIN_OFFERS
+        | SEGMENTS
+        | SURVEYS
     )
 
 

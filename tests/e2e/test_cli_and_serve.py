@@ -45,10 +45,10 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(clean_database: str) -> Iterator[tuple[str, str]]:
+def served(clean_database: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """`trouw serve --demo` as a process, on each backend; yields (base URL, its output)."""
     port = free_port()
-    env = environment(clean_database)
+    env = environment(clean_database, TROUW_WALLET_DEV_CERTS_DIR=str(tmp_path / "wallet"))
     proc = subprocess.Popen(
         [*TROUW, "serve", "--demo", "--port", str(port)],
         env=env,
@@ -150,6 +150,14 @@ def test_serve_runs_the_member_journey_and_the_demo(served: tuple[str, str]) -> 
     )
     assert found["memberByCard"]["firstName"] == "Anna"  # type: ignore[index]
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+
+    # The demo serves wallet passes, signed with development certificates made on first start.
+    wallet = gql(base, "{ me { walletPass { appleWalletUrl } } }", token=demo["accessToken"])
+    url = wallet["me"]["walletPass"]["appleWalletUrl"]  # type: ignore[index]
+    assert url.startswith(base)
+    download = httpx.get(url)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/vnd.apple.pkpass"
 
 
 def test_every_command_has_help(sqlite_env: dict[str, str]) -> None:

@@ -1,0 +1,1 @@
+"""Inputs of wallet passes: none (the pass is the member's own; nothing is asked)."""

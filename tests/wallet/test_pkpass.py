@@ -1,0 +1,91 @@
+"""The Apple pass: its files, Apple's rules for pass.json, and a signature that openssl
+verifies against the development root."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.wallet.helpers import dev_certs, issuer, openssl_verify, rule_breaches, unzip, view
+from wallet.apple.pkpass import build_pkpass, pass_files
+from wallet.devcerts import DevCertFiles
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> DevCertFiles:
+    return dev_certs(tmp_path_factory.mktemp("wallet-certs"))
+
+
+def test_a_pass_verifies_with_openssl_against_the_local_root(
+    certs: DevCertFiles, tmp_path: Path
+) -> None:
+    files = unzip(build_pkpass(view(), issuer(certs)))
+    verified = openssl_verify(files, certs.root, tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    assert "Verification successful" in verified.stderr
+    # A changed manifest no longer verifies.
+    files["manifest.json"] = files["manifest.json"].replace(b"{", b"{ ", 1)
+    assert openssl_verify(files, certs.root, tmp_path).returncode != 0
+
+
+def test_the_signature_carries_the_signer_the_intermediate_and_a_signing_time(
+    certs: DevCertFiles, tmp_path: Path
+) -> None:
+    files = unzip(build_pkpass(view(), issuer(certs)))
+    (tmp_path / "signature").write_bytes(files["signature"])
+    printed = subprocess.run(
+        ["openssl", "cms", "-cmsout", "-print", "-inform", "DER",
+         "-in", str(tmp_path / "signature")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "signingTime" in printed
+    assert "eContent: <ABSENT>" in printed  # detached
+    certificates = subprocess.run(
+        ["openssl", "pkcs7", "-inform", "DER", "-print_certs", "-in", str(tmp_path / "signature")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    subjects = [line for line in certificates.splitlines() if line.startswith("subject=")]
+    assert len(subjects) == 2
+    assert any("Pass Type ID: pass.nl.trouw.demo" in s for s in subjects)
+    assert any("WWDR" in s for s in subjects)
+
+
+def test_pass_json_obeys_apples_rules(certs: DevCertFiles) -> None:
+    files = unzip(build_pkpass(view(), issuer(certs)))
+    assert rule_breaches(files) == []
+    assert set(files) >= {
+        "pass.json", "manifest.json", "signature", "en.lproj/pass.strings",
+        "nl.lproj/pass.strings",
+        *(f"{kind}{scale}.png" for kind in ("icon", "logo", "strip")
+          for scale in ("", "@2x", "@3x")),
+    }  # fmt: skip
+    document = json.loads(files["pass.json"])
+    card = document["storeCard"]
+    assert card["headerFields"][0]["value"] == 1250
+    assert card["primaryFields"][0]["value"] == "Noor Visser"
+    assert document["barcodes"][0]["message"] == "TRW1234567890"
+    assert document["barcodes"][0]["format"] == "PKBarcodeFormatQR"
+    assert document["semantics"]["balance"] == {"amount": "12.50", "currencyCode": "EUR"}
+    assert document["semantics"]["membershipProgramNumber"] == "1234 5678 90"
+    assert document["locations"][0]["relevantText"] == "Dam is nearby"
+    assert document["relevantDates"] == [
+        {"startDate": "2027-03-01T12:00:00Z", "endDate": "2027-03-08T12:00:00Z"}
+    ]
+    assert document["webServiceURL"] == "https://loyalty.example.com/wallet"
+    assert b'"Points" = "Punten";' in files["nl.lproj/pass.strings"]
+
+
+def test_the_rules_check_catches_what_apple_refuses(certs: DevCertFiles) -> None:
+    files = unzip(build_pkpass(view(authentication_token="short"), issuer(certs)))
+    assert "authenticationToken shorter than 16 characters" in rule_breaches(files)
+
+
+def test_the_same_view_builds_the_same_files(certs: DevCertFiles) -> None:
+    first, second = pass_files(view(), issuer(certs)), pass_files(view(), issuer(certs))
+    assert first == second
+    changed = pass_files(view(balance=1300), issuer(certs))
+    assert changed["pass.json"] != first["pass.json"]
+    assert changed["icon.png"] == first["icon.png"]

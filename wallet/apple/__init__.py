@@ -1,0 +1,1 @@
+"""Apple Wallet: building and signing .pkpass archives, and the PassKit web service."""

@@ -1,0 +1,73 @@
+"""Reading what a member's pass shows now, through the domain's read models and services."""
+
+from __future__ import annotations
+
+from loyalty.core.clock import Clock
+from loyalty.core.identifiers import format_member_number
+from loyalty.members.read import MemberReads
+from loyalty.offers.service import OffersService
+from loyalty.points.read import PointsReads
+from loyalty.programme.store import current_file
+from loyalty.storage.database import Database
+from loyalty.tiers.read import TierReads
+from loyalty.wallet.service import PassState
+from wallet.passes import PassOffer, PassProgramme, PassView
+
+MAX_OFFERS = 5
+
+
+class PassViews:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.members = MemberReads(db)
+        self.points = PointsReads(db, clock)
+        self.tiers = TierReads(db, clock)
+        self.offers = OffersService(db, clock)
+
+    async def programme(self) -> PassProgramme:
+        async with self.db.unit_of_work(write=False) as uow:
+            file = await current_file(uow.session)
+        spec = file.programme
+        return PassProgramme(
+            key=spec.key,
+            name=spec.name,
+            currency=spec.currency,
+            point_value=spec.point_value,
+            timezone=spec.timezone,
+            look=file.wallet,
+            stores=tuple(file.stores),
+        )
+
+    async def view(self, state: PassState) -> PassView | None:
+        """The pass of `state`'s member as it should look now; None if the member is gone."""
+        member = (await self.members.by_ids([state.member_id]))[0]
+        if member is None:
+            return None
+        balance = (await self.points.balances([member.id]))[0]
+        tier = (await self.tiers.statuses([member.id]))[0]
+        offers = await self.offers.offers(member.id, limit=MAX_OFFERS)
+        name = " ".join(p for p in (member.first_name, member.last_name) if p)
+        return PassView(
+            serial_number=state.serial_number,
+            authentication_token=state.authentication_token,
+            member_name=name or format_member_number(member.member_number),
+            member_number=format_member_number(member.member_number),
+            barcode_message=member.card_barcode,
+            balance=balance.available,
+            pending=balance.pending,
+            tier=tier.level.name if tier else None,
+            expiring_points=balance.expiring_points,
+            expiring_at=balance.expiring_at,
+            programme=await self.programme(),
+            offers=tuple(
+                PassOffer(
+                    o.offer.key,
+                    o.offer.title,
+                    o.offer.description,
+                    o.offer.valid_from,
+                    o.offer.valid_until,
+                )
+                for o in offers
+            ),
+            modified_at=state.modified_at,
+        )
