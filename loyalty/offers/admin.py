@@ -37,6 +37,7 @@ from loyalty.offers.eligibility import spec_of
 from loyalty.offers.errors import OffersError
 from loyalty.offers.models import MemberOffer, Offer
 from loyalty.offers.service import ACTIVATED
+from loyalty.programme.api_input import camel, control_characters, message_of
 from loyalty.programme.offers_spec import OfferSpec
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
@@ -51,20 +52,20 @@ NEXT_STATES = {
 }
 
 
-def _camel(name: str | int) -> str:
-    head, *rest = str(name).split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def _problem(error: Mapping[str, Any], index: int) -> DomainError:
     loc = tuple(error["loc"])
     inside = loc[2:] if loc[:2] == ("offers", index) else ()
-    field = ".".join(_camel(part) for part in inside if not isinstance(part, int)) or None
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return DomainError(OffersError.INVALID_OFFER, message, field)
+    field = ".".join(camel(part) for part in inside if not isinstance(part, int)) or None
+    return DomainError(OffersError.INVALID_OFFER, message_of(error), field)
 
 
 def _validated(definition: Mapping[str, Any]) -> OfferSpec:
+    controls = [
+        _problem({"loc": ("offers", 0, *loc), "msg": text}, 0)
+        for loc, text in control_characters(definition)
+    ]
+    if controls:
+        raise ValidationFailed(controls)
     try:
         return OfferSpec.model_validate(dict(definition))
     except ValidationError as exc:

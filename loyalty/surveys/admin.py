@@ -11,8 +11,7 @@ Surveys from the programme file change only through the file.
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, ValidationFailed
+from loyalty.programme.api_input import camel, control_characters, message_of
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.programme.surveys_spec import SurveySpec
@@ -51,11 +51,6 @@ NEXT_STATES = {
 _TAGS = {"leaf", "all", "any"}
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def field_path(loc: Sequence[str | int]) -> str | None:
     """A pydantic location as the input's field path: `targeting.delayHours`, or inside the
     `questions` document (spelled as the programme file spells it) `questions.1.logic.0.jump`."""
@@ -70,33 +65,17 @@ def field_path(loc: Sequence[str | int]) -> str | None:
     if not parts:
         return None
     if parts[0] != "questions":
-        parts = [_camel(p) for p in parts]
+        parts = [camel(p) for p in parts]
     return ".".join(parts)
 
 
 def _problem(error: ErrorDetails | Mapping[str, Any], loc: Sequence[str | int]) -> DomainError:
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return DomainError(SurveysError.INVALID_SURVEY, message, field_path(loc))
-
-
-def _control_characters(value: object, loc: tuple[str | int, ...]) -> Iterator[DomainError]:
-    """Texts with control characters (but line breaks and tabs), which no database should
-    get; the file's YAML cannot carry them, the API's JSON can."""
-    if isinstance(value, str):
-        if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-            yield _problem({"msg": "The text has control characters"}, loc)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _control_characters(key, loc)
-            yield from _control_characters(item, (*loc, str(key)))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _control_characters(item, (*loc, index))
+    return DomainError(SurveysError.INVALID_SURVEY, message_of(error), field_path(loc))
 
 
 def validated(definition: Mapping[str, Any]) -> SurveySpec:
     """The definition as the programme file's survey, or every problem with it."""
-    problems = list(_control_characters(definition, ()))
+    problems = [_problem({"msg": text}, loc) for loc, text in control_characters(definition)]
     if problems:
         raise ValidationFailed(problems)
     try:
