@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 # Apple's extended key usage of Pass Type ID certificates.
 PASS_CERT_USAGE = ObjectIdentifier("1.2.840.113635.100.4.14")
@@ -91,7 +91,10 @@ def _certificate(
             critical=False,
         )
     if not ca:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([PASS_CERT_USAGE]), critical=False)
+        # Like Apple's: the pass type usage, and TLS client authentication, because the same
+        # certificate authenticates the connection to APNs for pass update pushes.
+        usages = [PASS_CERT_USAGE, ExtendedKeyUsageOID.CLIENT_AUTH]
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 

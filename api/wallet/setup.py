@@ -11,7 +11,7 @@ from api.settings import Settings
 from loyalty.auth.secrets import instance_secret
 from loyalty.core.clock import Clock
 from loyalty.wallet.service import WalletService
-from notifications.channels.apns import ApnsSender
+from notifications.channels.apns_passes import PassUpdateSender
 from wallet.apple.pkpass import PassIssuer
 from wallet.apple.push import PassPusher
 from wallet.credentials import (
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("trouw.wallet")
 
 
-def apple_credentials(s: Settings, clock: Clock) -> AppleCredentials | None:
-    """The configured Apple key material (None: Apple Wallet is off). Raises
-    WalletConfigError with what to fix."""
+def _apple_files(s: Settings) -> tuple[str, str, str | None] | None:
+    """The pass certificate, its key and the WWDR intermediate (None: Apple Wallet is off);
+    development certificates are made on first use when a directory for them is set."""
     certificate, key, wwdr = s.wallet_certificate_file, s.wallet_key_file, s.wallet_wwdr_file
     if not (certificate or key) and s.wallet_dev_certs_dir:
         directory = Path(s.wallet_dev_certs_dir)
@@ -59,7 +59,20 @@ def apple_credentials(s: Settings, clock: Clock) -> AppleCredentials | None:
         raise WalletConfigError(
             "set both TROUW_WALLET_CERTIFICATE_FILE and TROUW_WALLET_KEY_FILE (or neither)"
         )
-    password = s.wallet_key_password.get_secret_value() if s.wallet_key_password else None
+    return certificate, key, wwdr
+
+
+def _key_password(s: Settings) -> str | None:
+    return s.wallet_key_password.get_secret_value() if s.wallet_key_password else None
+
+
+def apple_credentials(s: Settings, clock: Clock) -> AppleCredentials | None:
+    """The configured Apple key material (None: Apple Wallet is off). Raises
+    WalletConfigError with what to fix."""
+    files = _apple_files(s)
+    if files is None:
+        return None
+    certificate, key, wwdr = files
     return load_apple_credentials(
         certificate,
         key,
@@ -67,7 +80,7 @@ def apple_credentials(s: Settings, clock: Clock) -> AppleCredentials | None:
         clock.now(),
         pass_type_id=s.wallet_pass_type_id,
         team_id=s.wallet_team_id,
-        key_password=password,
+        key_password=_key_password(s),
     )
 
 
@@ -101,12 +114,6 @@ async def build_wallet(s: Settings, db: Database, clock: Clock) -> Wallet | None
     )
 
 
-def _apns_key(s: Settings) -> str | None:
-    if s.apns_private_key:
-        return s.apns_private_key.get_secret_value()
-    return Path(s.apns_private_key_file).read_text() if s.apns_private_key_file else None
-
-
 def wallet_updates(s: Settings, db: Database, clock: Clock) -> WalletUpdates | None:
     """The wallet's background work: Apple pushes and Google object updates, as configured."""
     apple, google = pass_pusher(s, db, clock), google_wallet(s, db, clock)
@@ -114,19 +121,19 @@ def wallet_updates(s: Settings, db: Database, clock: Clock) -> WalletUpdates | N
 
 
 def pass_pusher(s: Settings, db: Database, clock: Clock) -> PassPusher | None:
-    """Pass update pushes over APNs with the team's key, the pass type id as the topic; None
-    without wallet passes or without APNs settings."""
-    credentials = apple_credentials(s, clock)
-    key = _apns_key(s)
-    if credentials is None or not (s.apns_team_id and s.apns_key_id and key):
+    """Pass update pushes over APNs, authenticated with the pass type certificate as Apple
+    requires for Wallet, the pass type id as the topic; None without wallet passes."""
+    credentials, files = apple_credentials(s, clock), _apple_files(s)
+    if credentials is None or files is None:
         return None
-    sender = ApnsSender(
-        s.apns_team_id,
-        s.apns_key_id,
+    certificate, key, _ = files
+    sender = PassUpdateSender(
+        certificate,
         key,
         credentials.pass_type_id,
         s.apns_base_url,
         ca_file=s.apns_ca_file,
+        key_password=_key_password(s),
     )
     return PassPusher(
         WalletService(db, clock),

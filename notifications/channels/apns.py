@@ -174,8 +174,10 @@ class ApnsSender:
         if collapse_id is not None:
             headers["apns-collapse-id"] = collapse_id
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        path = f"/3/device/{quote(token, safe='')}"
+        return await self._post(f"/3/device/{quote(token, safe='')}", body, headers)
 
+    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> PushResult:
+        """Post with the provider token, signing a new one once if APNs rejects it."""
         resent = False
         while True:
             provider_token = self._provider_token()
@@ -183,8 +185,8 @@ class ApnsSender:
             try:
                 response = await self._http.post(path, content=body, headers=headers)
             except httpx.TransportError as exc:
-                return PushResult("retry", f"APNs unreachable: {exc.__class__.__name__} {exc}")
-            reason = _reason(response)
+                return unreachable(exc)
+            reason = reason_of(response)
             if (
                 not resent
                 and response.status_code == 403
@@ -193,7 +195,7 @@ class ApnsSender:
             ):
                 resent = True
                 continue
-            return _result(response, reason)
+            return result_of(response, reason)
 
     def _provider_token(self) -> str:
         now = self._clock()
@@ -218,7 +220,11 @@ class ApnsSender:
         return True
 
 
-def _reason(response: httpx.Response) -> str:
+def unreachable(exc: httpx.TransportError) -> PushResult:
+    return PushResult("retry", f"APNs unreachable: {exc.__class__.__name__} {exc}")
+
+
+def reason_of(response: httpx.Response) -> str:
     if response.status_code == 200:
         return ""
     try:
@@ -229,7 +235,7 @@ def _reason(response: httpx.Response) -> str:
     return reason if isinstance(reason, str) else ""
 
 
-def _result(response: httpx.Response, reason: str) -> PushResult:
+def result_of(response: httpx.Response, reason: str) -> PushResult:
     status = response.status_code
     if status == 200:
         return PushResult("delivered", response.headers.get("apns-id", ""))

@@ -6,6 +6,7 @@ import asyncio
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import jwt
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from notifications.channels import PushMessage
 from notifications.channels.apns import ApnsSender, apns_id_for
+from notifications.channels.apns_passes import PassUpdateSender
 from tests.support.push_standins import (
     DROP_CONNECTION,
     EXPIRED_PROVIDER_TOKEN,
@@ -27,6 +29,7 @@ from tests.support.push_standins import (
     apns_device_token,
     make_apns_key,
 )
+from wallet.devcerts import write_dev_certs
 
 TOPIC = "nl.trouw.app"
 PASS_TYPE_ID = "pass.nl.trouw.loyalty"
@@ -348,3 +351,30 @@ async def test_the_stand_in_speaks_only_http2(apns: ApnsStandIn) -> None:
     async with httpx.AsyncClient(verify=context) as http1_only:
         with pytest.raises(httpx.TransportError):
             await http1_only.post(f"{apns.url}/3/device/{DEVICE}", content=b"{}")
+
+
+async def test_pass_updates_go_over_the_pass_certificate_not_the_token_key(
+    apns_key: ApnsKey, tmp_path: Path
+) -> None:
+    """As Apple requires for Wallet: the connection presents the pass type certificate (whose
+    UID is the topic); a pass update signed with the team's token key is refused."""
+    certs = write_dev_certs(tmp_path)
+    pass_type = certs.pass_type_id
+    cas = [certs.root, certs.wwdr]
+    clock = ManualClock()
+    async with ApnsStandIn(
+        apns_key, TOPIC, [pass_type], clock, pass_certificate_cas=cas
+    ) as standin:
+        passes = PassUpdateSender(
+            certs.certificate, certs.key, pass_type, standin.url, ca_file=standin.ca_file
+        )
+        async with passes:
+            assert (await passes.send_raw(DEVICE, pass_type, {})).status == "delivered"
+        request = standin.requests[-1]
+        assert request.certificate_uid == pass_type and "authorization" not in request.headers
+        async with make_sender(standin, apns_key, clock) as token_only:
+            refused = await token_only.send_raw(DEVICE, pass_type, {})
+            assert refused.status == "retry"
+            assert refused.detail.startswith("permanent: APNs 403 BadCertificate")
+            # App pushes on the same stand-in still go with the token.
+            assert (await token_only.send(DEVICE, MESSAGE)).status == "delivered"

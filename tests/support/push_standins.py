@@ -202,6 +202,8 @@ class ApnsRequest:
     body: bytes
     status: int = 0
     reason: str | None = None
+    # The UID in the client certificate the connection presented (None: no certificate).
+    certificate_uid: str | None = None
 
     @property
     def token(self) -> str:
@@ -250,10 +252,14 @@ class ApnsStandIn:
         app_topic: str,
         pass_type_ids: Iterable[str] = (),
         clock: Clock = time.time,
+        pass_certificate_cas: Iterable[Path] = (),
     ) -> None:
         self.key = key
         self.app_topic = app_topic
         self.pass_type_ids = frozenset(pass_type_ids)
+        # As APNs: pass updates come over a connection that presents the pass type's
+        # certificate (its UID the topic), issued under these CAs; app pushes carry a JWT.
+        self.pass_certificate_cas = tuple(pass_certificate_cas)
         self.clock = clock
         self.enforce_token_rate = True
         self.requests: list[ApnsRequest] = []
@@ -284,6 +290,10 @@ class ApnsStandIn:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(directory / "server.pem", directory / "server.key")
+        if self.pass_certificate_cas:
+            context.verify_mode = ssl.CERT_OPTIONAL
+            for ca in self.pass_certificate_cas:
+                context.load_verify_locations(ca)
         context.set_alpn_protocols(["h2"])
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
@@ -323,9 +333,13 @@ class ApnsStandIn:
             raise _Rejected(405, "MethodNotAllowed")
         if not request.path.startswith("/3/device/"):
             raise _Rejected(404, "BadPath")
-        self._check_provider_token(request.headers.get("authorization"))
         headers = request.headers
         topic = headers.get("apns-topic")
+        if self.pass_certificate_cas and topic in self.pass_type_ids:
+            if request.certificate_uid != topic:
+                raise _Rejected(403, "BadCertificate")
+        else:
+            self._check_provider_token(request.headers.get("authorization"))
         if not topic:
             raise _Rejected(400, "MissingTopic")
         if topic != self.app_topic and topic not in self.pass_type_ids:
@@ -454,6 +468,15 @@ class _ApnsConnection(asyncio.Protocol):
                 return
         self.transport.write(self.h2.data_to_send())
 
+    def _certificate_uid(self) -> str | None:
+        assert self.transport is not None
+        peer = self.transport.get_extra_info("peercert") or {}
+        for relative in peer.get("subject", ()):
+            for name, value in relative:
+                if name == "userId":
+                    return str(value)
+        return None
+
     def _answer(self, stream_id: int) -> bool:
         assert self.transport is not None
         headers, body = self.streams.pop(stream_id)
@@ -462,6 +485,7 @@ class _ApnsConnection(asyncio.Protocol):
             path=headers.get(":path", ""),
             headers={k: v for k, v in headers.items() if not k.startswith(":")},
             body=bytes(body),
+            certificate_uid=self._certificate_uid(),
         )
         reply = self.standin.handle(request)
         if reply.drop_connection:

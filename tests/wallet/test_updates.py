@@ -72,16 +72,14 @@ async def nothing_pending(db: Database) -> bool:
 
 
 def start(
-    database_url: str, certs: DevCertFiles, clock: FixedClock, apns: ApnsStandIn, key: Any
+    database_url: str, certs: DevCertFiles, clock: FixedClock, apns: ApnsStandIn
 ) -> ServerHandle:
+    """A server whose pass pushes go to the stand-in, over TLS with the pass certificate."""
     settings = wallet_settings(
         database_url,
         certs,
         worker_in_serve=True,
         worker_interval_seconds=0.05,
-        apns_team_id=key.team_id,
-        apns_key_id=key.key_id,
-        apns_private_key=key.pem.decode(),
         apns_base_url=apns.url,
         apns_ca_file=apns.ca_file,
         wallet_push_delay_seconds=60,
@@ -105,8 +103,10 @@ async def test_apple_wallet_gets_one_push_for_a_burst_and_the_final_balance(
     await asyncio.to_thread(install, private_database, programme)
     key = make_apns_key()
     db = Database(private_database)
-    async with ApnsStandIn(key, "nl.trouw.app", [PASS_TYPE]) as apns:
-        server = await asyncio.to_thread(start, private_database, certs, wallet_clock, apns, key)
+    async with ApnsStandIn(
+        key, "nl.trouw.app", [PASS_TYPE], pass_certificate_cas=[certs.root, certs.wwdr]
+    ) as apns:
+        server = await asyncio.to_thread(start, private_database, certs, wallet_clock, apns)
         try:
             await _play_wallet(server, apns, db, private_database, wallet_clock)
         finally:
@@ -173,9 +173,11 @@ async def test_a_410_from_apns_removes_the_registration(
     key = make_apns_key()
     db = Database(private_database)
     gone = apns_device_token("old-iphone")
-    async with ApnsStandIn(key, "nl.trouw.app", [PASS_TYPE]) as apns:
+    async with ApnsStandIn(
+        key, "nl.trouw.app", [PASS_TYPE], pass_certificate_cas=[certs.root, certs.wwdr]
+    ) as apns:
         apns.respond(gone, UNREGISTERED)
-        server = await asyncio.to_thread(start, private_database, certs, wallet_clock, apns, key)
+        server = await asyncio.to_thread(start, private_database, certs, wallet_clock, apns)
         try:
             token, found = await asyncio.to_thread(member_pass, server, "gone@example.com")
             async with httpx.AsyncClient() as http:
