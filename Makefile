@@ -33,6 +33,7 @@ imports: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/trouw export-schema
 	$(BIN)/trouw export-error-codes
+	$(BIN)/trouw export-persisted-documents
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
