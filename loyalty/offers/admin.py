@@ -37,7 +37,7 @@ from loyalty.offers.eligibility import spec_of
 from loyalty.offers.errors import OffersError
 from loyalty.offers.models import MemberOffer, Offer
 from loyalty.offers.service import ACTIVATED
-from loyalty.programme.api_input import camel, control_characters, message_of
+from loyalty.programme.api_input import camel, message_of
 from loyalty.programme.offers_spec import OfferSpec
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
@@ -60,12 +60,6 @@ def _problem(error: Mapping[str, Any], index: int) -> DomainError:
 
 
 def _validated(definition: Mapping[str, Any]) -> OfferSpec:
-    controls = [
-        _problem({"loc": ("offers", 0, *loc), "msg": text}, 0)
-        for loc, text in control_characters(definition)
-    ]
-    if controls:
-        raise ValidationFailed(controls)
     try:
         return OfferSpec.model_validate(dict(definition))
     except ValidationError as exc:

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from loyalty.core.text import has_control_characters
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,62}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -66,9 +75,28 @@ TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
 
 
 class SpecModel(BaseModel):
-    """Base for every section: unknown keys are errors (typos must not pass silently)."""
+    """Base for every section: unknown keys are errors (typos must not pass silently), and no
+    text may hold control characters (YAML escapes and the admin API's JSON can carry them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if any(has_control_characters(text) for text in _texts(value)):
+            raise ValueError("the text has control characters")
+        return value
+
+
+def _texts(value: Any) -> list[str]:
+    """The texts of one field's value; nested sections check their own fields."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [item for item in value if isinstance(item, str)]
+    if isinstance(value, dict):
+        return [t for pair in value.items() for t in pair if isinstance(t, str)]
+    return []
 
 
 # A product category as the till sends it on a line (`categories:` declares the known ones).

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, ValidationFailed
-from loyalty.programme.api_input import camel, control_characters, message_of
+from loyalty.programme.api_input import camel, message_of
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.programme.surveys_spec import SurveySpec
@@ -75,9 +75,6 @@ def _problem(error: ErrorDetails | Mapping[str, Any], loc: Sequence[str | int]) 
 
 def validated(definition: Mapping[str, Any]) -> SurveySpec:
     """The definition as the programme file's survey, or every problem with it."""
-    problems = [_problem({"msg": text}, loc) for loc, text in control_characters(definition)]
-    if problems:
-        raise ValidationFailed(problems)
     try:
         return SurveySpec.model_validate(dict(definition))
     except ValidationError as exc:

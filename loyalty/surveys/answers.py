@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from loyalty.core.errors import DomainError
+from loyalty.core.text import has_control_characters
 from loyalty.programme.surveys_spec import QuestionSpec
 from loyalty.surveys.errors import SurveysError
 
@@ -103,7 +104,7 @@ def _score(question: QuestionSpec, number: int | None) -> int:
 
 def _text(question: QuestionSpec, text: str) -> str:
     text = unicodedata.normalize("NFC", text.strip())
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+    if has_control_characters(text):
         raise _refuse(SurveysError.INVALID_TEXT, "The text has control characters", "text")
     if len(text) > question.max_length:
         raise _refuse(

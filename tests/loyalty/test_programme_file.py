@@ -77,6 +77,14 @@ def test_wrong_type_points_at_the_value() -> None:
     ]
 
 
+def test_control_characters_in_any_text_are_refused_at_their_line() -> None:
+    """YAML escapes can carry them (and the admin API's JSON, which is checked by the same
+    sections); no database should get them."""
+    assert problems_in(edited("name: Koffiebar Trouw", 'name: "Koffie\\0bar"')) == [
+        Problem("programme.name", 3, 9, "the text has control characters")
+    ]
+
+
 def test_section_that_is_not_a_mapping() -> None:
     assert problems_in("programme: demo\n") == [
         Problem("programme", 1, 12, "must be a mapping of fields, got text")
