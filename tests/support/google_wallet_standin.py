@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
-import time
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.support.push_standins import JWT_BEARER
+from tests.support.threaded_server import ThreadedServer
 from wallet.devcerts import google_service_account
 
 WALLET_SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 KINDS = ("loyaltyClass", "loyaltyObject")
 
 
@@ -40,12 +37,12 @@ class WalletRequest:
     status: int = 0
 
 
-class GoogleWalletStandIn:
+class GoogleWalletStandIn(ThreadedServer):
+    name = "Google Wallet stand-in"
+
     def __init__(self) -> None:
+        super().__init__()
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         self.service_account = google_service_account(self.key, "trouw-test")
         self.service_account["token_uri"] = f"{self.url}/token"
         self.tokens: set[str] = set()
@@ -60,36 +57,13 @@ class GoogleWalletStandIn:
                 Route("/walletobjects/v1/{kind}/{rid}", self._patch, methods=["PATCH"]),
             ]
         )
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        self.serve(app)
 
     def notifications(self) -> list[WalletRequest]:
         return [
             r for r in self.requests
             if r.method == "PATCH" and (r.body or {}).get("notifyPreference") == "notifyOnUpdate"
         ]  # fmt: skip
-
-    def __enter__(self) -> GoogleWalletStandIn:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Google Wallet stand-in did not start")
-            time.sleep(0.005)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
 
     async def _token(self, request: Request) -> JSONResponse:
         form = {k: v[-1] for k, v in parse_qs((await request.body()).decode()).items()}

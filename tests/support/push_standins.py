@@ -20,7 +20,6 @@ import itertools
 import json
 import re
 import secrets
-import socket
 import ssl
 import tempfile
 import threading
@@ -36,7 +35,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -49,6 +47,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.support.threaded_server import ThreadedServer
 
 Clock = Callable[[], float]
 
@@ -596,7 +596,7 @@ _ANDROID_KEYS = {"collapse_key", "priority", "ttl", "restricted_package_name", "
 _RESERVED_DATA = re.compile(r"^(from|notification|message_type|google.*|gcm.*)$")
 
 
-class FcmStandIn:
+class FcmStandIn(ThreadedServer):
     """The Google OAuth token endpoint and FCM HTTP v1 on http://127.0.0.1:<port>.
 
     `service_account` is a service-account JSON dict whose token_uri points here. Use as
@@ -605,12 +605,15 @@ class FcmStandIn:
     share one stand-in and `reset()` it.
     """
 
+    name = "FCM stand-in"
+
     def __init__(
         self,
         project_id: str = "trouw-test",
         clock: Clock = time.time,
         token_lifetime: int = 3600,
     ) -> None:
+        super().__init__()
         self.project_id = project_id
         self.clock = clock
         self.token_lifetime = token_lifetime
@@ -620,10 +623,6 @@ class FcmStandIn:
         self._replies: defaultdict[str, deque[FcmReply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = int(self._socket.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
         key = _rsa_key()
         self._public_key = key.public_key()
         self.service_account: dict[str, str] = {
@@ -645,11 +644,7 @@ class FcmStandIn:
                 Route("/v1/projects/{project}/messages:send", self._send, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        self.serve(app)
 
     @property
     def access_tokens(self) -> list[str]:
@@ -675,25 +670,6 @@ class FcmStandIn:
         with self._lock:
             for token in self._issued:
                 self._issued[token] = float("-inf")
-
-    def __enter__(self) -> FcmStandIn:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the FCM stand-in did not start")
-            time.sleep(0.005)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
 
     async def _token(self, request: Request) -> JSONResponse:
         raw = parse_qs((await request.body()).decode(), keep_blank_values=True)
