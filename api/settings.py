@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from notifications.config import parse_webhooks
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+_TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 class Settings(BaseSettings):
@@ -110,7 +118,7 @@ class Settings(BaseSettings):
     wallet_google_service_account_file: str | None = None
     wallet_google_base_url: str = "https://walletobjects.googleapis.com"
 
-    log_level: str = "info"
+    log_level: LogLevel = "info"
 
     @field_validator("secret_key")
     @classmethod
@@ -125,6 +133,59 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL, such as https://loyalty.example.com")
         return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+            raise ValueError("must be a Redis URL, such as redis://127.0.0.1:6379/0")
+        return value
+
+    @field_validator("quiet_hours_start", "quiet_hours_end")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if value and not _TIME_OF_DAY.fullmatch(value):
+            raise ValueError("must be a time of day HH:MM from 00:00 to 23:59, such as 21:00")
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        parse_webhooks(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator(
+        "apns_private_key_file",
+        "apns_ca_file",
+        "fcm_service_account_file",
+        "wallet_certificate_file",
+        "wallet_key_file",
+        "wallet_wwdr_file",
+        "wallet_google_service_account_file",
+    )
+    @classmethod
+    def _readable_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no readable file at {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_sends(self) -> Settings:
+        if self.worker_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                f"TROUW_WORKER_LEASE_SECONDS ({self.worker_lease_seconds:g}) must be longer than "
+                f"TROUW_WEBHOOK_TIMEOUT_SECONDS ({self.webhook_timeout_seconds:g}), so a "
+                "delivery is not taken by a second worker while the first still sends it"
+            )
+        return self
 
     @cached_property
     def idp_enabled(self) -> bool:

@@ -56,7 +56,7 @@ async def _admin(statement: str) -> None:
         await db.dispose()
 
 
-def _fresh_database(backend: str, tmp: Path) -> Iterator[str]:
+def _fresh_database(backend: str, tmp: Path, *, migrated: bool = True) -> Iterator[str]:
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'trouw.db'}"
         asyncio.run(_migrate(url))
@@ -71,7 +71,8 @@ def _fresh_database(backend: str, tmp: Path) -> Iterator[str]:
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        asyncio.run(_migrate(url))
+        if migrated:
+            asyncio.run(_migrate(url))
         yield url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -90,6 +91,12 @@ def private_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     """A database of each backend for this test alone, for tests that run servers of their
     own: the session's shared test server (and its outbox relay) must not touch it."""
     yield from _fresh_database(request.param, tmp_path)
+
+
+@pytest.fixture
+def unmigrated_postgres(tmp_path: Path) -> Iterator[str]:
+    """An empty PostgreSQL database without Trouw's schema."""
+    yield from _fresh_database("postgresql", tmp_path, migrated=False)
 
 
 async def _migrate(url: str) -> None:

@@ -1,4 +1,4 @@
-"""What the commands share: reading the settings, running async work against the database
+"""What the commands share: running async work against the database
 with failures turned into messages, and stopping on Ctrl+C or SIGTERM."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.cli.startup import ExitStatus, StartupError, database_problem, load_settings
 from api.settings import Settings
 from api.wiring import open_database
 from loyalty.core.errors import DomainError
@@ -21,16 +21,6 @@ from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
 
 T = TypeVar("T")
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"TROUW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise click.ClickException(f"bad configuration: {problems}") from None
 
 
 def run_wired(
@@ -46,14 +36,12 @@ def run_wired(
     try:
         db, reactions = open_database(settings)
     except Exception as exc:
-        raise click.ClickException(f"bad TROUW_DATABASE_URL: {exc}") from None
+        raise StartupError(f"bad TROUW_DATABASE_URL: {exc}") from None
 
     async def main() -> T:
         try:
             if not migrates and not await is_current(db):
-                raise click.ClickException(
-                    "the database schema is not up to date: run `trouw migrate`"
-                )
+                raise not_migrated()
             return await work(db, reactions)
         finally:
             await db.dispose()
@@ -63,7 +51,7 @@ def run_wired(
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     except (OSError, SQLAlchemyError) as exc:
-        raise click.ClickException(f"database error: {exc}") from None
+        raise database_problem(exc) from None
 
 
 def run(
@@ -78,6 +66,12 @@ def run(
         return await work(db)
 
     return run_wired(wired, settings, migrates=migrates)
+
+
+def not_migrated() -> StartupError:
+    return StartupError(
+        "the database schema is not up to date: run `trouw migrate`", ExitStatus.DATABASE
+    )
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

@@ -6,12 +6,13 @@ import os
 
 import click
 
-from api.cli.running import load_settings, print_demo, run
-from api.wiring import password_hasher
+from api.cli.running import not_migrated, print_demo, run
+from api.cli.startup import StartupError, check_port, load_settings
+from api.wiring import notification_config, password_hasher
 from loyalty.core.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
 from loyalty.storage.database import Database
-from loyalty.storage.migrate import upgrade
+from loyalty.storage.migrate import is_current, upgrade
 
 DEMO_WALLET_DIR = ".trouw-wallet-dev"
 
@@ -30,10 +31,17 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     if with_demo:
         _demo_wallet(f"http://{host}:{port}")
     settings = load_settings()
+    try:
+        notification_config(settings)
+    except (ValueError, OSError) as exc:
+        raise StartupError(f"bad notification settings: {exc}") from None
+    check_port(host, port)
 
     async def prepare(db: Database) -> DemoSummary | None:
         if db.is_sqlite or with_demo:
             await upgrade(db)
+        elif not await is_current(db):
+            raise not_migrated()
         if with_demo:
             return await load_demo(db, SystemClock(), password_hasher(settings))
         return None

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from api.cli.running import load_settings, print_demo, run
+from api.cli.running import print_demo, run
+from api.cli.startup import load_settings
 from api.wiring import password_hasher
 from loyalty.auth import apikeys
 from loyalty.core.clock import SystemClock

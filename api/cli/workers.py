@@ -8,7 +8,8 @@ import logging
 
 import click
 
-from api.cli.running import load_settings, run, run_wired, stop_on_signals
+from api.cli.running import run, run_wired, stop_on_signals
+from api.cli.startup import StartupError, load_settings
 from api.wiring import notification_config, working
 from loyalty.core.clock import SystemClock
 from loyalty.core.reactions import Reactions
@@ -65,7 +66,7 @@ def worker() -> None:
     try:
         notification_config(settings)
     except (ValueError, OSError) as exc:
-        raise click.ClickException(f"bad notification settings: {exc}") from None
+        raise StartupError(f"bad notification settings: {exc}") from None
 
     async def work(db: Database, reactions: Reactions) -> None:
         async with working(settings, db, reactions, SystemClock()) as (background, delivery):
