@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,7 @@ def test_version_and_help_without_loading_the_commands(tmp_path: Path) -> None:
         "print(r.exit_code, sorted(m for m in sys.modules if m.startswith(('api.', 'loyalty'))))"
     )
     listed = subprocess.run(
-        [*trouw.__globals__["TROUW"][:1], "-c", probe], env=env, capture_output=True, text=True
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True
     )
     assert listed.stdout.strip() == "0 ['api.cli']", listed.stdout + listed.stderr
 
