@@ -30,6 +30,7 @@ from strawberry.types import ExecutionResult
 
 from api.core.context import Context, apply_credentials
 from api.core.loaders import Loaders
+from api.core.media import ResponseMedia
 from api.core.persisted import PersistedDocuments, Refused
 from api.core.services import Services
 from api.schema import build_schema
@@ -70,7 +71,7 @@ class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 _REFUSED = "trouw.persistedRefusal"
 
 
-class GraphQLEndpoint(GraphQL[Context, None]):
+class GraphQLEndpoint(ResponseMedia, GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PingingTransportWS
 
     def __init__(self, schema: BaseSchema, persisted: PersistedDocuments, **options: Any) -> None:
