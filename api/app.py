@@ -31,6 +31,12 @@ from strawberry.types import ExecutionResult
 from api.core.context import Context, apply_credentials
 from api.core.loaders import Loaders
 from api.core.media import ResponseMedia
+from api.core.metrics import (
+    CountWebsockets,
+    MeasuredOperations,
+    metrics_endpoint,
+    operation_names,
+)
 from api.core.persisted import PersistedDocuments, Refused
 from api.core.services import Services
 from api.schema import build_schema
@@ -71,12 +77,13 @@ class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 _REFUSED = "trouw.persistedRefusal"
 
 
-class GraphQLEndpoint(ResponseMedia, GraphQL[Context, None]):
+class GraphQLEndpoint(MeasuredOperations, ResponseMedia, GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PingingTransportWS
 
     def __init__(self, schema: BaseSchema, persisted: PersistedDocuments, **options: Any) -> None:
         super().__init__(schema, **options)
         self.persisted = persisted
+        self.known_operations = operation_names(persisted.registered.values())
 
     async def parse_http_body(self, request: Any) -> Any:
         """The request data, with a persisted document's text looked up by its hash."""
@@ -223,8 +230,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             WebSocketRoute("/graphql", graphql),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
             *WALLET_ROUTES,
+            *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),
         ],
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit)
+    app.add_middleware(CountWebsockets)
     return app

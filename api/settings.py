@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     wallet_google_base_url: str = "https://walletobjects.googleapis.com"
 
     log_level: LogLevel = "info"
+    # Prometheus metrics at /metrics; with a token set, scrapes must send it as a bearer token.
+    metrics: bool = True
+    metrics_token: SecretStr | None = None
 
     @field_validator("secret_key")
     @classmethod

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from api.core.identity import ExternalTokenVerifier
+from api.core.metrics import count_points
 from api.core.persisted import PersistedDocuments, read_manifest
 from api.core.services import Reads, Services
 from api.settings import Settings
@@ -327,7 +328,7 @@ class Background:
 
 def start_relay(background: Background, db: Database, bus: EventBus, clock: Clock) -> None:
     """Publish committed events to the bus, at once after this process's own commits."""
-    relay = OutboxRelay(db, bus, clock)
+    relay = OutboxRelay(db, bus, clock, observers=(count_points,))
     db.commit_listeners.append(relay.poke)
     background.start("trouw-relay", relay.run(background.stop))
 

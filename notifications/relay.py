@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import select, update
 
@@ -52,11 +52,20 @@ class OutboxRelay:
     """Any number of processes may run a relay: on PostgreSQL an advisory lock lets one
     publish at a time (so events leave in commit order); on SQLite the write lock does."""
 
-    def __init__(self, db: Database, bus: EventBus, clock: Clock, batch: int = 200) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        batch: int = 200,
+        observers: Sequence[Callable[[BusMessage], None]] = (),
+    ) -> None:
         self.db = db
         self.bus = bus
         self.clock = clock
         self.batch = batch
+        # Told of each event once it is published and marked (metrics count them there).
+        self.observers = tuple(observers)
         self._wake = asyncio.Event()
 
     def poke(self) -> None:
@@ -84,7 +93,8 @@ class OutboxRelay:
             )
             # Published before being marked: a crash in between publishes again (at least
             # once); subscribers drop what they have seen by event id.
-            for message in messages_of(events):
+            messages = messages_of(events)
+            for message in messages:
                 await self.bus.publish(message)
             await s.execute(
                 update(OutboxEvent)
@@ -92,6 +102,9 @@ class OutboxRelay:
                 .values(published_at=self.clock.now())
             )
             await uow.commit()
+        for message in messages:
+            for observe in self.observers:
+                observe(message)
         return len(events)
 
     async def run(self, stop: asyncio.Event, interval: float = 0.1) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import click
 
@@ -47,6 +48,8 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         return None
 
     summary = run(prepare, settings, migrates=True)
+    if workers > 1:
+        _shared_metrics()
     if workers > 1 and not settings.redis_url:
         click.echo(
             "warning: several workers without TROUW_REDIS_URL: a subscriber only hears about "
@@ -73,6 +76,13 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+def _shared_metrics() -> None:
+    """Each uvicorn worker counts in files of one directory, so a scrape of any of them reports
+    the sum (prometheus-client's multiprocess mode). Read when the workers import it."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="trouw-metrics-")
 
 
 def _demo_wallet(base: str) -> None:

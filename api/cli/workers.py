@@ -9,13 +9,26 @@ import logging
 import click
 
 from api.cli.running import run, run_wired, stop_on_signals
-from api.cli.startup import StartupError, load_settings
+from api.cli.startup import StartupError, check_port, load_settings
+from api.core.metrics import record_job, serve_metrics
 from api.wiring import notification_config, working
 from loyalty.core.clock import SystemClock
 from loyalty.core.reactions import Reactions
 from loyalty.jobs import JOBS, run_jobs, run_scheduler
 from loyalty.storage.database import Database
 from notifications.worker import requeue_dead
+
+METRICS_PORT = click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve this process's Prometheus metrics at http://127.0.0.1:PORT/metrics.",
+)
+
+
+def expose_metrics(port: int | None) -> None:
+    if port is not None:
+        check_port("127.0.0.1", port)
+        serve_metrics("127.0.0.1", port)
 
 
 @click.group()
@@ -43,21 +56,24 @@ def jobs_run(only: tuple[str, ...]) -> None:
     type=click.FloatRange(1, 86_400),
     help="Seconds between rounds.",
 )
-def scheduler(interval: float) -> None:
+@METRICS_PORT
+def scheduler(interval: float, metrics_port: int | None) -> None:
     """Run the scheduled jobs every INTERVAL seconds until stopped (Ctrl+C, SIGTERM)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    expose_metrics(metrics_port)
 
     async def work(db: Database) -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
         click.echo(f"running scheduled jobs every {interval:g}s")
-        await run_scheduler(db, SystemClock(), interval, stop)
+        await run_scheduler(db, SystemClock(), interval, stop, observe=record_job)
 
     run(work)
 
 
 @click.command()
-def worker() -> None:
+@METRICS_PORT
+def worker(metrics_port: int | None) -> None:
     """Deliver notifications (push, webhooks, inbox) from the outbox and run the after-commit
     reactions, until stopped. Run as many as needed on PostgreSQL; on SQLite one (or the loop
     inside `trouw serve`) is enough."""
@@ -67,6 +83,7 @@ def worker() -> None:
         notification_config(settings)
     except (ValueError, OSError) as exc:
         raise StartupError(f"bad notification settings: {exc}") from None
+    expose_metrics(metrics_port)
 
     async def work(db: Database, reactions: Reactions) -> None:
         async with working(settings, db, reactions, SystemClock()) as (background, delivery):

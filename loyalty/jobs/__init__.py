@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -32,6 +33,7 @@ __all__ = [
     "BATCH",
     "JOBS",
     "OUTBOX_RETENTION",
+    "JobObserver",
     "end_offers",
     "expire_points",
     "expire_responses",
@@ -58,30 +60,53 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
 }
 
 
-async def run_jobs(db: Database, clock: Clock, only: list[str] | None = None) -> dict[str, int]:
+# Told of each job's run: its name, how long it took in seconds, and whether it succeeded.
+JobObserver = Callable[[str, float, bool], None]
+
+
+async def run_jobs(
+    db: Database, clock: Clock, only: list[str] | None = None, observe: JobObserver | None = None
+) -> dict[str, int]:
     """Run the jobs until each has nothing left to do now; returns what each touched."""
     done: dict[str, int] = {}
     for name, job in JOBS.items():
         if only and name not in only:
             continue
-        total = 0
-        while (count := await job(db, clock.now())) > 0:
-            total += count
-            if count < BATCH:
-                break
-        done[name] = total
+        started = time.perf_counter()
+        succeeded = False
+        try:
+            done[name] = await _until_done(job, db, clock)
+            succeeded = True
+        finally:
+            if observe is not None:
+                observe(name, time.perf_counter() - started, succeeded)
     return done
 
 
+async def _until_done(
+    job: Callable[[Database, datetime], Awaitable[int]], db: Database, clock: Clock
+) -> int:
+    total = 0
+    while (count := await job(db, clock.now())) > 0:
+        total += count
+        if count < BATCH:
+            break
+    return total
+
+
 async def run_scheduler(
-    db: Database, clock: Clock, interval: float = 60.0, stop: asyncio.Event | None = None
+    db: Database,
+    clock: Clock,
+    interval: float = 60.0,
+    stop: asyncio.Event | None = None,
+    observe: JobObserver | None = None,
 ) -> None:
     """Run every job every `interval` seconds until `stop` is set. Safe to run in several
     processes at once: every change happens under the member's lock and is idempotent."""
     stop = stop or asyncio.Event()
     while not stop.is_set():
         try:
-            done = await run_jobs(db, clock)
+            done = await run_jobs(db, clock, observe=observe)
             if any(done.values()):
                 log.info("scheduled jobs: %s", done)
         except Exception:

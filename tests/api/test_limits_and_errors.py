@@ -44,6 +44,7 @@ def locked_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
         max_tokens=200,
         introspection=False,
         graphiql=False,
+        metrics_token="scrape-secret",
     )
     handle = start_server(settings, FixedClock(datetime.now(UTC)))
     try:
@@ -464,3 +465,12 @@ async def test_a_document_is_validated_once_with_the_limits_on() -> None:
         assert result.errors is None
     after = cache.cache_info()
     assert (after.hits - before.hits, after.misses - before.misses) == (3, 0)
+
+
+def test_metrics_need_the_configured_token(locked_down: tuple[ServerHandle, str]) -> None:
+    handle, _ = locked_down
+    assert httpx.get(f"{handle.url}/metrics").status_code == 401
+    wrong = httpx.get(f"{handle.url}/metrics", headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    scraped = httpx.get(f"{handle.url}/metrics", headers={"authorization": "Bearer scrape-secret"})
+    assert scraped.status_code == 200 and "trouw_graphql_requests_total" in scraped.text

@@ -110,9 +110,7 @@ def test_version_and_help_without_loading_the_commands(tmp_path: Path) -> None:
         "r = click.testing.CliRunner().invoke(c.main, ['--help']); "
         "print(r.exit_code, sorted(m for m in sys.modules if m.startswith(('api.', 'loyalty'))))"
     )
-    listed = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True
-    )
+    listed = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert listed.stdout.strip() == "0 ['api.cli']", listed.stdout + listed.stderr
 
 
