@@ -1,13 +1,14 @@
 """The `trouw` command line: `serve`, the setup commands (`migrate`, `demo`, `programme`,
 `apikey`, `export-schema`, `export-error-codes`, `export-persisted-documents`) and the
-background work (`jobs`, `scheduler`, `worker`, `requeue-dead`), and `wallet dev-certs`.
+background work (`jobs`, `scheduler`, `worker`, `requeue-dead`), `wallet dev-certs` and
+`privacy` (verify an erasure, rotate the master key).
 Every command builds what it needs through the composition root (`api/wiring.py`)."""
 
 from __future__ import annotations
 
 import click
 
-from api.cli import serve, setup, wallet, workers
+from api.cli import privacy, serve, setup, wallet, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,5 +30,6 @@ for command in (
     setup.export_error_codes,
     setup.export_persisted_documents,
     wallet.wallet,
+    privacy.privacy,
 ):
     main.add_command(command)
