@@ -139,6 +139,9 @@ class PrivacyService:
                 await erasures.carry_out(uow.session, self.registry, found, now)
                 await uow.commit()
                 done += 1
+        if done:
+            # No older copy of what was erased stays in SQLite's write-ahead log.
+            await self.db.checkpoint()
         return done
 
     async def erasures_of(self, member_id: int) -> list[MemberErasure]:
