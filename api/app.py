@@ -39,6 +39,7 @@ from api.core.metrics import (
 )
 from api.core.persisted import PersistedDocuments, Refused
 from api.core.services import Services
+from api.privacy.download import data_export
 from api.schema import build_schema
 from api.settings import Settings
 from api.surveys.export import free_text_csv
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
+            Route("/privacy/exports/{token}", data_export),
             *WALLET_ROUTES,
             *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),
         ],

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
         env_prefix="TROUW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    # production: every secret must be configured; nothing is generated on first start.
+    environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./trouw.db"
     redis_url: str | None = None
     # Channel prefix in Redis, so several installations can share one server.
@@ -122,6 +124,19 @@ class Settings(BaseSettings):
     # Prometheus metrics at /metrics; with a token set, scrapes must send it as a bearer token.
     metrics: bool = True
     metrics_token: SecretStr | None = None
+    # Personal data (docs/privacy.md). Master keys `id:base64key,…` (32 bytes each, the first
+    # wraps new member keys, the others stay readable until re-wrapped) and the blind-index
+    # key (base64, at least 32 bytes). Unset in development: a generated keyring is kept in
+    # `privacy_key_file`, by default next to the SQLite database.
+    privacy_master_keys: SecretStr | None = None
+    privacy_index_key: SecretStr | None = None
+    privacy_key_file: str | None = None
+    # Days between a request to erase a member and the erasure, in which it can be cancelled.
+    erasure_grace_days: int = Field(30, ge=0, le=365)
+    # Where clients reach this server (data export links); default: `wallet_public_url`.
+    public_url: str | None = None
+    # How long a data export can be downloaded.
+    export_ttl_hours: int = Field(24, ge=1, le=24 * 30)
 
     @field_validator("secret_key")
     @classmethod
@@ -129,6 +144,17 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value().encode()) < 32:
             raise ValueError("must be at least 32 bytes; generate one with `openssl rand -hex 32`")
         return value
+
+    @model_validator(mode="after")
+    def _production_keys(self) -> Settings:
+        if (self.privacy_master_keys is None) != (self.privacy_index_key is None):
+            raise ValueError("set TROUW_PRIVACY_MASTER_KEYS and TROUW_PRIVACY_INDEX_KEY together")
+        if self.environment == "production" and self.privacy_master_keys is None:
+            raise ValueError(
+                "TROUW_ENVIRONMENT=production needs TROUW_PRIVACY_MASTER_KEYS and "
+                "TROUW_PRIVACY_INDEX_KEY (docs/privacy.md: `trouw privacy new-keys` makes them)"
+            )
+        return self
 
     @field_validator("wallet_public_url")
     @classmethod

@@ -22,6 +22,8 @@ from api.core.identity import ExternalTokenVerifier
 from api.core.metrics import count_points
 from api.core.persisted import PersistedDocuments, read_manifest
 from api.core.services import Reads, Services
+from api.privacy.keys import keyring_for
+from api.privacy.setup import build_privacy
 from api.settings import Settings
 from api.wallet.setup import build_wallet, wallet_updates
 from loyalty.areas import register_reactions
@@ -30,6 +32,7 @@ from loyalty.auth.secrets import instance_secret
 from loyalty.auth.service import AuthService, SignInLimits
 from loyalty.auth.tokens import AccessTokens
 from loyalty.core.clock import Clock
+from loyalty.core.personal import Keyring, install_keyring
 from loyalty.core.reactions import ReactionRunner, Reactions
 from loyalty.members.read import MemberReads
 from loyalty.members.service import ProfileService
@@ -74,8 +77,12 @@ def build_reactions() -> Reactions:
     return register_reactions(Reactions())
 
 
-def wire_database(db: Database, reactions: Reactions | None = None) -> Reactions:
-    """Make every writing unit of work on `db` run the in-transaction reactions."""
+def wire_database(
+    db: Database, reactions: Reactions | None = None, keyring: Keyring | None = None
+) -> Reactions:
+    """Make every writing unit of work on `db` run the in-transaction reactions, and every
+    session seal and open personal data with the keyring (by default the one configured)."""
+    install_keyring(db.info, keyring or keyring_for(Settings(), db))
     reactions = reactions or build_reactions()
     db.before_commit.append(reactions.run_in_transaction)
     return reactions
@@ -85,7 +92,7 @@ def open_database(settings: Settings) -> tuple[Database, Reactions]:
     """The configured database, wired with the reactions (which are returned, for the runner
     of the after-commit ones)."""
     db = Database(settings.database_url)
-    return db, wire_database(db)
+    return db, wire_database(db, keyring=keyring_for(settings, db))
 
 
 # The contract's operations as a persisted query manifest (`trouw export-persisted-documents`).
@@ -177,6 +184,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         bus=make_bus(settings.redis_url, settings.redis_prefix),
         identity=_identity(settings),
         wallet=await build_wallet(settings, db, clock),
+        privacy=build_privacy(settings, db, clock, password_hasher(settings)),
     )
 
 

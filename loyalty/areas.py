@@ -18,6 +18,7 @@ from types import ModuleType
 from sqlalchemy import MetaData
 
 from loyalty.core.errors import ErrorCode
+from loyalty.core.personal_data import PersonalDataRegistry
 from loyalty.core.reactions import Reactions
 from loyalty.storage.base import Base
 
@@ -36,6 +37,7 @@ AREAS = (
     "messaging",
     "reports",
     "wallet",
+    "privacy",
 )
 
 
@@ -45,6 +47,8 @@ class Area:
     models: ModuleType | None
     errors: tuple[type[ErrorCode], ...]
     register: Callable[[Reactions], None] | None
+    # `personal_data.register(registry)`: what the area holds about a member.
+    personal_data: Callable[[PersonalDataRegistry], None] | None = None
 
 
 def _part(area: str, part: str) -> ModuleType | None:
@@ -60,6 +64,7 @@ def areas() -> tuple[Area, ...]:
     for name in AREAS:
         errors = _part(name, "errors")
         reactions = _part(name, "reactions")
+        holdings = _part(name, "personal_data")
         codes = (
             tuple(
                 value
@@ -77,6 +82,7 @@ def areas() -> tuple[Area, ...]:
                 _part(name, "models"),
                 codes,
                 getattr(reactions, "register", None) if reactions else None,
+                getattr(holdings, "register", None) if holdings else None,
             )
         )
     return tuple(found)
@@ -93,3 +99,11 @@ def register_reactions(reactions: Reactions) -> Reactions:
         if area.register is not None:
             area.register(reactions)
     return reactions
+
+
+def register_personal_data(registry: PersonalDataRegistry) -> PersonalDataRegistry:
+    """Every area's holdings of personal data (exports, erasure, the verifier)."""
+    for area in areas():
+        if area.personal_data is not None:
+            area.personal_data(registry)
+    return registry

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from loyalty.offers.till_service import TillOffers
     from loyalty.points.read import PointsReads
     from loyalty.points.service import PointsService
+    from loyalty.privacy.service import PrivacyService
     from loyalty.reports.read import ReportReads
     from loyalty.rewards.read import RewardReads
     from loyalty.rewards.service import RewardsService
@@ -73,3 +74,5 @@ class Services:
     identity: ExternalTokenVerifier | None = None
     # None when wallet passes are not configured.
     wallet: Wallet | None = None
+    # Data exports and erasure (built by the composition root; None only in odd test setups).
+    privacy: PrivacyService | None = None

@@ -24,6 +24,7 @@ from loyalty.auth.tokens import AccessTokens
 from loyalty.core.clock import Clock
 from loyalty.core.errors import DomainError, ValidationFailed
 from loyalty.core.identifiers import hash_secret
+from loyalty.core.personal import keyring_of
 from loyalty.members import service as members
 from loyalty.members.contact import normalise_email
 from loyalty.members.errors import MembersError
@@ -151,13 +152,14 @@ class AuthService:
             email = normalise_email(email)
         except DomainError:
             raise _invalid_credentials() from None
-        account_bucket = f"signin:account:{email}"
         if client:
             await self._count_client(f"signin:client:{client}")
         now = self.clock.now()
         # Count the attempt before checking the password, in one atomic step: attempts sent
         # all at once must not each see "no failures yet" and get a guess in.
         async with self.db.unit_of_work() as uow:
+            # Keyed by the email's blind index: the counters hold no address in clear.
+            account_bucket = f"signin:account:{keyring_of(uow.session).blind(email).hex()}"
             attempts = await ratelimit.hit(uow.session, account_bucket, self.limits.window, now)
             member = await members.member_by_email(uow.session, email)
             await uow.commit()

@@ -45,6 +45,10 @@ from loyalty.core.events_members import ConsentChanged as ConsentChanged
 from loyalty.core.events_members import MemberSignedUp as MemberSignedUp
 from loyalty.core.events_members import ProfileCompleted as ProfileCompleted
 from loyalty.core.events_members import ProfileUpdated as ProfileUpdated
+from loyalty.core.events_privacy import DataExported as DataExported
+from loyalty.core.events_privacy import ErasureCancelled as ErasureCancelled
+from loyalty.core.events_privacy import ErasureRequested as ErasureRequested
+from loyalty.core.events_privacy import MemberErased as MemberErased
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
@@ -70,6 +74,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SurveyCompleted,
     SurveyDetractor,
     SurveyPromoter,
+    DataExported,
+    ErasureRequested,
+    ErasureCancelled,
+    MemberErased,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 

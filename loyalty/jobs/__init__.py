@@ -1,7 +1,8 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
 (`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
 who hold them (`offers`), rebuild segment memberships (`segments`), prune the outbox
-(`prune`) and expire unfinished survey responses (`surveys`).
+(`prune`), expire unfinished survey responses (`surveys`) and erase members whose grace
+period is over (`erasures`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -19,6 +20,7 @@ from datetime import datetime
 
 from loyalty.core.clock import Clock
 from loyalty.jobs.batch import BATCH
+from loyalty.jobs.erasures import erase_members
 from loyalty.jobs.expire import expire_points
 from loyalty.jobs.offers import end_offers
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
@@ -35,6 +37,7 @@ __all__ = [
     "OUTBOX_RETENTION",
     "JobObserver",
     "end_offers",
+    "erase_members",
     "expire_points",
     "expire_responses",
     "prune_outbox",
@@ -57,6 +60,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "segments": rebuild_segments,
     "prune": prune_outbox,
     "surveys": expire_responses,
+    "erasures": erase_members,
 }
 
 

@@ -15,6 +15,7 @@ from loyalty.core.errors import DomainError, NotFound
 from loyalty.core.events import ConsentChanged, MemberSignedUp, ProfileCompleted, ProfileUpdated
 from loyalty.core.identifiers import new_card_barcode, new_member_number, normalise_member_number
 from loyalty.core.outbox import emit
+from loyalty.core.personal import keyring_of
 from loyalty.members.errors import MembersError
 from loyalty.members.models import Member, MemberConsent
 from loyalty.members.profile import (
@@ -58,7 +59,8 @@ __all__ = [
 
 
 async def email_in_use(session: AsyncSession, email: str) -> bool:
-    found = await session.scalar(select(Member.id).where(Member.email == email))
+    index = keyring_of(session).blind(email)
+    found = await session.scalar(select(Member.id).where(Member.email_index == index))
     return found is not None
 
 
@@ -97,7 +99,7 @@ async def create_member(
         await session.flush()
     except IntegrityError as exc:
         # A concurrent sign-up with the same address won the race.
-        if "email" in str(exc.orig).lower():
+        if "email_index" in str(exc.orig).lower():
             raise DomainError(
                 MembersError.EMAIL_TAKEN, "An account with this email already exists", "email"
             ) from None
@@ -174,7 +176,8 @@ async def consents_for(session: AsyncSession, member_ids: Sequence[int]) -> list
 
 
 async def member_by_email(session: AsyncSession, email: str) -> Member | None:
-    return await session.scalar(select(Member).where(Member.email == email))
+    index = keyring_of(session).blind(email)
+    return await session.scalar(select(Member).where(Member.email_index == index))
 
 
 async def member_by_card(session: AsyncSession, barcode_message: str) -> Member | None:

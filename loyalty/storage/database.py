@@ -51,6 +51,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted content is overwritten, so an erased member's key does not linger in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -76,9 +78,17 @@ class Database:
         # reactions), and after every committed write (e.g. to wake the outbox relay at once).
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         self.commit_listeners: list[Callable[[], None]] = []
-        self._readers = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Shared with every session as `session.info["database"]` (the keyring, for one).
+        self.info: dict[str, Any] = {}
+        shared = {"database": self.info}
+        self._readers = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False, info=shared
+        )
         self._writers = async_sessionmaker(
-            self.engine.execution_options(trouw_write=True), expire_on_commit=False, autoflush=False
+            self.engine.execution_options(trouw_write=True),
+            expire_on_commit=False,
+            autoflush=False,
+            info=shared,
         )
 
     @property
@@ -101,6 +111,14 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file and empty it, so that
+        content deleted (and, with `secure_delete`, overwritten) leaves no older copy in the
+        log. Nothing to do on PostgreSQL."""
+        if self.is_sqlite:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

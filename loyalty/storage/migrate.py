@@ -31,6 +31,8 @@ async def upgrade(db: Database, revision: str = "head") -> None:
     def run(connection: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
+        # What the composition root installed (the keyring), for migrations that move data.
+        cfg.attributes["database_info"] = db.info
         command.upgrade(cfg, revision)
 
     async with db.engine.execution_options(trouw_write=True).begin() as conn:

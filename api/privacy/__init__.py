@@ -1,0 +1,1 @@
+"""privacy: the member's and the back office's data exports and erasure."""

@@ -1,0 +1,1 @@
+"""No DataLoaders: exports and erasures are only returned by their mutations."""

@@ -1,0 +1,1 @@
+"""privacy: data exports, erasure and the check that nothing personal is left."""
