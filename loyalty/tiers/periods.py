@@ -94,7 +94,7 @@ async def due_for_recalculation(
         .order_by(MemberTier.member_id)
     )
     due = []
-    for row, joined_at in found.tuples():
+    for row, joined_at in found:
         began = period_began(spec, row, joined_at, now, file)
         last = row.recalculated_at
         if (
@@ -140,5 +140,5 @@ async def closing_period_start(
     ).first()
     if found is None:
         return None
-    row, joined_at = found.tuple()
+    row, joined_at = found
     return period_began(spec, row, joined_at, now, file)
