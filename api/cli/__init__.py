@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from api.cli import serve, setup, wallet, workers
+from api.cli import programme, serve, setup, wallet, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,7 +19,7 @@ for command in (
     setup.migrate,
     setup.demo,
     serve.serve,
-    setup.programme,
+    programme.programme,
     setup.apikey,
     workers.jobs,
     workers.scheduler,
