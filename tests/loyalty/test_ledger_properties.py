@@ -800,8 +800,10 @@ async def test_without_debt_a_return_after_spending_takes_only_what_is_left(
     await _buy(run, service, "other", "8.00")
     await run.step(Spend(25))  # 25 from the older lot (neither expires), 5 left in it
     result = await service.record_return(ReturnInput("first", "back", amount=Decimal("30.00")))
-    # The purchase counts as fully reversed, but only the 13 points there were are taken.
-    assert result.points_reversed == 30
+    # The purchase counts as fully reversed, but only the 13 points there were are taken;
+    # the other 17 are waived, and reported so.
+    assert (result.points_reversed, result.points_waived) == (13, 17)
+    assert result.purchase.points_reversed == 30
     state, current = await _checked(run)
     assert state.account == Account(0, 0, 25, 25, 0)
     assert current.available == 0
