@@ -17,9 +17,8 @@ import click
 
 class Entry(NamedTuple):
     target: str  # "module:attribute" of the click command
-    summary: (
-        str  # `trouw --help` shows it; a test keeps it the first sentence of the command's help
-    )
+    # `trouw --help` shows it; a test keeps it the first sentence of the command's help.
+    summary: str
 
 
 COMMANDS: dict[str, Entry] = {
@@ -36,7 +35,7 @@ COMMANDS: dict[str, Entry] = {
         "Serve the GraphQL API (and, on the embedded SQLite default, migrate first).",
     ),
     "programme": Entry(
-        "api.cli.setup:programme",
+        "api.cli.programme:programme",
         "Manage the loyalty programme.",
     ),
     "apikey": Entry(

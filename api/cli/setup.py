@@ -15,8 +15,6 @@ from api.wiring import password_hasher
 from loyalty.auth import apikeys
 from loyalty.core.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
-from loyalty.programme.install import install_programme
-from loyalty.programme.loader import ProgrammeFileError, load_programme
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
 
@@ -41,34 +39,6 @@ def demo() -> None:
     if not summary.loaded:
         click.echo("a programme is already loaded; the demo data was not added")
     print_demo(summary)
-
-
-@click.group()
-def programme() -> None:
-    """Manage the loyalty programme."""
-
-
-@programme.command("apply")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--check", is_flag=True, help="Only validate the file; change nothing.")
-def programme_apply(file: Path, check: bool) -> None:
-    """Validate a programme file and load it into the database."""
-    try:
-        spec = load_programme(file)
-    except ProgrammeFileError as exc:
-        raise click.ClickException(f"invalid programme file\n{exc}") from None
-    if check:
-        click.echo(f"{file}: valid programme {spec.programme.key!r}")
-        return
-
-    async def work(db: Database) -> bool:
-        async with db.unit_of_work() as uow:
-            _, created = await install_programme(uow.session, spec, datetime.now(UTC))
-            await uow.commit()
-        return created
-
-    created = run(work)
-    click.echo(f"programme {spec.programme.key!r} {'created' if created else 'updated'}")
 
 
 @click.group()

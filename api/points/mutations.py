@@ -34,7 +34,16 @@ class RecordPurchasePayload:
 
 @strawberry.type
 class RecordReturnPayload:
-    points_reversed: int = 0
+    points_reversed: int = strawberry.field(
+        default=0,
+        description="Points this return took back from the member (owed as debt when the "
+        "programme allows a negative balance). Waived points are not included.",
+    )
+    points_waived: int = strawberry.field(
+        default=0,
+        description="Points this return undid but did not take, because the member had "
+        "already spent them and the balance may not go below zero.",
+    )
     purchase: Purchase | None = None
     member: Member | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
@@ -91,6 +100,7 @@ class PointsMutations:
             return RecordReturnPayload(user_errors=user_errors(exc))
         return RecordReturnPayload(
             points_reversed=result.points_reversed,
+            points_waived=result.points_waived,
             purchase=Purchase.from_row(result.purchase),
             member=await _member(info, result.purchase.member_id),
         )

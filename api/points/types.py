@@ -168,7 +168,14 @@ class Purchase(relay.Node):
     total: Decimal
     points_earned: int
     points_pending: int
-    points_reversed: int
+    points_reversed: int = strawberry.field(
+        description="Points the purchase's returns took back from the member (or left owed "
+        "as debt); waived points are not included."
+    )
+    points_waived: int = strawberry.field(
+        description="Points the purchase's returns undid but did not take, the balance being "
+        "too low and no debt allowed."
+    )
 
     @strawberry.field(
         description="The offers this purchase got: what each gave, and why it was chosen."
@@ -188,7 +195,8 @@ class Purchase(relay.Node):
             total=row.total,
             points_earned=row.points_earned,
             points_pending=row.points_pending,
-            points_reversed=row.points_reversed,
+            points_reversed=row.points_reversed - row.points_waived,
+            points_waived=row.points_waived,
         )
 
     @classmethod

@@ -56,13 +56,18 @@ class PurchaseRecorded(Event):
 @dataclass(frozen=True, kw_only=True)
 class PurchaseReturned(Event):
     name = "purchase.returned"
-    description = "Goods of a purchase came back; the points taken back for them."
+    description = (
+        "Goods of a purchase came back; the points taken back for them (`points_reversed`) "
+        "and those the return undid but that were not taken, the balance being too low "
+        "(`points_waived`)."
+    )
 
     purchase_id: int
     purchase_external_id: str
     external_id: str
     amount: Decimal
     points_reversed: int
+    points_waived: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

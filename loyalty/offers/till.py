@@ -38,7 +38,7 @@ from loyalty.offers.usage import emit_used
 from loyalty.points import earning, ledger
 from loyalty.points.balances import balance_event
 from loyalty.points.models import PointAccount, Purchase
-from loyalty.points.timeline import available_from, expiry_of
+from loyalty.points.timeline import lot_expiry, purchase_available_at
 from loyalty.programme.offers_spec import OfferSpec
 from loyalty.programme.spec import ProgrammeFile
 
@@ -259,7 +259,7 @@ async def _credit(
         return
     zone = file.programme.zone
     at = purchase.occurred_at
-    available_at = available_from(file.points.pending_days, at, zone)
+    available_at = purchase_available_at(file.points, at, zone)
     # Locked by the purchase a moment ago, in this transaction.
     account = await s.get(PointAccount, purchase.member_id) or await ledger.lock_account(
         s, purchase.member_id, now
@@ -271,7 +271,7 @@ async def _credit(
         occurred_at=at,
         now=now,
         available_at=available_at,
-        expires_at=expiry_of(file.points.expiry, at, zone),
+        expires_at=lot_expiry(file.points, at, available_at, zone),
         purchase_id=purchase.id,
     )
     points = sum(credit.points for credit in credits)

@@ -16,7 +16,7 @@ from loyalty.core.events import ActivityRecorded
 from loyalty.core.identifiers import client_key
 from loyalty.core.outbox import emit
 from loyalty.members.models import Member
-from loyalty.points import caps, earning, ledger
+from loyalty.points import caps, earning, ledger, pending
 from loyalty.points.balances import balance_event
 from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, MemberEvent, PointAccount
@@ -67,6 +67,9 @@ async def record_activity(
     transaction (the member's account already locked, the external id not yet used)."""
     require_active(member)
     file = await current_file(s)
+    await pending.release_for_event(
+        s, member.id, activity.name, activity.at, activity.properties, file
+    )
     awards = await _awards(s, member.id, file, activity)
     event = MemberEvent(
         member_id=member.id,

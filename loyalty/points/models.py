@@ -106,7 +106,10 @@ class Purchase(Base):
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     points_earned: Mapped[int] = mapped_column(BigInteger)
     points_pending: Mapped[int] = mapped_column(BigInteger)
+    # What returns undid so far (earned x returned / original), the waived part included;
+    # `points_waived` is the part not taken because the balance could not go below zero.
     points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_waived: Mapped[int] = mapped_column(BigInteger, default=0)
     returned_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
     returned_eligible: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal(0))
     recorded_by: Mapped[str | None] = mapped_column(String(120))
@@ -119,7 +122,9 @@ class PurchaseReturn(Base):
     external_id: Mapped[str] = mapped_column(String(200), unique=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     eligible_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    # Undone by this return, the waived part included (as on `Purchase`).
     points_reversed: Mapped[int] = mapped_column(BigInteger)
+    points_waived: Mapped[int] = mapped_column(BigInteger, default=0)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     recorded_at: Mapped[datetime]
 

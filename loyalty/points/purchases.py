@@ -22,7 +22,7 @@ from loyalty.points.balances import balance_event
 from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, PointAccount, Purchase
 from loyalty.points.refs import MemberRef, conflict, money, require_active, resolve_member, when
-from loyalty.points.timeline import available_from, expiry_of
+from loyalty.points.timeline import lot_expiry, purchase_available_at
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
@@ -167,7 +167,7 @@ async def _record(
         file = await current_file(s)
         currency = _currency(data, file)
         awards = await _awards(s, member.id, file, items, at)
-        available_at = available_from(file.points.pending_days, at, file.programme.zone)
+        available_at = purchase_available_at(file.points, at, file.programme.zone)
         purchase = _purchase(data, member, external_id, items, file, currency, at, now, actor)
         purchase.points_earned = sum(a.points for a in awards)
         purchase.points_pending = purchase.points_earned if available_at > now else 0
@@ -262,7 +262,7 @@ async def _credit(
         occurred_at=at,
         now=now,
         available_at=available_at,
-        expires_at=expiry_of(file.points.expiry, at, file.programme.zone),
+        expires_at=lot_expiry(file.points, at, available_at, file.programme.zone),
         purchase_id=purchase.id,
     )
 

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,7 @@ from loyalty.core.errors import DomainError
 from loyalty.core.events import PurchaseReturned
 from loyalty.core.identifiers import client_key
 from loyalty.core.outbox import emit
-from loyalty.points import earning, ledger
+from loyalty.points import ledger, return_lines
 from loyalty.points.balances import balance_event
 from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, PointAccount, PointLot, Purchase, PurchaseReturn
@@ -44,9 +43,13 @@ class ReturnInput:
 
 @dataclass(frozen=True)
 class ReturnResult:
+    """`points_reversed`: taken back from the member (or owed, when debt is allowed);
+    `points_waived`: undone by the return but not taken, the balance being too low."""
+
     purchase: Purchase
     points_reversed: int
     replayed: bool
+    points_waived: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,11 @@ async def record_return(
         if existing is not None:
             if existing.purchase_id != purchase.id:
                 raise conflict("externalId", "another purchase")
-            return ReturnResult(purchase, existing.points_reversed, replayed=True)
+            waived = existing.points_waived
+            return ReturnResult(purchase, existing.points_reversed - waived, True, waived)
         file = await current_file(s)
         returned = await _returned(s, purchase, data, file)
-        reversed_, entry = await _apply(s, account, purchase, returned, file, now, actor)
+        reversed_, waived, entry = await _apply(s, account, purchase, returned, file, now, actor)
         s.add(
             PurchaseReturn(
                 purchase_id=purchase.id,
@@ -94,15 +98,16 @@ async def record_return(
                 amount=returned.amount,
                 eligible_amount=returned.eligible,
                 points_reversed=reversed_,
+                points_waived=waived,
                 lines=returned.lines,
                 recorded_at=now,
             )
         )
         if entry is not None:
             await balance_event(s, purchase.member_id, [entry], now)
-        emit(s, _event(purchase, external_id, returned, reversed_), now)
+        emit(s, _event(purchase, external_id, returned, reversed_ - waived, waived), now)
         await uow.commit()
-    return ReturnResult(purchase, reversed_, replayed=False)
+    return ReturnResult(purchase, reversed_ - waived, False, waived)
 
 
 async def _purchase(s: AsyncSession, external_id: str) -> Purchase:
@@ -124,17 +129,19 @@ async def _apply(
     file: ProgrammeFile,
     now: datetime,
     actor: str | None,
-) -> tuple[int, LedgerEntry | None]:
+) -> tuple[int, int, LedgerEntry | None]:
     """Count the return against the purchase and take back the points it undoes: how many
-    (waived ones included), and the entry that took them (None when nothing was taken)."""
+    (waived ones included), how many of those were waived, and the entry that took them
+    (None when nothing was taken)."""
     purchase.returned_total += returned.amount
     purchase.returned_eligible += returned.eligible
     reverse = max(_reversal_target(purchase) - purchase.points_reversed, 0)
-    entry = None
+    entry, taken = None, 0
     if reverse > 0:
-        entry = await _take_back(s, account, purchase, reverse, file, now, actor)
+        entry, taken = await _take_back(s, account, purchase, reverse, file, now, actor)
     purchase.points_reversed += reverse
-    return reverse, entry
+    purchase.points_waived += reverse - taken
+    return reverse, reverse - taken, entry
 
 
 def _reversal_target(purchase: Purchase) -> int:
@@ -156,7 +163,7 @@ async def _take_back(
     file: ProgrammeFile,
     now: datetime,
     actor: str | None,
-) -> LedgerEntry | None:
+) -> tuple[LedgerEntry | None, int]:
     entry, taken = await ledger.debit(
         s,
         account,
@@ -174,7 +181,7 @@ async def _take_back(
     )
     # Waived points (no debt allowed) were never taken, so they stay earned.
     account.lifetime_earned -= taken
-    return entry
+    return entry, taken
 
 
 async def _own_lots(s: AsyncSession, purchase: Purchase, now: datetime) -> list[PointLot]:
@@ -193,7 +200,7 @@ async def _own_lots(s: AsyncSession, purchase: Purchase, now: datetime) -> list[
 
 
 def _event(
-    purchase: Purchase, external_id: str, returned: Returned, points: int
+    purchase: Purchase, external_id: str, returned: Returned, points: int, waived: int
 ) -> PurchaseReturned:
     return PurchaseReturned(
         member_id=purchase.member_id,
@@ -202,6 +209,7 @@ def _event(
         external_id=external_id,
         amount=returned.amount,
         points_reversed=points,
+        points_waived=waived,
     )
 
 
@@ -258,38 +266,8 @@ def _by_lines(
     already: dict[str, Decimal],
     file: ProgrammeFile,
 ) -> Returned:
-    """The returned lines priced as bought; `already` is updated as lines are counted."""
-    bought: dict[str, list[dict[str, Any]]] = {}
-    for line in purchase.lines:
-        bought.setdefault(line["sku"], []).append(line)
-    amount = eligible = Decimal(0)
-    recorded = []
-    for returned in lines:
-        line = _bought_line(bought, already, returned)
-        already[returned.sku] = already.get(returned.sku, Decimal(0)) + returned.quantity
-        price = Decimal(line["unit_price"])
-        amount += returned.quantity * price
-        item = earning.BasketLine(line["sku"], line["category"], returned.quantity, price)
-        eligible += earning.eligible_total(file.earning, [item])
-        recorded.append({"sku": returned.sku, "quantity": str(returned.quantity)})
-    return Returned(money(amount), money(eligible), recorded)
-
-
-def _bought_line(
-    bought: dict[str, list[dict[str, Any]]], already: dict[str, Decimal], returned: ReturnLine
-) -> dict[str, Any]:
-    """The purchase line a returned line prices from, once it is known to fit."""
-    matches = bought.get(returned.sku)
-    if not matches:
-        raise DomainError(
-            PointsError.RETURN_LINE_NOT_IN_PURCHASE, f"{returned.sku} was not bought", "lines"
-        )
-    quantity = sum((Decimal(m["quantity"]) for m in matches), Decimal(0))
-    left = quantity - already.get(returned.sku, Decimal(0))
-    if returned.quantity <= 0 or returned.quantity > left:
-        raise DomainError(
-            PointsError.RETURN_EXCEEDS_PURCHASE,
-            f"More {returned.sku} returned than bought",
-            "lines",
-        )
-    return matches[0]
+    """The returned lines priced as bought (`return_lines`: dearest line of a SKU first)."""
+    priced = return_lines.price_lines(
+        purchase.lines, [(line.sku, line.quantity) for line in lines], already, file.earning
+    )
+    return Returned(priced.amount, priced.eligible, priced.lines)

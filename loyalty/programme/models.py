@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, String
+from sqlalchemy import Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.storage.base import Base
@@ -25,3 +25,18 @@ class Programme(Base):
     spec: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ProgrammeVersion(Base):
+    """Every programme file applied, kept: who applied it, when, and the file itself."""
+
+    __tablename__ = "programme_versions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    programme_key: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int]
+    spec: Mapped[dict[str, Any]]
+    applied_at: Mapped[datetime]
+    applied_by: Mapped[str | None] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("programme_key", "version"),)

@@ -41,6 +41,7 @@ from loyalty.programme.spec_base import (
     CountryCode,
     CurrencyCode,
     DisplayName,
+    EventName,
     Key,
     LocaleTag,
     Money,
@@ -86,16 +87,31 @@ class ProgrammeSpec(SpecModel):
 
 
 class ExpirySpec(SpecModel):
-    """When earned points expire. `after_days`: at the end of the Nth day after earning, in
-    programme time; `end_of_month`: at the end of the month `months` after the month earned;
-    `end_of_year`: at the end of the year `years` after the year earned; `never`."""
+    """When earned points expire, in programme time. `after_days`: at the end of the Nth day
+    after earning; `after_months`: at the end of the same day of the month `months` later,
+    clamped to the month's end (31 January + 1 month: the end of 28 or 29 February);
+    `end_of_day`: at the end of the day earned; `end_of_month`: at the end of the month
+    `months` after the month earned; `end_of_year`: at the end of the year `years` after the
+    year earned; `never`. `round_up_to` moves the expiry to the end of the week (Sunday),
+    month, quarter, half-year or year it falls in; `counted_from: available` counts from when
+    pending points become spendable instead of from earning."""
 
-    method: Literal["after_days", "end_of_month", "end_of_year", "never"] = "never"
+    method: Literal[
+        "after_days", "after_months", "end_of_day", "end_of_month", "end_of_year", "never"
+    ] = "never"
     days: int = Field(365, ge=1, le=3650)
     months: int = Field(12, ge=0, le=120)
     years: int = Field(1, ge=0, le=10)
+    round_up_to: Literal["none", "week", "month", "quarter", "half_year", "year"] = "none"
+    counted_from: Literal["earning", "available"] = "earning"
     # Members are warned this many days before points expire.
     warn_days_before: int = Field(30, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _months_for_after_months(self) -> ExpirySpec:
+        if self.method == "after_months" and self.months < 1:
+            raise _problem(("months",), "after_months needs `months` of at least 1")
+        return self
 
 
 class PointsSpec(SpecModel):
@@ -103,6 +119,10 @@ class PointsSpec(SpecModel):
 
     # Purchase points stay pending this long (the return window) before they can be spent.
     pending_days: int = Field(0, ge=0, le=365)
+    # Purchase points stay pending until this event names the purchase (in its property
+    # `purchaseExternalId`), e.g. `order.fulfilled` from the web shop; `pending_days` then
+    # counts from the event.
+    pending_until_event: EventName | None = None
     expiry: ExpirySpec = ExpirySpec()
     # Whether a return may take the balance below zero (the member then owes points).
     allow_negative_balance: bool = False
@@ -190,15 +210,30 @@ class TierLevel(SpecModel):
     earn_multiplier: Decimal = Field(Decimal(1), ge=1)
 
 
-class TiersSpec(SpecModel):
-    """Tiers: qualify on points earned or money spent over a window; upgrade at once,
-    downgrade only at recalculation."""
+class TierValidity(SpecModel):
+    """A member's tier is reviewed every `days` calendar days, counted from the day the tier
+    began (`tier_start`) or the day the member joined (`joined`)."""
 
-    qualify_on: Literal["points", "spend"] = "points"
-    window: Literal["rolling", "calendar_year"] = "calendar_year"
+    days: int = Field(ge=1, le=3650)
+    counted_from: Literal["tier_start", "joined"] = "tier_start"
+
+
+class TiersSpec(SpecModel):
+    """Tiers: qualify on points earned, money spent or the available balance, over a window;
+    upgrade at once, downgrade only at recalculation."""
+
+    qualify_on: Literal["points", "spend", "balance"] = "points"
+    window: Literal["rolling", "calendar_year", "lifetime"] = "calendar_year"
     rolling_days: int = Field(365, ge=1, le=3650)
+    # Recalculate each member on their own dates instead of the window's calendar.
+    validity: TierValidity | None = None
     # At recalculation, drop at most one level at a time instead of straight to qualification.
     downgrade_one_step: bool = False
+    # A downgrade found at recalculation takes effect this many days later, unless the
+    # member qualifies again by then.
+    downgrade_grace_days: int = Field(0, ge=0, le=365)
+    # At recalculation, the points earned before the period ended are reset to zero.
+    reset_points: bool = False
     levels: Annotated[list[TierLevel], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -207,7 +242,30 @@ class TiersSpec(SpecModel):
         thresholds = [level.threshold for level in self.levels]
         if thresholds != sorted(set(thresholds)) or thresholds[0] != 0:
             raise ValueError("tier thresholds must start at 0 and rise strictly")
+        if self.validity is not None and self.window == "calendar_year":
+            raise _problem(
+                ("validity",), "validity per member needs `window: rolling` or `lifetime`"
+            )
+        if self.reset_points and self.window != "calendar_year" and self.validity is None:
+            raise _problem(
+                ("reset_points",),
+                "points are reset at a recalculation that ends a period: use "
+                "`window: calendar_year` or `validity`",
+            )
         return self
+
+
+def _problem(loc: tuple[str | int, ...], text: str) -> ValidationError:
+    """A validation error at a field of the model being checked (the loader adds the path of
+    the section, so the message points at the field's own line)."""
+    return ValidationError.from_exception_data(
+        "ProgrammeFile",
+        [
+            InitErrorDetails(
+                type="value_error", loc=loc, input=None, ctx={"error": ValueError(text)}
+            )
+        ],
+    )
 
 
 class RewardLimit(SpecModel):

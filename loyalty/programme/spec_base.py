@@ -105,3 +105,11 @@ Period = Literal["day", "week", "month", "year"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Money = Annotated[Decimal, Field(ge=0, decimal_places=2)]
 Key = Slug
+# An event name as tills and apps send it (lower-case, as recorded).
+EventName = Annotated[
+    str,
+    _matching(
+        re.compile(r"[a-z0-9][a-z0-9_.:-]{0,62}"),
+        "must be an event name of lower-case letters, digits and '_', '.', ':' or '-'",
+    ),
+]

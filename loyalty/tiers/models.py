@@ -22,3 +22,5 @@ class MemberTier(Base):
     floor_tier: Mapped[str | None] = mapped_column(String(63))
     floor_until: Mapped[datetime | None]
     recalculated_at: Mapped[datetime | None]
+    # A downgrade found at recalculation waits until then (the programme's grace days).
+    downgrade_at: Mapped[datetime | None]

@@ -5,22 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import CoreError, DomainError
 from loyalty.core.events import TierChanged
 from loyalty.core.outbox import emit
-from loyalty.points.models import LedgerEntry, Purchase
 from loyalty.points.timeline import local_midnight
 from loyalty.programme.spec import ProgrammeFile, TierLevel, TiersSpec
 from loyalty.tiers.errors import TiersError
 from loyalty.tiers.models import MemberTier
+from loyalty.tiers.periods import due_for_recalculation, period_ends
+from loyalty.tiers.qualification import (
+    QUALIFYING_SOURCES,
+    deserved,
+    qualified_level,
+    qualifying,
+    window,
+)
 
-QUALIFYING_SOURCES = ("purchase", "event")
+# Qualification lives in `loyalty.tiers.qualification`; callers may keep reading it here.
+__all__ = [
+    "QUALIFYING_SOURCES",
+    "TierStatus",
+    "current_level",
+    "current_levels",
+    "due_for_recalculation",
+    "qualified_level",
+    "qualifying",
+    "recalculate",
+    "set_floor",
+    "status",
+    "upgrade_if_qualified",
+    "window",
+]
 
 
 @dataclass(frozen=True)
@@ -32,45 +52,6 @@ class TierStatus:
     period_ends_at: datetime | None
     floor: TierLevel | None
     floor_until: datetime | None
-
-
-def window(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> tuple[datetime, datetime | None]:
-    """The qualification window containing `now`: its start, and its end if it has one."""
-    zone = file.programme.zone
-    if spec.window == "calendar_year":
-        year = now.astimezone(zone).year
-        return local_midnight(date(year, 1, 1), zone), local_midnight(date(year + 1, 1, 1), zone)
-    return now - timedelta(days=spec.rolling_days), None
-
-
-async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
-    assert file.tiers is not None
-    start, _ = window(file.tiers, now, file)
-    if file.tiers.qualify_on == "spend":
-        spent = await s.scalar(
-            select(
-                func.coalesce(func.sum(Purchase.eligible_total - Purchase.returned_eligible), 0)
-            ).where(
-                Purchase.member_id == member_id,
-                Purchase.occurred_at >= start,
-                Purchase.occurred_at <= now,
-            )
-        )
-        return int(Decimal(spent or 0).to_integral_value(ROUND_FLOOR))
-    earned = await s.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-            LedgerEntry.member_id == member_id,
-            LedgerEntry.source_type.in_(QUALIFYING_SOURCES),
-            LedgerEntry.kind.in_(("earn", "bonus", "reverse")),
-            LedgerEntry.occurred_at >= start,
-            LedgerEntry.occurred_at <= now,
-        )
-    )
-    return max(int(earned or 0), 0)
-
-
-def qualified_level(spec: TiersSpec, points: int) -> TierLevel:
-    return [level for level in spec.levels if level.threshold <= points][-1]
 
 
 def _index(spec: TiersSpec, key: str | None) -> int:
@@ -139,7 +120,7 @@ async def status(
         next_level=next_level,
         qualifying=points,
         to_next=max(next_level.threshold - points, 0) if next_level else None,
-        period_ends_at=window(spec, now, file)[1],
+        period_ends_at=await period_ends(s, spec, row, now, file),
         floor=spec.levels[_index(spec, row.floor_tier)] if floor_active and row else None,
         floor_until=row.floor_until if floor_active and row else None,
     )
@@ -164,7 +145,9 @@ async def upgrade_if_qualified(
     if spec is None:
         return None
     row = await _row(s, member_id, spec, now)
-    target = qualified_level(spec, await qualifying(s, member_id, file, now))
+    target = qualified_level(spec, await deserved(s, member_id, file, now))
+    if row.downgrade_at is not None and _index(spec, target.key) >= _index(spec, row.tier):
+        row.downgrade_at = None  # qualified again within the grace
     if _index(spec, target.key) > _index(spec, row.tier):
         before = _effective(spec, row, now).key
         row.tier, row.since = target.key, now
@@ -184,16 +167,13 @@ async def recalculate(
         return None
     row = await _row(s, member_id, spec, now)
     current = _index(spec, row.tier)
-    points = await qualifying(s, member_id, file, now)
-    if spec.window == "calendar_year":
-        # Run once a new year has begun: the year that just ended decides (what was earned
-        # since New Year counts as well; it would have upgraded the member already).
-        start, _ = window(spec, now, file)
-        ended = await qualifying(s, member_id, file, start - timedelta(microseconds=1))
-        points = max(points, ended)
+    # Run once a new year has begun, the year that just ended decides (what was earned
+    # since New Year counts as well; it would have upgraded the member already).
+    points = await deserved(s, member_id, file, now)
     target = _index(spec, qualified_level(spec, points).key)
     if target < current and spec.downgrade_one_step:
         target = current - 1
+    target = _after_grace(spec, row, current, target, now, file)
     new = spec.levels[target].key
     # The tier the member was last told about: a staff floor holds until this clears it.
     floor = _index(spec, row.floor_tier) if row.floor_tier else 0
@@ -206,6 +186,24 @@ async def recalculate(
     row.recalculated_at = now
     await s.flush()
     return _effective(spec, row, now)
+
+
+def _after_grace(
+    spec: TiersSpec, row: MemberTier, current: int, target: int, now: datetime, file: ProgrammeFile
+) -> int:
+    """A downgrade waits `downgrade_grace_days` from the recalculation that found it; a
+    member who qualifies again by then keeps the tier."""
+    if target >= current or spec.downgrade_grace_days == 0:
+        row.downgrade_at = None
+        return target
+    if row.downgrade_at is None:
+        zone = file.programme.zone
+        today = now.astimezone(zone).date()
+        row.downgrade_at = local_midnight(today + timedelta(days=spec.downgrade_grace_days), zone)
+    if row.downgrade_at > now:
+        return current
+    row.downgrade_at = None
+    return target
 
 
 async def set_floor(
@@ -229,26 +227,3 @@ async def set_floor(
     _changed(s, row, before, after.key, now, "set_by_staff")
     await s.flush()
     return after
-
-
-async def due_for_recalculation(
-    s: AsyncSession, file: ProgrammeFile, now: datetime, limit: int = 500
-) -> list[int]:
-    """Members whose tier has not been recalculated since the current period began."""
-    spec = file.tiers
-    if spec is None:
-        return []
-    if spec.window == "calendar_year":
-        boundary, _ = window(spec, now, file)
-    else:
-        boundary = local_midnight(now.astimezone(file.programme.zone).date(), file.programme.zone)
-    rows = await s.scalars(
-        select(MemberTier.member_id)
-        .where(
-            (MemberTier.recalculated_at.is_(None)) | (MemberTier.recalculated_at < boundary),
-            MemberTier.since < boundary,
-        )
-        .order_by(MemberTier.member_id)
-        .limit(limit)
-    )
-    return list(rows)

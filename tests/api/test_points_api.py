@@ -908,3 +908,33 @@ def test_the_home_screen_shows_balance_tier_and_card(shop: Shop) -> None:
     assert len(member.number) == 10 and member.number.isdigit()
     found = shop.till.data(BY_CARD, {"barcode": member.barcode})["memberByCard"]
     assert found == {"id": member.id}
+
+
+RETURN_SPLIT = """
+mutation RecordReturn($input: RecordReturnInput!) {
+  recordReturn(input: $input) {
+    pointsReversed pointsWaived
+    purchase { pointsEarned pointsReversed pointsWaived }
+    userErrors { code }
+  }
+}"""
+
+
+def test_a_return_reports_what_it_took_and_what_it_waived(shop: Shop) -> None:
+    anna = shop.member("anna-waived@example.com")
+    earned = shop.buy(anna, "w-1", [{"sku": "A", "quantity": "1", "unitPrice": "20.00"}])
+    points = earned["purchase"]["pointsEarned"]
+    shop.clock.advance(timedelta(days=14))
+    # The member spends all but 10 of the purchase's points, then returns it.
+    shop.give(anna, -(points - 10), "Spent at the counter")
+    returned = shop.till.data(
+        RETURN_SPLIT,
+        {"input": {"purchaseExternalId": "w-1", "externalId": "w-r1", "amount": "20.00"}},
+    )["recordReturn"]
+    assert returned["userErrors"] == []
+    assert (returned["pointsReversed"], returned["pointsWaived"]) == (10, points - 10)
+    assert returned["purchase"] == {
+        "pointsEarned": points,
+        "pointsReversed": 10,
+        "pointsWaived": points - 10,
+    }

@@ -254,6 +254,7 @@ class PurchaseRow(NamedTuple):
     returned_total: Decimal
     eligible_total: Decimal
     returned_eligible: Decimal
+    points_waived: int
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,7 @@ async def observe(db: Database, member_id: int, now: datetime) -> tuple[State, l
                 p.returned_total,
                 p.eligible_total,
                 p.returned_eligible,
+                p.points_waived,
             )
             for p in await s.scalars(
                 select(Purchase).where(Purchase.member_id == member_id).order_by(Purchase.id)
@@ -610,7 +612,9 @@ class Run:
         bought.last_return = data
         after, _ = await self.observe()
         new_row = next(p for p in after.purchases if p.id == bought.purchase_id)
-        assert new_row.points_reversed == row.points_reversed + result.points_reversed
+        undone = result.points_reversed + result.points_waived
+        assert new_row.points_reversed == row.points_reversed + undone
+        assert new_row.points_waived == row.points_waived + result.points_waived
         known = {e.id for e in before.entries}
         new = [e for e in after.entries if e.id not in known]
         reversals = [e for e in new if e.kind == "reverse"]
@@ -618,9 +622,11 @@ class Run:
         assert all(e.kind in ("reverse", "expire") for e in new)
         assert len(reversals) <= 1
         clawed = -sum(e.points for e in reversals)
-        assert clawed <= result.points_reversed
+        # What the return reports as taken is exactly what its entry took; with debt allowed
+        # nothing is waived.
+        assert clawed == result.points_reversed
         if self.allow_debt:
-            assert clawed == result.points_reversed
+            assert result.points_waived == 0
         # Only the points actually taken back come off lifetime_earned.
         assert after.account.lifetime_earned == before.account.lifetime_earned - clawed
 
@@ -794,8 +800,10 @@ async def test_without_debt_a_return_after_spending_takes_only_what_is_left(
     await _buy(run, service, "other", "8.00")
     await run.step(Spend(25))  # 25 from the older lot (neither expires), 5 left in it
     result = await service.record_return(ReturnInput("first", "back", amount=Decimal("30.00")))
-    # The purchase counts as fully reversed, but only the 13 points there were are taken.
-    assert result.points_reversed == 30
+    # The purchase counts as fully reversed, but only the 13 points there were are taken;
+    # the other 17 are waived, and reported so.
+    assert (result.points_reversed, result.points_waived) == (13, 17)
+    assert result.purchase.points_reversed == 30
     state, current = await _checked(run)
     assert state.account == Account(0, 0, 25, 25, 0)
     assert current.available == 0

@@ -760,9 +760,14 @@ async def test_a_return_after_spending_clamps_at_zero(
     anna = await member(db, clock)
     await buy(service, anna, "p1", *SCONE_BASKET)
     await spend(db, clock, anna, 100)
-    # 153 to take back, 53 left: the rest is waived.
+    # 153 to take back, 53 left: 53 taken, the rest waived, and each reported as such.
     result = await give_back(service, "p1", "r1", back("koffiebonen"), back("scone"))
-    assert result.points_reversed == 153
+    assert (result.points_reversed, result.points_waived) == (53, 100)
+    again = await service.record_return(
+        ReturnInput("p1", "r1", [ReturnLine("koffiebonen", Decimal(1))])
+    )
+    assert (again.replayed, again.points_reversed, again.points_waived) == (True, 53, 100)
+    assert (again.purchase.points_reversed, again.purchase.points_waived) == (153, 100)
     reversal = (await entries(db, anna))[-1]
     assert (reversal.kind, reversal.points) == ("reverse", -53)
     current = await balance(service, db, anna)
@@ -771,7 +776,8 @@ async def test_a_return_after_spending_clamps_at_zero(
     await buy(service, anna, "p2", *SCONE_BASKET)
     await spend(db, clock, anna, 153)
     before = len(await entries(db, anna))
-    assert (await give_back(service, "p2", "r2", back("scone"))).points_reversed == 43
+    nothing = await give_back(service, "p2", "r2", back("scone"))
+    assert (nothing.points_reversed, nothing.points_waived) == (0, 43)
     assert len(await entries(db, anna)) == before
     current = await balance(service, db, anna)
     assert (current.available, current.debt) == (0, 0)
@@ -785,7 +791,8 @@ async def test_a_return_after_spending_leaves_debt_when_allowed(
     await buy(service, anna, "p1", *SCONE_BASKET)
     await spend(db, clock, anna, 100)
     result = await give_back(service, "p1", "r1", back("koffiebonen"), back("scone"))
-    assert result.points_reversed == 153
+    # What is owed is taken: nothing is waived.
+    assert (result.points_reversed, result.points_waived) == (153, 0)
     reversal = (await entries(db, anna))[-1]
     assert (reversal.kind, reversal.points) == ("reverse", -153)
     current = await balance(service, db, anna)

@@ -1,0 +1,103 @@
+"""What a member qualifies with: the window, in calendar days of the programme's time zone,
+and the points or spend counted in it.
+
+Points count by the purchase they came from: what the purchase earned less everything its
+returns undid (waived claw-backs included), in the window of the purchase's own date, so a
+return or a late upload changes the period the purchase belongs to, not the current one.
+Points from events count on the event's date. Qualifying on the balance counts the points
+the member could spend at that instant."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.points.balances import balance
+from loyalty.points.models import LedgerEntry, Purchase
+from loyalty.points.timeline import local_midnight
+from loyalty.programme.spec import ProgrammeFile, TierLevel, TiersSpec
+
+# The start of a lifetime window.
+SINCE_EVER = datetime(1970, 1, 1, tzinfo=UTC)
+# Ledger sources whose points qualify: purchases (through their rows) and events.
+QUALIFYING_SOURCES = ("purchase", "event")
+
+
+def window(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> tuple[datetime, datetime | None]:
+    """The qualification window containing `now`: its start, and its end if it has one.
+    Rolling: from the same wall-clock time `rolling_days` calendar days ago (a day is 23 or
+    25 hours across a daylight-saving change)."""
+    zone = file.programme.zone
+    if spec.window == "lifetime":
+        return SINCE_EVER, None
+    if spec.window == "calendar_year":
+        year = now.astimezone(zone).year
+        return local_midnight(date(year, 1, 1), zone), local_midnight(date(year + 1, 1, 1), zone)
+    local = now.astimezone(zone).replace(tzinfo=None) - timedelta(days=spec.rolling_days)
+    return local.replace(tzinfo=zone).astimezone(UTC), None
+
+
+def previous_window_end(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> datetime | None:
+    """The last instant of the calendar period before the one containing `now` (None for
+    windows that roll): what that period earned still decides the tier of this one."""
+    if spec.window != "calendar_year":
+        return None
+    start, _ = window(spec, now, file)
+    return start - timedelta(microseconds=1)
+
+
+async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
+    """Points (or whole currency units spent) counting toward the tier in the window
+    containing `now`."""
+    assert file.tiers is not None
+    if file.tiers.qualify_on == "balance":
+        # The points the member could spend now, whatever the window.
+        return max((await balance(s, member_id, now)).available, 0)
+    start, _ = window(file.tiers, now, file)
+    if file.tiers.qualify_on == "spend":
+        spent = await s.scalar(
+            select(
+                func.coalesce(func.sum(Purchase.eligible_total - Purchase.returned_eligible), 0)
+            ).where(
+                Purchase.member_id == member_id,
+                Purchase.occurred_at >= start,
+                Purchase.occurred_at <= now,
+            )
+        )
+        return int(Decimal(spent or 0).to_integral_value(ROUND_FLOOR))
+    bought = await s.scalar(
+        select(func.coalesce(func.sum(Purchase.points_earned - Purchase.points_reversed), 0)).where(
+            Purchase.member_id == member_id,
+            Purchase.occurred_at >= start,
+            Purchase.occurred_at <= now,
+        )
+    )
+    done = await s.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.member_id == member_id,
+            LedgerEntry.source_type == "event",
+            LedgerEntry.kind.in_(("earn", "bonus")),
+            LedgerEntry.occurred_at >= start,
+            LedgerEntry.occurred_at <= now,
+        )
+    )
+    return max(int(bought or 0) + int(done or 0), 0)
+
+
+async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
+    """What decides the member's tier at `now`: the current window's qualification, or the
+    period just ended's when higher (a recalculation gives the tier it earned for this one,
+    whether a late purchase of that period arrived before or after it ran)."""
+    assert file.tiers is not None
+    points = await qualifying(s, member_id, file, now)
+    ended = previous_window_end(file.tiers, now, file)
+    if ended is not None and file.tiers.qualify_on != "balance":
+        points = max(points, await qualifying(s, member_id, file, ended))
+    return points
+
+
+def qualified_level(spec: TiersSpec, points: int) -> TierLevel:
+    return [level for level in spec.levels if level.threshold <= points][-1]
