@@ -14,6 +14,7 @@ import click
 
 from api.cli.running import run
 from api.wiring import wire_database
+from loyalty.core.personal import Keyring, installed_keyring
 from loyalty.planning.replay import Figures, Plan, plan
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import ProgrammeFileError, load_programme
@@ -112,21 +113,28 @@ def programme_plan(file: Path, days: int) -> None:
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="trouw-plan-") as folder:
         result = run(
-            lambda db: plan(db, spec, scratch_in(Path(folder)), now - timedelta(days=days), now)
+            lambda db: plan(
+                db,
+                spec,
+                scratch_in(Path(folder), installed_keyring(db.info)),
+                now - timedelta(days=days),
+                now,
+            )
         )
     for line in render(result, days):
         click.echo(line)
 
 
-def scratch_in(folder: Path) -> Callable[[], Awaitable[Database]]:
-    """Empty, migrated, wired SQLite databases in `folder`, one per call."""
+def scratch_in(folder: Path, keyring: Keyring) -> Callable[[], Awaitable[Database]]:
+    """Empty, migrated, wired SQLite databases in `folder`, one per call; they open the copied
+    members' personal data with the source's `keyring`."""
     made = [0]
 
     async def scratch() -> Database:
         made[0] += 1
         db = Database(f"sqlite+aiosqlite:///{folder / f'replay-{made[0]}.db'}")
         await upgrade(db)
-        wire_database(db)
+        wire_database(db, keyring=keyring)
         return db
 
     return scratch

@@ -191,6 +191,14 @@ def install_keyring(info: dict[str, Any], keyring: Keyring) -> None:
     info[_KEYRING] = keyring
 
 
+def installed_keyring(info: dict[str, Any]) -> Keyring:
+    """The keyring installed on a database (`Database.info`), e.g. to open a copy of its rows."""
+    found = info.get(_KEYRING)
+    if not isinstance(found, Keyring):
+        raise KeyringError("no keyring is installed on this database (see api/wiring.py)")
+    return found
+
+
 def keyring_of(session: Session | AsyncSession) -> Keyring:
     keyring = maybe_keyring(session)
     if keyring is None:

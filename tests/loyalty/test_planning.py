@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 from api.cli.programme import render, scratch_in
 from api.wiring import wire_database
 from loyalty.core.clock import FixedClock
+from loyalty.core.personal import installed_keyring
 from loyalty.demo.data import DEMO_PROGRAMME, load_demo
 from loyalty.members.models import Member
 from loyalty.planning.replay import Figures, plan
@@ -68,7 +69,7 @@ async def copy_and_replay(source: Database, text: str, folder: Path) -> Database
     recorded again, as they were, in the order they were recorded."""
     copy = Database(f"sqlite+aiosqlite:///{folder / 'copy.db'}")
     await upgrade(copy)
-    wire_database(copy)
+    wire_database(copy, keyring=installed_keyring(source.info))
     async with source.unit_of_work(write=False) as uow:
         s = uow.session
         members = [dict(row._mapping) for row in await s.execute(select(Member.__table__))]
@@ -117,7 +118,11 @@ async def test_a_plan_matches_the_database_and_a_copy_with_the_file_applied(
     assert before[0] > 0
     text = richer_programme()
     result = await plan(
-        db, parse_programme(text), scratch_in(tmp_path), NOW - timedelta(days=60), NOW
+        db,
+        parse_programme(text),
+        scratch_in(tmp_path, installed_keyring(db.info)),
+        NOW - timedelta(days=60),
+        NOW,
     )
     store._parsed.clear()
     # Nothing was written to the database planned against.
