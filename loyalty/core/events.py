@@ -45,6 +45,11 @@ from loyalty.core.events_members import ConsentChanged as ConsentChanged
 from loyalty.core.events_members import MemberSignedUp as MemberSignedUp
 from loyalty.core.events_members import ProfileCompleted as ProfileCompleted
 from loyalty.core.events_members import ProfileUpdated as ProfileUpdated
+from loyalty.core.events_referrals import ReferralHeld as ReferralHeld
+from loyalty.core.events_referrals import ReferralQualified as ReferralQualified
+from loyalty.core.events_referrals import ReferralRejected as ReferralRejected
+from loyalty.core.events_referrals import ReferralRewarded as ReferralRewarded
+from loyalty.core.events_referrals import ReferralSignedUp as ReferralSignedUp
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
@@ -70,6 +75,11 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SurveyCompleted,
     SurveyDetractor,
     SurveyPromoter,
+    ReferralSignedUp,
+    ReferralQualified,
+    ReferralRewarded,
+    ReferralHeld,
+    ReferralRejected,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 
