@@ -25,6 +25,8 @@ from api.notifications.queries import NotificationQueries
 from api.offers.mutations import OfferAdminMutations, OfferMutations
 from api.points.mutations import PointsMutations
 from api.points.queries import PointsQueries
+from api.referrals.mutations import ReferralMutations
+from api.referrals.queries import ReferralQueries
 from api.rewards.mutations import RewardMutations
 from api.rewards.queries import RewardQueries
 from api.segments.mutations import SegmentMutations
@@ -38,7 +40,14 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
-class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries, SegmentQueries):
+class Query(
+    MemberQueries,
+    PointsQueries,
+    RewardQueries,
+    NotificationQueries,
+    SegmentQueries,
+    ReferralQueries,
+):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
@@ -63,6 +72,7 @@ class Mutation(
     SurveyMutations,
     SurveyAdminMutations,
     NotificationMutations,
+    ReferralMutations,
 ):
     pass
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.events import OfferActivated
@@ -25,12 +25,13 @@ async def give_offer(s: AsyncSession, member_id: int, offer_key: str, now: datet
     if offer is None:
         return False
     taken = await s.execute(
-        Offer.__table__.update()
+        update(Offer)
         .where(
             Offer.id == offer.id,
             (Offer.global_limit.is_(None)) | (Offer.activated_count < Offer.global_limit),
         )
         .values(activated_count=Offer.activated_count + 1)
+        .execution_options(synchronize_session=False)
     )
     if not getattr(taken, "rowcount", 0):
         return False
@@ -52,9 +53,10 @@ async def give_offer(s: AsyncSession, member_id: int, offer_key: str, now: datet
     if not getattr(result, "rowcount", 0):
         # Held already: give the place back.
         await s.execute(
-            Offer.__table__.update()
+            update(Offer)
             .where(Offer.id == offer.id)
             .values(activated_count=Offer.activated_count - 1)
+            .execution_options(synchronize_session=False)
         )
         return False
     emit(
