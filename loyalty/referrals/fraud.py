@@ -3,8 +3,8 @@ the friend came in (the app, the brand's identity provider, an import), because 
 the referrals area's reaction to `member.signed_up`, which `members.create_member` emits for
 every new member with the signals the way in must pass (`loyalty.members.signals`).
 
-It looks for the same person on both sides (email as its provider delivers it, phone, device,
-card), an address a few edits from the referrer's, throwaway mail domains, identities shared
+It looks for the same person on both sides (email as its provider delivers it, phone, device),
+an address a few edits from the referrer's, throwaway mail domains, identities shared
 with other members, many sign-ups with one code or from one client address lately, and rings:
 a friend who is someone further up the referrer's own chain of referrals. The programme's
 policy turns the reasons into a score and a decision (`loyalty.referrals.policy`).
@@ -87,16 +87,6 @@ async def assess_sign_up(
     ):
         reasons.add(Reason.CLIENT_VELOCITY)
     return decide(reasons, policy)
-
-
-async def assess_payment(
-    s: AsyncSession, payment: Fingerprint, friend_id: int, referrer_id: int
-) -> set[Reason]:
-    """A card the friend paid with: the referrer's (the same person), or another member's."""
-    holders = await _holders(s, {payment}, None, {friend_id})
-    if referrer_id in holders:
-        return {Reason.SAME_PAYMENT}
-    return {Reason.SHARED_IDENTITY} if holders else set()
 
 
 async def _referrer(
