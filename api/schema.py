@@ -27,6 +27,8 @@ from api.points.mutations import PointsMutations
 from api.points.queries import PointsQueries
 from api.privacy.mutations import PrivacyMutations
 from api.privacy.queries import PrivacyQueries
+from api.referrals.mutations import ReferralMutations
+from api.referrals.queries import ReferralQueries
 from api.rewards.mutations import RewardMutations
 from api.rewards.queries import RewardQueries
 from api.segments.mutations import SegmentMutations
@@ -47,6 +49,7 @@ class Query(
     NotificationQueries,
     SegmentQueries,
     PrivacyQueries,
+    ReferralQueries,
 ):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
@@ -73,6 +76,7 @@ class Mutation(
     SurveyAdminMutations,
     NotificationMutations,
     PrivacyMutations,
+    ReferralMutations,
 ):
     pass
 

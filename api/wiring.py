@@ -45,6 +45,8 @@ from loyalty.offers.service import OffersService
 from loyalty.offers.till_service import TillOffers
 from loyalty.points.read import PointsReads
 from loyalty.points.service import PointsService
+from loyalty.referrals.read import ReferralReads
+from loyalty.referrals.service import ReferralService
 from loyalty.reports.read import ReportReads
 from loyalty.rewards.read import RewardReads
 from loyalty.rewards.service import RewardsService
@@ -159,6 +161,7 @@ def build_reads(db: Database, clock: Clock, rewards: RewardsService) -> Reads:
         messaging=MessagingReads(db),
         reports=ReportReads(db, clock),
         segments=SegmentReads(db, clock),
+        referrals=ReferralReads(db),
     )
 
 
@@ -177,6 +180,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         segments=SegmentsService(db, clock),
         surveys=SurveysService(db, clock, contact_budget(settings)),
         survey_admin=SurveyAdmin(db, clock),
+        referrals=ReferralService(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
         reads=build_reads(db, clock, rewards),

@@ -31,6 +31,7 @@ from pathlib import Path
 from api.wiring import wire_database
 from loyalty.core.clock import FixedClock
 from loyalty.members import service as members
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import parse_programme
@@ -125,6 +126,7 @@ async def record(db: Database, people: list[Synthetic]) -> list[int]:
         async with db.unit_of_work() as uow:
             member = await members.create_member(
                 uow.session,
+                signals=NO_SIGNALS,
                 now=clock.now(),
                 email=f"churn{n}@example.com",
                 password_hash=None,

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from api.settings import Settings
 from loyalty.core.clock import SystemClock
 from loyalty.members.service import create_member
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
 from loyalty.wallet.service import WalletService
@@ -89,6 +90,7 @@ async def _member_pass(url: str) -> tuple[str, str]:
         async with db.unit_of_work() as uow:
             member = await create_member(
                 uow.session,
+                signals=NO_SIGNALS,
                 now=datetime.now(UTC),
                 email="bench@example.com",
                 password_hash=None,

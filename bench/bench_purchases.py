@@ -28,6 +28,7 @@ from sqlalchemy import text
 
 from loyalty.core.clock import SystemClock
 from loyalty.members import service as members
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import parse_programme
@@ -64,6 +65,7 @@ async def prepare(db: Database, n_members: int) -> list[int]:
         for i in range(n_members):
             m = await members.create_member(
                 uow.session,
+                signals=NO_SIGNALS,
                 now=now,
                 email=f"bench{i}@example.com",
                 password_hash=None,

@@ -32,6 +32,8 @@ AREAS = (
     # Before tiers: a purchase's offer points are credited before tiers count the purchase.
     "offers",
     "surveys",
+    # After points: a friend's purchase is recorded before it qualifies a referral.
+    "referrals",
     "tiers",
     "rewards",
     "messaging",

@@ -15,6 +15,7 @@ from loyalty.auth.errors import AuthError
 from loyalty.auth.service import MemberPrincipal
 from loyalty.auth.tokens import looks_like_own_token
 from loyalty.core.errors import DomainError
+from loyalty.members.signals import SignUpSignals
 
 Principal = MemberPrincipal | Integration | None
 
@@ -47,7 +48,9 @@ class Context:
         return self.request.headers.get("user-agent")
 
 
-async def authenticate(services: Services, authorization: str | None) -> Principal:
+async def authenticate(
+    services: Services, authorization: str | None, client: str | None = None
+) -> Principal:
     """Resolve an `Authorization` value (`Bearer …`) to a member or an integration."""
     if not authorization:
         return None
@@ -59,8 +62,10 @@ async def authenticate(services: Services, authorization: str | None) -> Princip
         return await services.auth.authenticate_integration(credential)
     if services.identity is not None and not looks_like_own_token(credential):
         identity = await services.identity.verify(credential)
+        # A first visit signs the member up: the referral checks get what a sign-up has.
+        signals = SignUpSignals(client_address=client, referral_code=identity.referral_code)
         return await services.auth.member_for_subject(
-            identity.subject, identity.email, identity.email_verified
+            identity.subject, identity.email, identity.email_verified, signals
         )
     return await services.auth.authenticate_member(credential)
 
@@ -69,6 +74,8 @@ async def apply_credentials(context: Context, authorization: str | None) -> None
     context.authorization = authorization
     context.checked_at = time.monotonic()
     try:
-        context.principal = await authenticate(context.services, authorization)
+        context.principal = await authenticate(
+            context.services, authorization, context.client_address
+        )
     except DomainError as exc:
         context.principal, context.auth_error = None, exc

@@ -16,6 +16,8 @@ class ExternalIdentity:
     subject: str
     email: str | None
     email_verified: bool
+    # A friend's code, when the brand's sign-up page puts one in the token.
+    referral_code: str | None = None
 
 
 class ExternalTokenVerifier:
@@ -68,4 +70,12 @@ class ExternalTokenVerifier:
             subject=str(claims["sub"]),
             email=claims.get("email"),
             email_verified=bool(claims.get("email_verified", False)),
+            referral_code=_text_claim(claims.get(REFERRAL_CLAIM)),
         )
+
+
+REFERRAL_CLAIM = "referral_code"
+
+
+def _text_claim(value: object) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None

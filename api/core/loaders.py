@@ -10,6 +10,7 @@ from api.core.services import Reads
 from api.members.loaders import MemberLoaders
 from api.notifications.loaders import NotificationLoaders
 from api.points.loaders import PointsLoaders
+from api.referrals.loaders import ReferralLoaders
 from api.rewards.loaders import RewardLoaders
 from api.segments.loaders import SegmentLoaders
 
@@ -21,3 +22,4 @@ class Loaders:
         self.rewards = RewardLoaders(reads.rewards, cache=cache)
         self.notifications = NotificationLoaders(reads.messaging, cache=cache)
         self.segments = SegmentLoaders(reads.segments, cache=cache)
+        self.referrals = ReferralLoaders(reads.referrals, cache=cache)

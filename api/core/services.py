@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from loyalty.points.read import PointsReads
     from loyalty.points.service import PointsService
     from loyalty.privacy.service import PrivacyService
+    from loyalty.referrals.read import ReferralReads
+    from loyalty.referrals.service import ReferralService
     from loyalty.reports.read import ReportReads
     from loyalty.rewards.read import RewardReads
     from loyalty.rewards.service import RewardsService
@@ -48,6 +50,7 @@ class Reads:
     messaging: MessagingReads
     reports: ReportReads
     segments: SegmentReads
+    referrals: ReferralReads
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Services:
     segments: SegmentsService
     surveys: SurveysService
     survey_admin: SurveyAdmin
+    referrals: ReferralService
     devices: DeviceService
     inbox: InboxService
     reads: Reads

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api.offers.inputs import OfferContextInput
     from api.offers.types import Offer
     from api.points.types import Balance, MemberTier, PointsTransaction
+    from api.referrals.types import MemberReferral
     from api.rewards.types import Redemption
     from api.segments.types import ChurnRisk, LifecycleStage, SegmentMembership
     from api.surveys.types import Survey
@@ -205,6 +206,17 @@ class Member(relay.Node):
         from api.wallet.queries import member_wallet_pass
 
         return await member_wallet_pass(info, self.id)
+
+    @strawberry.field(
+        description="The member's referral code, its share link and what it brought (the "
+        "member, or the back office)."
+    )
+    async def referral(
+        self, info: Info[Context, None]
+    ) -> Annotated[MemberReferral, strawberry.lazy("api.referrals.types")]:
+        from api.referrals.types import member_referral
+
+        return await member_referral(info, self.id)
 
     @strawberry.field(description="Lifecycle stage by the member's own rhythm, now (admin).")
     async def lifecycle_stage(

@@ -29,6 +29,15 @@ class SignUpInput:
     preferred_channel: Channel | None = None
     interests: list[str] | None = None
     consents: list[ConsentInput] | None = None
+    referral_code: str | None = strawberry.field(
+        default=None,
+        description="A friend's referral code. A code that cannot be used is ignored (the "
+        "sign-up still works) and `notices` says why.",
+    )
+    device_id: str | None = strawberry.field(
+        default=None,
+        description="The app's id for this device (for the referral fraud checks only).",
+    )
 
     def to_domain(self) -> SignUpData:
         return SignUpData(
@@ -44,6 +53,8 @@ class SignUpInput:
                 interests=self.interests if self.interests is not None else UNSET,
             ),
             consents={c.channel.value: c.granted for c in self.consents or ()},
+            device_id=self.device_id,
+            referral_code=self.referral_code,
         )
 
 

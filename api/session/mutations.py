@@ -8,6 +8,7 @@ from strawberry.types import Info
 from api.core.context import Context
 from api.core.errors import UserError, user_errors
 from api.members.types import Member
+from api.referrals.queries import referral_notices
 from api.session.inputs import RefreshSessionInput, SignInInput, SignOutInput, SignUpInput
 from api.session.types import Session
 from loyalty.auth.service import MemberPrincipal
@@ -19,6 +20,11 @@ class SignUpPayload:
     session: Session | None = None
     member: Member | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    notices: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="What did not go as asked although the sign-up worked: a referral code "
+        "that was ignored or is held for review (`field` is `referralCode`).",
+    )
 
 
 @strawberry.type
@@ -43,7 +49,10 @@ class SessionMutations:
             )
         except DomainError as exc:
             return SignUpPayload(user_errors=user_errors(exc))
-        return SignUpPayload(session=Session.from_issued(issued), member=Member.from_row(row))
+        notices = await referral_notices(info, row.id) if input.referral_code is not None else []
+        return SignUpPayload(
+            session=Session.from_issued(issued), member=Member.from_row(row), notices=notices
+        )
 
     @strawberry.mutation
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> SessionPayload:

@@ -12,6 +12,7 @@ from loyalty.core.errors import DomainError
 from loyalty.members import service as members
 from loyalty.members.contact import normalise_email
 from loyalty.members.models import Member
+from loyalty.members.signals import SignUpSignals
 from loyalty.storage.database import Database
 
 IDENTITY_PROVIDER = "identity_provider"  # how these members came in (their consents' source)
@@ -23,7 +24,12 @@ async def member_of_subject(db: Database, subject: str) -> Member | None:
 
 
 async def provision(
-    db: Database, now: datetime, subject: str, email: str | None, email_verified: bool
+    db: Database,
+    now: datetime,
+    subject: str,
+    email: str | None,
+    email_verified: bool,
+    signals: SignUpSignals,
 ) -> Member:
     """The member for `subject`: found, linked by a verified email, or created. Joining this
     way is a sign-up like any other (it emits `member.signed_up`)."""
@@ -49,6 +55,7 @@ async def provision(
                     consents={},
                     external_subject=subject,
                     consent_source=IDENTITY_PROVIDER,
+                    signals=signals,
                 )
             await uow.commit()
     return member

@@ -29,6 +29,7 @@ from loyalty.members import service as members
 from loyalty.members.contact import normalise_email
 from loyalty.members.errors import MembersError
 from loyalty.members.models import Member
+from loyalty.members.signals import SignUpSignals
 from loyalty.programme.store import current_settings
 from loyalty.storage.database import Database
 
@@ -55,6 +56,9 @@ class SignUpInput:
     password: str
     profile: members.ProfileInput = field(default_factory=members.ProfileInput)
     consents: dict[str, bool] = field(default_factory=dict)
+    # For the referrals area's checks: the app's device id and a friend's referral code.
+    device_id: str | None = None
+    referral_code: str | None = None
 
 
 class AuthService:
@@ -105,6 +109,11 @@ class AuthService:
                 password_hash=password_hash,
                 profile=profile,
                 consents=data.consents,
+                signals=SignUpSignals(
+                    device_id=data.device_id,
+                    client_address=client,
+                    referral_code=data.referral_code,
+                ),
             )
             issued = await self.issuer.open(uow.session, member.id, user_agent)
             await uow.commit()
@@ -297,14 +306,20 @@ class AuthService:
         return integration
 
     async def member_for_subject(
-        self, subject: str, email: str | None, email_verified: bool
+        self,
+        subject: str,
+        email: str | None,
+        email_verified: bool,
+        signals: SignUpSignals | None = None,
     ) -> MemberPrincipal:
-        """Map a member of the brand's identity provider to ours, creating or linking one."""
+        """Map a member of the brand's identity provider to ours, creating or linking one.
+        `signals` (the token's referral code, the client's address) go with a new member."""
         member = await identity.member_of_subject(self.db, subject)
+        signals = signals or SignUpSignals()
         if member is None:
             try:
                 member = await identity.provision(
-                    self.db, self.clock.now(), subject, email, email_verified
+                    self.db, self.clock.now(), subject, email, email_verified, signals
                 )
             except (IntegrityError, DomainError) as exc:
                 if isinstance(exc, DomainError) and exc.code != MembersError.EMAIL_TAKEN:
@@ -313,7 +328,7 @@ class AuthService:
                 # an email the unique address is what clashes, reported as EMAIL_TAKEN (also
                 # when a sign-up with that address won). Provisioning again finds or links it.
                 member = await identity.provision(
-                    self.db, self.clock.now(), subject, email, email_verified
+                    self.db, self.clock.now(), subject, email, email_verified, signals
                 )
         if member.status != "active":
             raise _account_disabled()

@@ -49,6 +49,11 @@ from loyalty.core.events_privacy import DataExported as DataExported
 from loyalty.core.events_privacy import ErasureCancelled as ErasureCancelled
 from loyalty.core.events_privacy import ErasureRequested as ErasureRequested
 from loyalty.core.events_privacy import MemberErased as MemberErased
+from loyalty.core.events_referrals import ReferralHeld as ReferralHeld
+from loyalty.core.events_referrals import ReferralQualified as ReferralQualified
+from loyalty.core.events_referrals import ReferralRejected as ReferralRejected
+from loyalty.core.events_referrals import ReferralRewarded as ReferralRewarded
+from loyalty.core.events_referrals import ReferralSignedUp as ReferralSignedUp
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
@@ -78,6 +83,11 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ErasureRequested,
     ErasureCancelled,
     MemberErased,
+    ReferralSignedUp,
+    ReferralQualified,
+    ReferralRewarded,
+    ReferralHeld,
+    ReferralRejected,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 

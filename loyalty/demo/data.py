@@ -16,6 +16,7 @@ from loyalty.auth.passwords import PasswordHasher
 from loyalty.core.clock import Clock
 from loyalty.members import service as members
 from loyalty.members.models import Member
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme
@@ -98,6 +99,7 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
             # Joined a while ago, so that the demo history after it reads naturally.
             await members.create_member(
                 s,
+                signals=NO_SIGNALS,
                 now=now - JOINED_AGO,
                 email=demo.email,
                 password_hash=password_hash,

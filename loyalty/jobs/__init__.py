@@ -1,8 +1,9 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
 (`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
 who hold them (`offers`), rebuild segment memberships (`segments`), prune the outbox
-(`prune`), expire unfinished survey responses (`surveys`) and erase members whose grace
-period is over (`erasures`).
+(`prune`), expire unfinished survey responses (`surveys`), erase members whose grace
+period is over (`erasures`) and give the rewards of referrals whose return window has passed
+(`referrals`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -24,6 +25,7 @@ from loyalty.jobs.erasures import erase_members
 from loyalty.jobs.expire import expire_points
 from loyalty.jobs.offers import end_offers
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
+from loyalty.jobs.referrals import grant_referral_rewards
 from loyalty.jobs.release import release_pending
 from loyalty.jobs.segments import rebuild_segments
 from loyalty.jobs.surveys import expire_responses
@@ -40,6 +42,7 @@ __all__ = [
     "erase_members",
     "expire_points",
     "expire_responses",
+    "grant_referral_rewards",
     "prune_outbox",
     "rebuild_segments",
     "recalculate_tiers",
@@ -61,6 +64,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "prune": prune_outbox,
     "surveys": expire_responses,
     "erasures": erase_members,
+    "referrals": grant_referral_rewards,
 }
 
 

@@ -28,6 +28,7 @@ from loyalty.members.profile import (
     clean_profile,
     profile_complete,
 )
+from loyalty.members.signals import SignUpSignals, remember
 from loyalty.programme.store import current_settings
 from loyalty.storage.database import Database
 
@@ -72,11 +73,14 @@ async def create_member(
     password_hash: str | None,
     profile: dict[str, object],
     consents: dict[str, bool],
+    signals: SignUpSignals,
     external_subject: str | None = None,
     consent_source: str = "member",
 ) -> Member:
     """Insert a member; `email` must already be normalised and `profile` cleaned.
-    `consent_source` says how the member came in (member: the app, identity_provider, demo…)."""
+    `consent_source` says how the member came in (member: the app, identity_provider, demo…).
+    `signals` (device, client address, referral code) are required of every way in: the
+    referrals area's fraud checks react to `member.signed_up` with them."""
     if email is not None and await email_in_use(session, email):
         raise DomainError(
             MembersError.EMAIL_TAKEN, "An account with this email already exists", "email"
@@ -116,6 +120,8 @@ async def create_member(
         )
     await session.flush()
     # Every way in (the app, the identity provider, an import) says so the same way.
+    phone = profile.get("phone")
+    remember(session, member.id, signals, email, phone if isinstance(phone, str) else None)
     emit(session, MemberSignedUp(member_id=member.id, channel=consent_source), now)
     return member
 

@@ -31,6 +31,7 @@ from loyalty.programme.offers_spec import (
     StoreSpec,
     offer_reference_problems,
 )
+from loyalty.programme.referrals_spec import ReferralsSpec, referral_problems
 from loyalty.programme.segments_spec import (
     SegmentSpec,
     offer_segment_problems,
@@ -307,6 +308,7 @@ class ProgrammeFile(SpecModel):
     segments: list[SegmentSpec] = []
     surveys: SurveysSection = SurveysSection()
     wallet: WalletSpec = WalletSpec()
+    referrals: ReferralsSpec | None = None
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -334,6 +336,7 @@ class ProgrammeFile(SpecModel):
         problems += offer_segment_problems(self.offers, self.segments)
         problems += survey_problems(self.surveys)
         problems += survey_segment_problems(self.surveys, {s.key for s in self.segments})
+        problems += referral_problems(self.referrals, {o.key for o in self.offers})
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(

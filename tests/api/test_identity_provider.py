@@ -316,3 +316,41 @@ def test_an_unreachable_jwks_refuses_provider_tokens_but_not_own_ones(
         assert client.data(ME, token=own)["me"]["email"] == "local@example.com"
     finally:
         handle.stop()
+
+
+def test_a_provider_sign_up_goes_through_the_referral_checks(
+    idp: ServerHandle, clean_database: str
+) -> None:
+    """The provider's token may carry the friend's code (`referral_code`); the first visit
+    signs the member up with it, through the same fraud checks as the app's signUp."""
+    from tests.api.referral_support import programme, sql
+    from tests.support.data import install
+
+    install(clean_database, programme())
+    anna = sign_up(idp.client(), "anna.jansen@gmail.com")
+    anna_client = idp.client(anna["session"]["accessToken"])
+    code = anna_client.data("{ me { referral { code } } }")["me"]["referral"]["code"]
+
+    client = idp.client()
+    bob = client.data(
+        ME, token=idp_token(sub="auth0|bob", email="bob@example.com", referral_code=code)
+    )
+    # Anna again, at the provider, with a Gmail alias of her own address: refused.
+    client.data(
+        ME,
+        token=idp_token(
+            sub="auth0|anna2", email="anna.jansen+2@googlemail.com", referral_code=code
+        ),
+    )
+    rows = sql(
+        clean_database,
+        "SELECT f.member_number, r.state, r.notice FROM referrals r "
+        "JOIN members f ON f.id = r.friend_id ORDER BY r.id",
+    )
+    assert [tuple(r) for r in rows] == [
+        (bob["me"]["memberNumber"], "pending", None),
+        (rows[1][0], "rejected", "OWN_REFERRAL_CODE"),
+    ]
+    assert anna_client.data("{ me { referral { invitedCount } } }")["me"]["referral"] == {
+        "invitedCount": 1
+    }

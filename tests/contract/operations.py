@@ -21,8 +21,14 @@ SERVED: dict[str, set[str]] = {
     "member-app/points.graphql": {"Transactions", "Rewards", "RedeemReward"},
     # Exercised by tests/notifications/test_live_updates.py over a real websocket client.
     "member-app/live.graphql": {"OnBalanceChanged", "OnOffersChanged"},
-    # Exercised by tests/api/test_inbox_api.py and tests/wallet/test_webservice.py.
-    "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead", "WalletPass"},
+    # Exercised by tests/api/test_inbox_api.py, tests/wallet/test_webservice.py and
+    # tests/api/test_referrals_api.py.
+    "member-app/referral-wallet-inbox.graphql": {
+        "Inbox",
+        "MarkMessageRead",
+        "WalletPass",
+        "Referral",
+    },
     # Exercised by tests/api/test_offers_api.py.
     "member-app/offers.graphql": {"Offers", "ActivateOffer"},
     # Exercised by tests/api/test_offer_admin_api.py and tests/api/test_segments_api.py.
@@ -39,7 +45,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/home.graphql": {"Home"},
     # Exercised by tests/api/test_surveys_api.py.
     "member-app/surveys.graphql": {"Surveys", "StartSurvey", "AnswerSurvey"},
-    "admin/surveys-referrals.graphql": {"SurveyResults"},
+    # Referrals: exercised by tests/api/test_referrals_api.py.
+    "admin/surveys-referrals.graphql": {"SurveyResults", "HeldReferrals", "ReviewReferral"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

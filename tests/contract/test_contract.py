@@ -201,6 +201,10 @@ SURVEYS |= {
     ("admin/surveys-referrals.graphql", "SurveyResults"),
     ("member-app/home.graphql", "Home"),
 }
+# Run as written by tests/api/test_referrals_api.py.
+REFERRALS = {("member-app/referral-wallet-inbox.graphql", "Referral")} | {
+    ("admin/surveys-referrals.graphql", n) for n in ("HeldReferrals", "ReviewReferral")
+}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
@@ -215,6 +219,7 @@ def test_the_journeys_exercise_every_served_operation() -> None:
         | ADMIN_OFFERS
         | SEGMENTS
         | SURVEYS
+        | REFERRALS
     )
 
 

@@ -13,6 +13,7 @@ from loyalty.auth.tokens import AccessTokens
 from loyalty.core.clock import FixedClock
 from loyalty.members import service as members
 from loyalty.members.models import Member
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.storage.database import Database
 
 TOKEN_SECRET = b"k" * 40
@@ -56,6 +57,7 @@ async def add_member(
     async with db.unit_of_work() as uow:
         member = await members.create_member(
             uow.session,
+            signals=NO_SIGNALS,
             now=clock.now(),
             email=email,
             password_hash=None,

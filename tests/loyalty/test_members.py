@@ -18,6 +18,7 @@ from loyalty.members.contact import normalise_email, normalise_phone
 from loyalty.members.errors import MembersError
 from loyalty.members.models import Member, MemberConsent
 from loyalty.members.service import UNSET, ProfileInput, ProfileService, clean_profile
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.programme import parse_programme
 from loyalty.programme.store import apply_programme
 from loyalty.storage.database import Database
@@ -153,6 +154,7 @@ async def test_concurrent_create_with_one_email_lets_exactly_one_in(
                 raise DomainError("EMAIL_TAKEN", "seen before insert", "email")
             member = await members.create_member(
                 uow.session,
+                signals=NO_SIGNALS,
                 now=clock.now(),
                 email="race@example.com",
                 password_hash=None,

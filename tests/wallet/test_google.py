@@ -15,6 +15,7 @@ import pytest
 from loyalty.core.clock import FixedClock
 from loyalty.demo.data import DEMO_PROGRAMME
 from loyalty.members.service import create_member
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme
 from loyalty.storage.database import Database
@@ -105,7 +106,8 @@ async def test_twenty_changes_in_an_hour_notify_the_member_at_most_three_times(
     async with db.unit_of_work() as uow:
         await install_programme(uow.session, load_programme(DEMO_PROGRAMME), clock.now())
         member = await create_member(
-            uow.session, now=clock.now(), email="notify@example.com", password_hash=None,
+            uow.session,
+            signals=NO_SIGNALS, now=clock.now(), email="notify@example.com", password_hash=None,
             profile={"first_name": "Lot"}, consents={},
         )  # fmt: skip
         await uow.commit()
@@ -145,7 +147,8 @@ async def test_without_google_there_is_no_save_link_and_nothing_else_breaks(
     async with db.unit_of_work() as uow:
         await install_programme(uow.session, load_programme(DEMO_PROGRAMME), clock.now())
         member = await create_member(
-            uow.session, now=clock.now(), email="down@example.com", password_hash=None,
+            uow.session,
+            signals=NO_SIGNALS, now=clock.now(), email="down@example.com", password_hash=None,
             profile={}, consents={},
         )  # fmt: skip
         await uow.commit()
