@@ -72,9 +72,14 @@ def test_every_caller_of_create_member_is_a_known_way_in_and_passes_its_signals(
     )
 
 
+# Copies of members that are already in: a programme plan replays history in a scratch
+# database holding a copy of the running one's members; no one signs up there.
+COPIES = {"loyalty/members/service.py", "loyalty/planning/replay.py"}
+
+
 def test_no_member_is_inserted_except_by_create_member() -> None:
     for path, tree in _sources():
-        if path == "loyalty/members/service.py":
+        if path in COPIES:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _callee(node) in ("Member", "insert"):
