@@ -34,6 +34,7 @@ AREAS = (
     "tiers",
     "rewards",
     "messaging",
+    "campaigns",
     "reports",
     "wallet",
 )

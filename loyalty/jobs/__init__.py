@@ -1,7 +1,7 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
 (`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
 who hold them (`offers`), rebuild segment memberships (`segments`), prune the outbox
-(`prune`) and expire unfinished survey responses (`surveys`).
+(`prune`) and expire unfinished survey responses (`surveys`) and move campaign journeys on (`campaigns`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -18,6 +18,7 @@ from datetime import datetime
 
 from loyalty.core.clock import Clock
 from loyalty.jobs.batch import BATCH
+from loyalty.jobs.campaigns import run_campaigns
 from loyalty.jobs.expire import expire_points
 from loyalty.jobs.offers import end_offers
 from loyalty.jobs.prune import OUTBOX_RETENTION, prune_outbox
@@ -39,6 +40,7 @@ __all__ = [
     "rebuild_segments",
     "recalculate_tiers",
     "release_pending",
+    "run_campaigns",
     "run_jobs",
     "run_scheduler",
     "warn_expiring",
@@ -55,6 +57,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "segments": rebuild_segments,
     "prune": prune_outbox,
     "surveys": expire_responses,
+    "campaigns": run_campaigns,
 }
 
 

@@ -22,6 +22,8 @@ class Member(Base):
     last_name: Mapped[str | None] = mapped_column(String(100))
     birth_date: Mapped[date | None] = mapped_column(Date)
     locale: Mapped[str | None] = mapped_column(String(35))
+    # IANA name; quiet hours and the contact budget's days count in it (else the programme's).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     preferred_channel: Mapped[str | None] = mapped_column(String(16))
     interests: Mapped[list[str]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16), default="active")
