@@ -139,16 +139,17 @@ def finish(enrolment: CampaignEnrolment, state: str, now: datetime) -> None:
 
 
 def _apply(enrolment: CampaignEnrolment, spec: CampaignSpec, key: str, outcome: Outcome) -> None:
-    """Move the journey on after a step."""
+    """Move the journey on after a step; a wait for an event stays on its own step."""
     step = spec.step(key)
     assert step is not None
-    target = outcome.next or default_next(spec, step)
     if outcome.wait_for is not None:
         enrolment.state = WAITING
         enrolment.waiting_for = outcome.wait_for
         enrolment.timeout_step = outcome.timeout_step
         enrolment.received = False
-    enrolment.step_key = target
+        enrolment.step_key = key
+    else:
+        enrolment.step_key = outcome.next or default_next(spec, step)
     if outcome.due is not None:
         enrolment.due_at = outcome.due
 
@@ -185,15 +186,24 @@ async def advance(
 
 
 async def resolve_wait(
-    s: AsyncSession, enrolment: CampaignEnrolment, received: bool, now: datetime
+    s: AsyncSession, campaign: Campaign, enrolment: CampaignEnrolment, received: bool, now: datetime
 ) -> None:
-    """A wait for an event ends: the event came (go on to the next step) or the time ran out
-    (go to the timeout's step); either is a receipt of its own."""
-    state = "received" if received else "timed_out"
-    outcome = Outcome(state=state, detail={"event": enrolment.waiting_for})
-    s.add(receipt(enrolment, enrolment.step_key or EXIT, "wait_for", outcome, now))
-    if not received:
-        enrolment.step_key = enrolment.timeout_step
+    """A wait for an event ends: the event came (on to the next step) or the time ran out (to
+    the timeout's step); either is a receipt of its own."""
+    spec = spec_of(campaign)
+    key = enrolment.step_key or EXIT
+    step = spec.step(key)
+    outcome = Outcome(
+        state="received" if received else "timed_out", detail={"event": enrolment.waiting_for}
+    )
+    s.add(receipt(enrolment, key, "wait_for", outcome, now))
+    if step is None:
+        target = EXIT
+    elif received or step.wait_for is None:
+        target = default_next(spec, step)
+    else:
+        target = step.wait_for.on_timeout or default_next(spec, step)
+    enrolment.step_key = target
     enrolment.state = ACTIVE
     enrolment.received = received
     enrolment.waiting_for = None

@@ -53,9 +53,9 @@ async def on_event(s: AsyncSession, recorded: Recorded[Event]) -> None:
     for enrolment in list(waiting):
         if enrolment.due_at is not None and enrolment.due_at < now:
             continue  # timed out before the event: the clock resolves it
-        await resolve_wait(s, enrolment, True, now)
         owner = by_id.get(enrolment.campaign_id)
         if owner is not None:
+            await resolve_wait(s, owner, enrolment, True, now)
             await advance(s, owner, enrolment, now)
 
 
@@ -97,7 +97,7 @@ async def run_due(db: Database, now: datetime, batch: int = BATCH) -> int:
             campaign = await s.get(Campaign, enrolment.campaign_id)
             assert campaign is not None
             if enrolment.state == WAITING:
-                await resolve_wait(s, enrolment, False, now)
+                await resolve_wait(s, campaign, enrolment, False, now)
             await advance(s, campaign, enrolment, now)
             await uow.commit()
             moved += 1

@@ -1,7 +1,8 @@
 """Scheduled work, one module per job: release pending points (`release`), expire lots
 (`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
 who hold them (`offers`), rebuild segment memberships (`segments`), prune the outbox
-(`prune`) and expire unfinished survey responses (`surveys`) and move campaign journeys on (`campaigns`).
+(`prune`), expire unfinished survey responses (`surveys`) and move campaign journeys on
+(`campaigns`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes

@@ -66,3 +66,8 @@ async def grant_offer(
     )
     emit(s, activated, now)
     return None
+
+
+async def offer_keys(s: AsyncSession) -> set[str]:
+    """The keys of every offer not archived (what a campaign's `grant_offer` may name)."""
+    return set(await s.scalars(select(Offer.key).where(Offer.state != "archived")))

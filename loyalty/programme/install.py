@@ -19,8 +19,8 @@ from loyalty.surveys.catalogue import sync_surveys
 async def install_programme(
     s: AsyncSession, file: ProgrammeFile, now: datetime
 ) -> tuple[Programme, bool]:
-    """Apply the file and bring the rewards, segments, offers, surveys and campaigns in step with it, in one
-    transaction."""
+    """Apply the file and bring the rewards, segments, offers, surveys and campaigns in step
+    with it, in one transaction."""
     row, created = await apply_programme(s, file, now)
     await sync_rewards(s, file.rewards, now)
     await sync_segments(s, file.segments, now)
