@@ -14,6 +14,8 @@ from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from api.campaigns.mutations import CampaignMutations
+from api.campaigns.queries import CampaignQueries
 from api.core.context import Context
 from api.core.errors import ApiErrorCode, bad_input, should_mask
 from api.core.limits import introspection_rules, limit_rules
@@ -38,7 +40,14 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
-class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries, SegmentQueries):
+class Query(
+    MemberQueries,
+    PointsQueries,
+    RewardQueries,
+    NotificationQueries,
+    SegmentQueries,
+    CampaignQueries,
+):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
@@ -63,6 +72,7 @@ class Mutation(
     SurveyMutations,
     SurveyAdminMutations,
     NotificationMutations,
+    CampaignMutations,
 ):
     pass
 

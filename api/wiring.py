@@ -28,6 +28,9 @@ from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
 from loyalty.auth.service import AuthService, SignInLimits
 from loyalty.auth.tokens import AccessTokens
+from loyalty.campaigns.admin import CampaignAdmin
+from loyalty.campaigns.read import CampaignReads
+from loyalty.campaigns.service import CampaignsService
 from loyalty.core.clock import Clock
 from loyalty.core.reactions import ReactionRunner, Reactions
 from loyalty.members.read import MemberReads
@@ -151,6 +154,7 @@ def build_reads(db: Database, clock: Clock, rewards: RewardsService) -> Reads:
         messaging=MessagingReads(db),
         reports=ReportReads(db, clock),
         segments=SegmentReads(db, clock),
+        campaigns=CampaignReads(db, clock),
     )
 
 
@@ -171,6 +175,8 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         survey_admin=SurveyAdmin(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
+        campaigns=CampaignsService(db, clock),
+        campaign_admin=CampaignAdmin(db, clock),
         reads=build_reads(db, clock, rewards),
         db=db,
         bus=make_bus(settings.redis_url, settings.redis_prefix),

@@ -6,6 +6,7 @@ loader only batches, it must not serve yesterday's balance."""
 
 from __future__ import annotations
 
+from api.campaigns.loaders import CampaignLoaders
 from api.core.services import Reads
 from api.members.loaders import MemberLoaders
 from api.notifications.loaders import NotificationLoaders
@@ -21,3 +22,4 @@ class Loaders:
         self.rewards = RewardLoaders(reads.rewards, cache=cache)
         self.notifications = NotificationLoaders(reads.messaging, cache=cache)
         self.segments = SegmentLoaders(reads.segments, cache=cache)
+        self.campaigns = CampaignLoaders(reads.campaigns, cache=cache)

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from api.core.identity import ExternalTokenVerifier
     from api.settings import Settings
     from loyalty.auth.service import AuthService
+    from loyalty.campaigns.admin import CampaignAdmin
+    from loyalty.campaigns.read import CampaignReads
+    from loyalty.campaigns.service import CampaignsService
     from loyalty.core.clock import Clock
     from loyalty.members.read import MemberReads
     from loyalty.members.service import ProfileService
@@ -47,6 +50,7 @@ class Reads:
     messaging: MessagingReads
     reports: ReportReads
     segments: SegmentReads
+    campaigns: CampaignReads
 
 
 @dataclass
@@ -65,6 +69,8 @@ class Services:
     survey_admin: SurveyAdmin
     devices: DeviceService
     inbox: InboxService
+    campaigns: CampaignsService
+    campaign_admin: CampaignAdmin
     reads: Reads
     # For the live feed's replay only (until `notifications.feed` serves it); resolvers read
     # through `reads` and change things through the services.

@@ -40,6 +40,8 @@ SERVED: dict[str, set[str]] = {
     # Exercised by tests/api/test_surveys_api.py.
     "member-app/surveys.graphql": {"Surveys", "StartSurvey", "AnswerSurvey"},
     "admin/surveys-referrals.graphql": {"SurveyResults"},
+    # Exercised by tests/api/test_campaigns_api.py.
+    "admin/campaigns.graphql": {"Campaigns", "CampaignDryRun", "CampaignReport", "MemberJourneys"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

@@ -201,6 +201,10 @@ SURVEYS |= {
     ("admin/surveys-referrals.graphql", "SurveyResults"),
     ("member-app/home.graphql", "Home"),
 }
+CAMPAIGNS = {
+    ("admin/campaigns.graphql", n)
+    for n in ("Campaigns", "CampaignDryRun", "CampaignReport", "MemberJourneys")
+}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
@@ -213,6 +217,7 @@ def test_the_journeys_exercise_every_served_operation() -> None:
         | WALLET
         | OFFERS
         | ADMIN_OFFERS
+        | CAMPAIGNS
         | SEGMENTS
         | SURVEYS
     )
