@@ -14,6 +14,8 @@ from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from api.campaigns.mutations import CampaignMutations
+from api.campaigns.queries import CampaignQueries
 from api.core.context import Context
 from api.core.errors import ApiErrorCode, bad_input, should_mask
 from api.core.limits import introspection_rules, limit_rules
@@ -50,6 +52,7 @@ class Query(
     SegmentQueries,
     PrivacyQueries,
     ReferralQueries,
+    CampaignQueries,
 ):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
@@ -77,6 +80,7 @@ class Mutation(
     NotificationMutations,
     PrivacyMutations,
     ReferralMutations,
+    CampaignMutations,
 ):
     pass
 

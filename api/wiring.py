@@ -31,6 +31,9 @@ from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
 from loyalty.auth.service import AuthService, SignInLimits
 from loyalty.auth.tokens import AccessTokens
+from loyalty.campaigns.admin import CampaignAdmin
+from loyalty.campaigns.read import CampaignReads
+from loyalty.campaigns.service import CampaignsService
 from loyalty.core.clock import Clock
 from loyalty.core.personal import Keyring, install_keyring
 from loyalty.core.reactions import ReactionRunner, Reactions
@@ -162,6 +165,7 @@ def build_reads(db: Database, clock: Clock, rewards: RewardsService) -> Reads:
         reports=ReportReads(db, clock),
         segments=SegmentReads(db, clock),
         referrals=ReferralReads(db),
+        campaigns=CampaignReads(db, clock),
     )
 
 
@@ -183,6 +187,8 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         referrals=ReferralService(db, clock),
         devices=DeviceService(db, clock),
         inbox=InboxService(db, clock),
+        campaigns=CampaignsService(db, clock),
+        campaign_admin=CampaignAdmin(db, clock),
         reads=build_reads(db, clock, rewards),
         db=db,
         bus=make_bus(settings.redis_url, settings.redis_prefix),

@@ -37,6 +37,7 @@ AREAS = (
     "tiers",
     "rewards",
     "messaging",
+    "campaigns",
     "reports",
     "wallet",
     "privacy",

@@ -5,7 +5,10 @@
   only: a push needs the member's `push` consent.
 - Marketing events are everything else that reaches a member unasked: `PointsExpiring`
   ("use them or lose them" is a nudge), `TierChanged` (a celebration or a downgrade notice),
-  and anything campaign-like added later. A marketing push needs the `push` consent, waits
+  and campaigns' messages (`CampaignMessage`, unless the campaign marks it transactional).
+  A campaign's message has passed the one contact budget when the campaign sent it
+  (`loyalty.messaging.budget`, under the member's contact lock); its push counts as that
+  same contact here, so it is not counted twice. A marketing push needs the `push` consent, waits
   for the end of quiet hours, and is dropped ("contact_pressure") once the member has had
   the cap of marketing contacts in the window (pushes and surveys asked count alike).
 - The in-app inbox keeps `PointsExpiring` and `TierChanged` messages when the member gave
@@ -27,7 +30,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.core.events import BalanceChanged, Event, PointsExpiring, RewardRedeemed, TierChanged
+from loyalty.core.events import (
+    BalanceChanged,
+    CampaignMessage,
+    Event,
+    PointsExpiring,
+    RewardRedeemed,
+    TierChanged,
+)
 from loyalty.members.models import MemberConsent
 from loyalty.messaging.contacts import Contact, contacts_since
 from notifications.config import QuietHours
@@ -47,10 +57,15 @@ INBOX_CONSENT = "in_app"
 
 
 def kind_of(event: Event) -> Kind:
+    if isinstance(event, CampaignMessage):
+        return "transactional" if event.transactional else "marketing"
     return "transactional" if type(event) in TRANSACTIONAL else "marketing"
 
 
 def wants_push(event: Event) -> bool:
+    if isinstance(event, CampaignMessage):
+        # The campaign's budget said yes already; the worker checks consent again at sending.
+        return event.channel == "push"
     if type(event) not in PUSHED:
         return False
     if isinstance(event, BalanceChanged):
@@ -59,6 +74,8 @@ def wants_push(event: Event) -> bool:
 
 
 def wants_inbox(event: Event) -> bool:
+    if isinstance(event, CampaignMessage):
+        return event.channel == "inbox"
     return type(event) in IN_INBOX
 
 

@@ -6,6 +6,7 @@ loader only batches, it must not serve yesterday's balance."""
 
 from __future__ import annotations
 
+from api.campaigns.loaders import CampaignLoaders
 from api.core.services import Reads
 from api.members.loaders import MemberLoaders
 from api.notifications.loaders import NotificationLoaders
@@ -23,3 +24,4 @@ class Loaders:
         self.notifications = NotificationLoaders(reads.messaging, cache=cache)
         self.segments = SegmentLoaders(reads.segments, cache=cache)
         self.referrals = ReferralLoaders(reads.referrals, cache=cache)
+        self.campaigns = CampaignLoaders(reads.campaigns, cache=cache)

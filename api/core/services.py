@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from api.core.identity import ExternalTokenVerifier
     from api.settings import Settings
     from loyalty.auth.service import AuthService
+    from loyalty.campaigns.admin import CampaignAdmin
+    from loyalty.campaigns.read import CampaignReads
+    from loyalty.campaigns.service import CampaignsService
     from loyalty.core.clock import Clock
     from loyalty.members.read import MemberReads
     from loyalty.members.service import ProfileService
@@ -51,6 +54,7 @@ class Reads:
     reports: ReportReads
     segments: SegmentReads
     referrals: ReferralReads
+    campaigns: CampaignReads
 
 
 @dataclass
@@ -70,6 +74,8 @@ class Services:
     referrals: ReferralService
     devices: DeviceService
     inbox: InboxService
+    campaigns: CampaignsService
+    campaign_admin: CampaignAdmin
     reads: Reads
     # For the live feed's replay only (until `notifications.feed` serves it); resolvers read
     # through `reads` and change things through the services.

@@ -18,6 +18,7 @@ from api.core.permissions import may_see_member
 from loyalty.core.identifiers import format_member_number
 
 if TYPE_CHECKING:
+    from api.campaigns.types import CampaignEnrolment
     from api.notifications.types import InboxConnection
     from api.offers.inputs import OfferContextInput
     from api.offers.types import Offer
@@ -175,6 +176,14 @@ class Member(relay.Node):
         from api.surveys.queries import member_surveys
 
         return await member_surveys(info, self.id)
+
+    @strawberry.field(description="The member's journeys through campaigns, step by step (admin).")
+    async def campaign_enrolments(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[CampaignEnrolment, strawberry.lazy("api.campaigns.types")]]:
+        from api.campaigns.types import enrolments_of
+
+        return await enrolments_of(info, self.id)
 
     @strawberry.field(description="The survey to ask the member now (one they started first).")
     async def pending_survey(

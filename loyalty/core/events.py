@@ -22,6 +22,9 @@ from loyalty.core.event_base import Recorded as Recorded
 from loyalty.core.event_base import UnknownEvent as UnknownEvent
 from loyalty.core.event_base import wire as wire
 from loyalty.core.event_codec import fields_of as fields_of  # where it was first
+from loyalty.core.events_campaigns import CampaignEntered as CampaignEntered
+from loyalty.core.events_campaigns import CampaignMessage as CampaignMessage
+from loyalty.core.events_campaigns import DeliveryLate as DeliveryLate
 from loyalty.core.events_engagement import OfferActivated as OfferActivated
 from loyalty.core.events_engagement import OfferChanged as OfferChanged
 from loyalty.core.events_engagement import OfferExpired as OfferExpired
@@ -88,6 +91,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ReferralRewarded,
     ReferralHeld,
     ReferralRejected,
+    DeliveryLate,
+    CampaignEntered,
+    CampaignMessage,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 

@@ -2,8 +2,8 @@
 (`expire`), warn before expiry (`warn`), recalculate tiers (`tiers`), end offers for those
 who hold them (`offers`), rebuild segment memberships (`segments`), prune the outbox
 (`prune`), expire unfinished survey responses (`surveys`), erase members whose grace
-period is over (`erasures`) and give the rewards of referrals whose return window has passed
-(`referrals`).
+period is over (`erasures`), give the rewards of referrals whose return window has passed
+(`referrals`) and move campaign journeys on (`campaigns`).
 
 Each job is idempotent (running it twice at the same instant changes nothing more), works in
 small per-member transactions, and uses instants computed in programme time, so DST changes
@@ -21,6 +21,7 @@ from datetime import datetime
 
 from loyalty.core.clock import Clock
 from loyalty.jobs.batch import BATCH
+from loyalty.jobs.campaigns import run_campaigns
 from loyalty.jobs.erasures import erase_members
 from loyalty.jobs.expire import expire_points
 from loyalty.jobs.offers import end_offers
@@ -47,6 +48,7 @@ __all__ = [
     "rebuild_segments",
     "recalculate_tiers",
     "release_pending",
+    "run_campaigns",
     "run_jobs",
     "run_scheduler",
     "warn_expiring",
@@ -65,6 +67,7 @@ JOBS: dict[str, Callable[[Database, datetime], Awaitable[int]]] = {
     "surveys": expire_responses,
     "erasures": erase_members,
     "referrals": grant_referral_rewards,
+    "campaigns": run_campaigns,
 }
 
 

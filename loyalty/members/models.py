@@ -52,6 +52,8 @@ class Member(Base):
     data_key_id: Mapped[str | None] = mapped_column(String(32))
     data_key: Mapped[bytes | None] = mapped_column(LargeBinary(64))
     locale: Mapped[str | None] = mapped_column(String(35))
+    # IANA name; quiet hours and the contact budget's days count in it (else the programme's).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     preferred_channel: Mapped[str | None] = mapped_column(String(16))
     interests: Mapped[list[str]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -202,6 +202,12 @@ async def members_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Memb
     return list(await session.scalars(select(Member).where(Member.id.in_(ids))))
 
 
+async def active_member_ids(session: AsyncSession, limit: int) -> list[int]:
+    """The ids of up to `limit` active members, oldest first (a campaign's dry run)."""
+    query = select(Member.id).where(Member.status == "active").order_by(Member.id).limit(limit)
+    return list(await session.scalars(query))
+
+
 class ProfileService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db

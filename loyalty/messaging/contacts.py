@@ -3,8 +3,14 @@ had in a window, whichever area made it. The notification worker checks it befor
 marketing push; the surveys area before it asks a survey.
 
 A contact is `("push", event id)` for a marketing push that reached the member (one event
-pushed to two phones is one contact) or `("survey", response id)` for a survey the member
-was asked (a response started).
+pushed to two phones is one contact), `("survey", response id)` for a survey the member
+was asked (a response started), or a marketing message a campaign sent (`contact_log`,
+counted as the push of its event when it has one, so that its push is not counted twice).
+
+Senders that decide at once (campaigns) take the member's contact lock (`lock_contacts`),
+count, and log what they sent or why not (`log_contact`) in one transaction: two workers
+cannot both take the last place in a member's budget. The day and week are the member's own
+(their time zone, else the programme's).
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.messaging.models import NotificationDelivery
+from loyalty.messaging.models import ContactLog, NotificationDelivery
 from loyalty.surveys.models import SurveyResponse
 
 Contact = tuple[str, int]
-PUSH, SURVEY = "push", "survey"
+PUSH, SURVEY, MESSAGE = "push", "survey", "message"
 
 
 @dataclass(frozen=True)
@@ -63,4 +69,15 @@ async def contacts_since(
     )
     for member_id, response_id in surveys:
         found[member_id].add((SURVEY, response_id))
+    logged = await s.execute(
+        select(ContactLog.member_id, ContactLog.id, ContactLog.event_id).where(
+            ContactLog.member_id.in_(member_ids),
+            ContactLog.at >= since,
+            ContactLog.sent.is_(True),
+            ContactLog.transactional.is_(False),
+        )
+    )
+    for member_id, log_id, carried_by in logged:
+        contact = push_contact(carried_by) if carried_by is not None else (MESSAGE, log_id)
+        found[member_id].add(contact)
     return found

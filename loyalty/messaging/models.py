@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.storage.base import Base
@@ -87,3 +87,24 @@ class InboxMessage(Base):
         UniqueConstraint("member_id", "event_id"),
         Index("ix_inbox_messages_member_recent", "member_id", "id"),
     )
+
+
+class ContactLog(Base):
+    """Every message a sender meant for a member: sent (a contact that counts against the
+    budget, unless transactional) or not sent, with the reason (no_consent, quiet_hours,
+    daily_cap, weekly_cap, held_out, ...)."""
+
+    __tablename__ = "contact_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    sender: Mapped[str] = mapped_column(String(100))  # e.g. "campaign:excuse-plus"
+    channel: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(120))
+    sent: Mapped[bool] = mapped_column(Boolean)
+    transactional: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    # The outbox event that carries a sent message.
+    event_id: Mapped[int | None] = mapped_column(BigId)
+
+    __table_args__ = (Index("ix_contact_log_member_at", "member_id", "at"),)

@@ -67,6 +67,7 @@ def decide(offer: Offer, facts: MemberFacts, where: Situation) -> Verdict:
     reason = (
         _offer_state(offer, where.now)
         or _member(spec, facts, where.now, where.zone)
+        or _granted(offer, spec, facts)
         or (None if in_context(spec.context, where) else OffersError.NOT_IN_CONTEXT)
         or _limits(offer, spec, facts)
     )
@@ -82,6 +83,13 @@ def _offer_state(offer: Offer, now: datetime) -> OffersError | None:
         return OffersError.OFFER_NOT_STARTED
     if offer.valid_until is not None and now >= offer.valid_until:
         return OffersError.OFFER_EXPIRED
+    return None
+
+
+def _granted(offer: Offer, spec: OfferSpec, facts: MemberFacts) -> OffersError | None:
+    """A campaign's offer is for the members it was granted to only."""
+    if spec.eligibility.granted_only and offer.id not in facts.activations:
+        return OffersError.NOT_ELIGIBLE
     return None
 
 

@@ -131,3 +131,22 @@ async def _take(
     taken, _ = await ledger.debit(s, account, "adjust", points, now=now, meta=meta)
     assert taken is not None
     return taken
+
+
+async def award_in(
+    s: AsyncSession, member_id: int, points: int, reason: str, key: str, actor: str, now: datetime
+) -> LedgerEntry:
+    """Give points in the caller's transaction (a campaign's step), once per `key`: a second
+    call with the same key returns the first entry and gives nothing."""
+    key = f"award:{key}"[:120]
+    account = await ledger.lock_account(s, member_id, now)
+    existing = await s.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+    if existing is not None:
+        return existing
+    file = await current_file(s)
+    meta = ledger.EntryMeta(
+        reason[:200], source_type="campaign", actor=actor, reason=reason[:500], idempotency_key=key
+    )
+    entry = await _add(s, account, points, meta, file, now)
+    await balance_event(s, member_id, [entry], now)
+    return entry

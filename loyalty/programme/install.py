@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.campaigns.catalogue import sync_campaigns
 from loyalty.offers.catalogue import sync_offers
 from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile
@@ -24,12 +25,14 @@ async def install_programme(
     applied_by: str | None = None,
     note: str | None = None,
 ) -> tuple[Programme, bool]:
-    """Apply the file and bring the rewards, segments, offers and surveys in step with it, in one
-    transaction; the file is kept as the programme's next version, with who applied it."""
+    """Apply the file and bring the rewards, segments, offers, surveys and campaigns in step
+    with it, in one transaction; the file is kept as the programme's next version, with who
+    applied it."""
     row, created = await apply_programme(s, file, now)
     await record_version(s, file, now, applied_by, note)
     await sync_rewards(s, file.rewards, now)
     await sync_segments(s, file.segments, now)
     await sync_offers(s, file.offers, now)
     await sync_surveys(s, file.surveys.definitions, now)
+    await sync_campaigns(s, file.campaigns, now)
     return row, created

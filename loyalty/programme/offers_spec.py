@@ -68,6 +68,8 @@ class Eligibility(SpecModel):
     min_days_since_joining: int | None = Field(None, ge=0, le=36500)
     max_days_since_joining: int | None = Field(None, ge=0, le=36500)
     segments: list[Key] = []  # a member of any of these segments (`segments:` of the file)
+    # Only for members a campaign granted it to (`grant_offer`); nobody can clip it.
+    granted_only: bool = False
 
     @model_validator(mode="after")
     def _days_in_order(self) -> Eligibility:

@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from loyalty.programme.campaigns_checks import Known, campaign_problems
+from loyalty.programme.campaigns_spec import CampaignsSection
 from loyalty.programme.groups_spec import (
     OfferGroupSpec,
     declared_categories,
@@ -309,6 +311,7 @@ class ProgrammeFile(SpecModel):
     surveys: SurveysSection = SurveysSection()
     wallet: WalletSpec = WalletSpec()
     referrals: ReferralsSpec | None = None
+    campaigns: CampaignsSection = CampaignsSection()
 
     @model_validator(mode="after")
     def _references(self) -> ProgrammeFile:
@@ -337,6 +340,8 @@ class ProgrammeFile(SpecModel):
         problems += survey_problems(self.surveys)
         problems += survey_segment_problems(self.surveys, {s.key for s in self.segments})
         problems += referral_problems(self.referrals, {o.key for o in self.offers})
+        segments, offers = {s.key for s in self.segments}, {o.key for o in self.offers}
+        problems += campaign_problems(self.campaigns, Known(segments, offers, known, set()))
         if problems:
             # Each at the offer's own line, not at the top of the file.
             raise ValidationError.from_exception_data(

@@ -199,3 +199,14 @@ def members_of(segment_id: int) -> Select[int]:
         .join(Segment, Segment.id == SegmentMembership.segment_id)
         .where(SegmentMembership.segment_id == segment_id, Segment.active)
     )
+
+
+async def member_ids_in(s: AsyncSession, segment_key: str) -> list[int]:
+    """The ids of the members in an active segment now (a campaign's scheduled entry)."""
+    rows = await s.scalars(
+        select(SegmentMembership.member_id)
+        .join(Segment, Segment.id == SegmentMembership.segment_id)
+        .where(Segment.key == segment_key, Segment.active)
+        .order_by(SegmentMembership.member_id)
+    )
+    return list(rows)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from loyalty.core.events import (
     BalanceChanged,
+    CampaignMessage,
     Event,
     PointsExpiring,
     Recorded,
@@ -153,6 +154,8 @@ def text_for(recorded: Recorded[Event], facts: EventFacts) -> Text | None:
             return _expiring_text(event, facts)
         case TierChanged() as event:
             return _tier_text(event, facts)
+        case CampaignMessage() as event:
+            return Text(event.title, event.body, f"campaign:{event.campaign_key}")
         case _:
             return None
 

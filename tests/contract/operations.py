@@ -47,6 +47,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/surveys.graphql": {"Surveys", "StartSurvey", "AnswerSurvey"},
     # Referrals: exercised by tests/api/test_referrals_api.py.
     "admin/surveys-referrals.graphql": {"SurveyResults", "HeldReferrals", "ReviewReferral"},
+    # Exercised by tests/api/test_campaigns_api.py.
+    "admin/campaigns.graphql": {"Campaigns", "CampaignDryRun", "CampaignReport", "MemberJourneys"},
     "pos/pos.graphql": {
         "LookupMember",
         "RecordPurchase",

@@ -205,6 +205,10 @@ SURVEYS |= {
 REFERRALS = {("member-app/referral-wallet-inbox.graphql", "Referral")} | {
     ("admin/surveys-referrals.graphql", n) for n in ("HeldReferrals", "ReviewReferral")
 }
+CAMPAIGNS = {
+    ("admin/campaigns.graphql", n)
+    for n in ("Campaigns", "CampaignDryRun", "CampaignReport", "MemberJourneys")
+}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
@@ -217,6 +221,7 @@ def test_the_journeys_exercise_every_served_operation() -> None:
         | WALLET
         | OFFERS
         | ADMIN_OFFERS
+        | CAMPAIGNS
         | SEGMENTS
         | SURVEYS
         | REFERRALS
