@@ -24,8 +24,8 @@ async def _profile(session: AsyncSession, member_id: int) -> Any:
         return None
     fields = (
         "id", "member_number", "card_barcode", *PERSONAL_FIELDS, "locale",
-        "preferred_channel", "interests", "status", "external_subject", "joined_at",
-        "updated_at",
+        "preferred_channel", "interests", "time_zone", "status", "external_subject",
+        "joined_at", "updated_at",
     )  # fmt: skip
     profile = {name: plain(getattr(member, name)) for name in fields}
     profile["has_password"] = member.password_hash is not None
@@ -40,6 +40,7 @@ async def _erase_profile(session: AsyncSession, member_id: int, now: datetime) -
     member.locale = None
     member.preferred_channel = None
     member.interests = []
+    member.time_zone = None
     member.password_hash = None
     member.external_subject = None
     member.member_number = await _unused_number(session)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.personal_data import Holding, PersonalDataRegistry, delete_rows, rows_of
-from loyalty.messaging.models import Device, InboxMessage, NotificationDelivery
+from loyalty.messaging.models import ContactLog, Device, InboxMessage, NotificationDelivery
 
 
 async def _deliveries(session: AsyncSession, member_id: int) -> Any:
@@ -46,6 +46,16 @@ def register(registry: PersonalDataRegistry) -> None:
             ("deliveries",),
             _deliveries,
             delete_rows(NotificationDelivery),
+            erasure="deleted",
+        )
+    )
+    registry.add(
+        Holding(
+            "messaging",
+            "contactLog",
+            ("contact_log",),
+            rows_of(ContactLog),
+            delete_rows(ContactLog),
             erasure="deleted",
         )
     )

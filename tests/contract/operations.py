@@ -16,6 +16,9 @@ from tests.conftest import CONTRACT_DIR
 # File (relative to the contract directory) -> operations the server answers today. Each later
 # capability adds its operations here; an operation listed here must validate and be exercised.
 SERVED: dict[str, set[str]] = {
+    # Exercised by tests/api/test_privacy_api.py.
+    "member-app/privacy.graphql": {"RequestDataExport", "DeleteAccount", "CancelAccountDeletion"},
+    "admin/privacy-audit.graphql": {"ExportMemberData", "EraseMember"},
     "member-app/auth.graphql": {"SignUp", "SignIn", "RefreshSession", "SignOut"},
     "member-app/profile.graphql": {"Profile", "UpdateProfile", "SetConsent"},
     "member-app/points.graphql": {"Transactions", "Rewards", "RedeemReward"},

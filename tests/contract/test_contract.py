@@ -205,6 +205,11 @@ SURVEYS |= {
 REFERRALS = {("member-app/referral-wallet-inbox.graphql", "Referral")} | {
     ("admin/surveys-referrals.graphql", n) for n in ("HeldReferrals", "ReviewReferral")
 }
+# Run as written by tests/api/test_privacy_api.py.
+PRIVACY = {
+    ("member-app/privacy.graphql", n)
+    for n in ("RequestDataExport", "DeleteAccount", "CancelAccountDeletion")
+} | {("admin/privacy-audit.graphql", n) for n in ("ExportMemberData", "EraseMember")}
 CAMPAIGNS = {
     ("admin/campaigns.graphql", n)
     for n in ("Campaigns", "CampaignDryRun", "CampaignReport", "MemberJourneys")
@@ -225,6 +230,7 @@ def test_the_journeys_exercise_every_served_operation() -> None:
         | SEGMENTS
         | SURVEYS
         | REFERRALS
+        | PRIVACY
     )
 
 
