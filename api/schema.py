@@ -32,13 +32,16 @@ from api.segments.queries import SegmentQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
 from api.surveys.mutations import SurveyAdminMutations, SurveyMutations
+from api.wallet.queries import WalletQueries
 
 log = logging.getLogger("trouw.api")
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
-class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries, SegmentQueries):
+class Query(
+    MemberQueries, PointsQueries, RewardQueries, NotificationQueries, SegmentQueries, WalletQueries
+):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is

@@ -22,6 +22,7 @@ from wallet.credentials import (
 )
 from wallet.devcerts import dev_cert_files, write_dev_certs
 from wallet.google.auth import AccessTokens
+from wallet.google.callbacks import CallbackKeys
 from wallet.google.client import GoogleWalletClient
 from wallet.google.service import GoogleWallet
 from wallet.links import DownloadLinks
@@ -95,8 +96,9 @@ def google_wallet(s: Settings, db: Database, clock: Clock) -> GoogleWallet | Non
     account = load_google_account(s.wallet_google_service_account_file)
     client = GoogleWalletClient(AccessTokens(account), s.wallet_google_base_url)
     passes, views = WalletService(db, clock), PassViews(db, clock)
+    keys = CallbackKeys(s.wallet_google_callback_keys_url)
     return GoogleWallet(
-        account, client, s.wallet_google_issuer_id, s.wallet_public_url, passes, views, clock
+        account, client, s.wallet_google_issuer_id, s.wallet_public_url, passes, views, clock, keys
     )
 
 

@@ -45,6 +45,8 @@ from loyalty.core.events_members import ConsentChanged as ConsentChanged
 from loyalty.core.events_members import MemberSignedUp as MemberSignedUp
 from loyalty.core.events_members import ProfileCompleted as ProfileCompleted
 from loyalty.core.events_members import ProfileUpdated as ProfileUpdated
+from loyalty.core.events_wallet import WalletPassAdded as WalletPassAdded
+from loyalty.core.events_wallet import WalletPassRemoved as WalletPassRemoved
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
@@ -70,6 +72,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SurveyCompleted,
     SurveyDetractor,
     SurveyPromoter,
+    WalletPassAdded,
+    WalletPassRemoved,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 

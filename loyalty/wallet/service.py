@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
+from loyalty.core.events import WalletPassAdded, WalletPassRemoved
+from loyalty.core.outbox import emit
 from loyalty.storage.database import Database, insert_for
 from loyalty.wallet.models import WalletPass, WalletRegistration
 
@@ -39,6 +41,16 @@ class PassState:
     modified_at: datetime
     google_synced_tag: int | None = None
     google_notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Installs:
+    """Where members' passes are now: Apple passes with at least one device registered for
+    their updates, those devices, and cards saved to Google Wallet."""
+
+    apple_passes: int
+    apple_devices: int
+    google_passes: int
 
 
 @dataclass(frozen=True)
@@ -142,7 +154,7 @@ class WalletService:
                 existing.push_token, existing.updated_at = push_token, now
                 await uow.commit()
                 return "updated"
-            await s.execute(
+            added = await s.execute(
                 insert_for(s)(WalletRegistration)
                 .values(
                     device_library_id=device,
@@ -153,6 +165,11 @@ class WalletService:
                 )
                 .on_conflict_do_nothing()
             )
+            if added.rowcount:  # type: ignore[attr-defined]
+                event = WalletPassAdded(
+                    member_id=found.member_id, wallet="apple", serial_number=serial
+                )
+                emit(s, event, now)
             await uow.commit()
         return "created"
 
@@ -162,12 +179,18 @@ class WalletService:
         if found is None:
             return False
         async with self.db.unit_of_work() as uow:
-            await uow.session.execute(
+            gone = await uow.session.execute(
                 delete(WalletRegistration).where(
                     WalletRegistration.device_library_id == device,
                     WalletRegistration.pass_id == found.id,
                 )
             )
+            if gone.rowcount:  # type: ignore[attr-defined]
+                event = WalletPassRemoved(
+                    member_id=found.member_id, wallet="apple", serial_number=serial,
+                    reason="removed",
+                )  # fmt: skip
+                emit(uow.session, event, self.clock.now())
             await uow.commit()
         return True
 
@@ -236,10 +259,31 @@ class WalletService:
         """APNs says these tokens are gone: their registrations go."""
         if not push_tokens:
             return
+        now = self.clock.now()
         async with self.db.unit_of_work() as uow:
-            await uow.session.execute(
-                delete(WalletRegistration).where(WalletRegistration.push_token.in_(push_tokens))
-            )
+            s = uow.session
+            gone = (
+                await s.execute(
+                    delete(WalletRegistration)
+                    .where(WalletRegistration.push_token.in_(push_tokens))
+                    .returning(WalletRegistration.pass_id)
+                )
+            ).all()
+            owners = {
+                row.id: row
+                for row in await s.execute(
+                    select(WalletPass.id, WalletPass.member_id, WalletPass.serial_number).where(
+                        WalletPass.id.in_({g.pass_id for g in gone})
+                    )
+                )
+            }
+            for g in gone:
+                owner = owners[g.pass_id]
+                event = WalletPassRemoved(
+                    member_id=owner.member_id, wallet="apple",
+                    serial_number=owner.serial_number, reason="device_gone",
+                )  # fmt: skip
+                emit(s, event, now)
             await uow.commit()
 
     # -- Google Wallet -------------------------------------------------------------------
@@ -272,3 +316,45 @@ class WalletService:
                 .limit(limit)
             )
             return [_state(r) for r in rows]
+
+    async def google_saved(self, serial: str, saved: bool) -> bool:
+        """Google says the member saved (or deleted) their card; False when no pass has that
+        serial number. Only a change is recorded (`wallet.pass_added` or `_removed`), so a
+        callback Google delivers twice counts once."""
+        now = self.clock.now()
+        async with self.db.unit_of_work() as uow:
+            row = await uow.session.scalar(
+                select(WalletPass).where(WalletPass.serial_number == serial).with_for_update()
+            )
+            if row is None:
+                return False
+            if (row.google_saved_at is not None) != saved:
+                row.google_saved_at = now if saved else None
+                event: WalletPassAdded | WalletPassRemoved = (
+                    WalletPassAdded(member_id=row.member_id, wallet="google", serial_number=serial)
+                    if saved
+                    else WalletPassRemoved(
+                        member_id=row.member_id, wallet="google", serial_number=serial,
+                        reason="removed",
+                    )
+                )  # fmt: skip
+                emit(uow.session, event, now)
+            await uow.commit()
+        return True
+
+    async def installs(self) -> Installs:
+        """How many passes are in Apple Wallet and in Google Wallet now (one read)."""
+        async with self.db.unit_of_work(write=False) as uow:
+            s = uow.session
+            apple = (
+                await s.execute(
+                    select(
+                        func.count(func.distinct(WalletRegistration.pass_id)),
+                        func.count(WalletRegistration.id),
+                    )
+                )
+            ).one()
+            google = await s.scalar(
+                select(func.count()).where(WalletPass.google_saved_at.is_not(None))
+            )
+        return Installs(apple[0], apple[1], google or 0)

@@ -1,5 +1,5 @@
-"""The PassKit web service (`{webServiceURL}/v1/...`), as Apple Wallet calls it, and the
-signed download link.
+"""The PassKit web service (`{webServiceURL}/v1/...`), as Apple Wallet calls it, the signed
+download link, and the endpoint of Google Wallet's save and delete callbacks.
 
 - `POST /v1/devices/{device}/registrations/{passType}/{serial}`: body `{"pushToken"}`;
   201 registered, 200 already registered, 401 wrong or missing `ApplePass` token.
@@ -28,6 +28,8 @@ from starlette.routing import Route
 from loyalty.wallet.service import MAX_DEVICE_ID, MAX_PUSH_TOKEN, PassState
 from wallet.apple.images import pass_images
 from wallet.apple.pkpass import CONTENT_TYPE
+from wallet.google.callbacks import CallbackRejected
+from wallet.google.service import CALLBACK_PATH
 from wallet.service import Wallet
 
 log = logging.getLogger("trouw.wallet")
@@ -177,6 +179,22 @@ async def image(request: Request) -> Response:
     return Response(found, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
 
+async def google_callback(request: Request) -> Response:
+    """Google Wallet's signed save and delete callbacks (`wallet.google.callbacks`): 200 when
+    recorded; 401 with the reason when the signature is missing or wrong (nothing changes);
+    404 when Google Wallet is not configured."""
+    wallet = _wallet(request)
+    google = wallet.google if wallet is not None else None
+    if google is None:
+        return _status(404)
+    try:
+        await google.callback(await request.body())
+    except CallbackRejected as exc:
+        log.warning("Google Wallet callback refused: %s", exc)
+        return Response(f"callback refused: {exc}\n", status_code=401, media_type="text/plain")
+    return _status(200)
+
+
 REGISTRATION = "/wallet/v1/devices/{device}/registrations/{pass_type}"
 ROUTES = [
     Route(REGISTRATION + "/{serial}", register, methods=["POST"]),
@@ -186,4 +204,5 @@ ROUTES = [
     Route("/wallet/v1/log", device_log, methods=["POST"]),
     Route("/wallet/passes/{serial}.pkpass", download, methods=["GET"]),
     Route("/wallet/images/{name}", image, methods=["GET"]),
+    Route(CALLBACK_PATH, google_callback, methods=["POST"]),
 ]
