@@ -89,3 +89,22 @@ def test_the_same_view_builds_the_same_files(certs: DevCertFiles) -> None:
     changed = pass_files(view(balance=1300), issuer(certs))
     assert changed["pass.json"] != first["pass.json"]
     assert changed["icon.png"] == first["icon.png"]
+
+
+def test_pass_json_written_as_text_is_json_with_every_value_as_given(certs: DevCertFiles) -> None:
+    odd = 'Zoë "de Koffie" \\ Visser\n\u2603'
+    bare = view(member_name=odd, tier=None, expiring_points=0, pending=0, offers=())
+    files = unzip(build_pkpass(bare, issuer(certs)))
+    document = json.loads(files["pass.json"])
+    assert rule_breaches(files) == []
+    card = document["storeCard"]
+    assert card["primaryFields"] == [{"key": "member", "label": "Member", "value": odd}]
+    assert card["secondaryFields"] == [] and "relevantDates" not in document
+    assert [f["key"] for f in card["backFields"]] == ["terms", "links"]
+    assert document["formatVersion"] == 1 and document["sharingProhibited"] is True
+    full = json.loads(pass_files(view(), issuer(certs))["pass.json"])
+    assert [f["key"] for f in full["storeCard"]["secondaryFields"]] == [
+        "tier", "expiring", "expiringAt",
+    ]  # fmt: skip
+    assert full["storeCard"]["secondaryFields"][2]["value"] == "2027-03-21T12:00:00Z"
+    assert full["storeCard"]["headerFields"][0]["textAlignment"] == "PKTextAlignmentRight"
