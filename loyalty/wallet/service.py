@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
@@ -21,6 +21,7 @@ from loyalty.core.events import WalletPassAdded, WalletPassRemoved
 from loyalty.core.outbox import emit
 from loyalty.storage.database import Database, insert_for
 from loyalty.wallet.models import WalletPass, WalletRegistration
+from loyalty.wallet.point_reads import PointReads
 
 MAX_DEVICE_ID = 128
 MAX_PUSH_TOKEN = 256
@@ -60,6 +61,27 @@ class DuePush:
     push_tokens: tuple[str, ...]
 
 
+_STATE = (
+    WalletPass.id,
+    WalletPass.member_id,
+    WalletPass.serial_number,
+    WalletPass.authentication_token,
+    WalletPass.update_tag,
+    WalletPass.modified_at,
+    WalletPass.google_synced_tag,
+    WalletPass.google_notices,
+)
+# Made once: the web service asks for a pass by serial number on every request.
+_BY_SERIAL = select(*_STATE).where(WalletPass.serial_number == bindparam("serial"))
+
+
+def _state_of(row: Sequence[Any]) -> PassState:
+    pass_id, member_id, serial, token, tag, modified_at, synced, notices = row
+    return PassState(
+        pass_id, member_id, serial, token, tag, modified_at, synced, tuple(notices or ())
+    )
+
+
 def _state(row: WalletPass) -> PassState:
     return PassState(
         row.id,
@@ -94,6 +116,7 @@ class WalletService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._point_reads = PointReads(db)
 
     async def pass_of(self, member_id: int) -> PassState:
         """The member's pass, made the first time it is asked for."""
@@ -120,11 +143,15 @@ class WalletService:
         return _state(row)
 
     async def by_serial(self, serial: str) -> PassState | None:
-        async with self.db.unit_of_work(write=False) as uow:
-            row = await uow.session.scalar(
-                select(WalletPass).where(WalletPass.serial_number == serial)
-            )
-            return _state(row) if row is not None else None
+        """One indexed read, without an ORM session: the PassKit web service asks this on
+        every request (most of them answered 304); on SQLite straight from the file
+        (`loyalty.wallet.point_reads`)."""
+        fast = self._point_reads.first(_BY_SERIAL, {"serial": serial})
+        if fast is not None:
+            return _state_of(fast[0]) if fast[0] is not None else None
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(_BY_SERIAL, {"serial": serial})).first()
+        return _state_of(row) if row is not None else None
 
     async def authorised(self, serial: str, token: str | None) -> PassState | None:
         """The pass, if `token` is its authentication token; else None."""

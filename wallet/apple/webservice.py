@@ -108,10 +108,12 @@ async def serials(request: Request) -> Response:
     return JSONResponse({"serialNumbers": found, "lastUpdated": str(last)})
 
 
-def _not_modified(state: PassState, request: Request) -> bool:
+def _not_modified(state: PassState, last_modified: str, request: Request) -> bool:
     since = request.headers.get("if-modified-since")
     if not since:
         return False
+    if since == last_modified:  # what Wallet sends back, as we wrote it
+        return True
     try:
         return state.modified_at <= parsedate_to_datetime(since)
     except (TypeError, ValueError):
@@ -119,6 +121,7 @@ def _not_modified(state: PassState, request: Request) -> bool:
 
 
 async def latest_pass(request: Request) -> Response:
+    """The pass, or 304. One indexed read answers the 304: the token and `Last-Modified`."""
     wallet = _wallet(request)
     if wallet is None or request.path_params["pass_type"] != wallet.pass_type_id:
         return _status(404)
@@ -126,7 +129,7 @@ async def latest_pass(request: Request) -> Response:
     if state is None:
         return _status(401)
     headers = {"Last-Modified": format_datetime(state.modified_at, usegmt=True)}
-    if _not_modified(state, request):
+    if _not_modified(state, headers["Last-Modified"], request):
         return Response(status_code=304, headers=headers)
     archive = await wallet.pkpass(state)
     if archive is None:
