@@ -13,12 +13,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.settings import Settings
+from api.wallet.setup import check_wallet
 from api.wiring import open_database
+from loyalty.core.clock import SystemClock
 from loyalty.core.errors import DomainError
 from loyalty.core.reactions import Reactions
 from loyalty.demo.data import DemoSummary
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
+from wallet.credentials import WalletConfigError
 
 T = TypeVar("T")
 
@@ -31,6 +34,14 @@ def load_settings() -> Settings:
             f"TROUW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise click.ClickException(f"bad configuration: {problems}") from None
+
+
+def check_wallet_settings(settings: Settings) -> None:
+    """The wallet's certificates and keys, checked before anything starts (docs/wallet.md)."""
+    try:
+        check_wallet(settings, SystemClock())
+    except WalletConfigError as exc:
+        raise click.ClickException(f"bad wallet configuration: {exc}") from None
 
 
 def run_wired(

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from api.cli.running import load_settings, print_demo, run
+from api.cli.running import check_wallet_settings, load_settings, print_demo, run
 from api.wiring import password_hasher
 from loyalty.core.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
@@ -30,6 +30,7 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     if with_demo:
         _demo_wallet(f"http://{host}:{port}")
     settings = load_settings()
+    check_wallet_settings(settings)
 
     async def prepare(db: Database) -> DemoSummary | None:
         if db.is_sqlite or with_demo:

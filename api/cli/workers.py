@@ -8,7 +8,13 @@ import logging
 
 import click
 
-from api.cli.running import load_settings, run, run_wired, stop_on_signals
+from api.cli.running import (
+    check_wallet_settings,
+    load_settings,
+    run,
+    run_wired,
+    stop_on_signals,
+)
 from api.wiring import notification_config, working
 from loyalty.core.clock import SystemClock
 from loyalty.core.reactions import Reactions
@@ -66,6 +72,7 @@ def worker() -> None:
         notification_config(settings)
     except (ValueError, OSError) as exc:
         raise click.ClickException(f"bad notification settings: {exc}") from None
+    check_wallet_settings(settings)
 
     async def work(db: Database, reactions: Reactions) -> None:
         async with working(settings, db, reactions, SystemClock()) as (background, delivery):
