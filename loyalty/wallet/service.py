@@ -118,6 +118,9 @@ class WalletService:
         self.clock = clock
         self._point_reads = PointReads(db)
 
+    def close(self) -> None:
+        self._point_reads.close()
+
     async def pass_of(self, member_id: int) -> PassState:
         """The member's pass, made the first time it is asked for."""
         now = self.clock.now()
