@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select
@@ -53,11 +54,11 @@ class PointReads:
         self._connection: sqlite3.Connection | None = None
         self._compiled: dict[int, _Compiled] = {}
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, path: str) -> sqlite3.Connection:
         if self._connection is None:
             connection = sqlite3.connect(
-                f"file:{self._path}?mode=ro", uri=True, check_same_thread=False,
-                isolation_level=None, timeout=0,
+                f"{Path(path).absolute().as_uri()}?mode=ro", uri=True,
+                check_same_thread=False, isolation_level=None, timeout=0,
             )  # fmt: skip
             self._connection = connection
         return self._connection
@@ -72,7 +73,9 @@ class PointReads:
         if compiled is None:
             compiled = self._compiled[id(statement)] = _Compiled(statement, self._db)
         try:
-            found = self._connect().execute(compiled.sql, [params[n] for n in compiled.names])
+            found = self._connect(self._path).execute(
+                compiled.sql, [params[n] for n in compiled.names]
+            )
             values = found.fetchone()
         except sqlite3.Error:
             return None  # busy, or not there yet: the engine will say
