@@ -21,11 +21,18 @@ from loyalty.core.models import OutboxEvent
 from loyalty.storage.database import Database
 from tests.support.data import api_key
 from tests.support.google_wallet_standin import GoogleWalletStandIn
-from tests.support.server import ServerHandle
+from tests.support.server import ServerHandle, free_port
 from tests.wallet.conftest import ISSUER
 from tests.wallet.helpers import unzip
 from tests.wallet.test_webservice import DEVICE, PASS_TYPE, PUSH_TOKEN, local, member_pass
-from wallet.google.callbacks import PROTOCOL, CallbackRejected, root_keys, verify_callback
+from wallet.google.callbacks import (
+    PROTOCOL,
+    CallbackKeys,
+    CallbackKeysUnavailable,
+    CallbackRejected,
+    root_keys,
+    verify_callback,
+)
 
 INSTALLS = "{ walletInstalls { applePasses appleDevices googlePasses } }"
 CALLBACKS = "/wallet/google/callbacks"
@@ -170,3 +177,15 @@ def test_only_unexpired_ecv2_signing_only_root_keys_count(google: GoogleWalletSt
     later = datetime.fromtimestamp(now_ms / 1000 + 2 * 86_400, UTC)
     with pytest.raises(CallbackRejected, match="intermediate signing key has expired"):
         verify_callback(body, roots, ISSUER, later)
+
+
+async def test_without_googles_keys_a_callback_is_not_checked_and_not_refused_for_good(
+    google: GoogleWalletStandIn,
+) -> None:
+    keys = CallbackKeys(f"http://127.0.0.1:{free_port()}/gp/m/issuer/keys")  # nothing there
+    body = json.dumps(google.callback(ISSUER, f"{ISSUER}.abc", "save", 1_800_000_000_000))
+    try:
+        with pytest.raises(CallbackKeysUnavailable):
+            await keys.verify(body.encode(), ISSUER, datetime.now(UTC))
+    finally:
+        await keys.close()

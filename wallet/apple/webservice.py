@@ -28,7 +28,7 @@ from starlette.routing import Route
 from loyalty.wallet.service import MAX_DEVICE_ID, MAX_PUSH_TOKEN, PassState
 from wallet.apple.images import pass_images
 from wallet.apple.pkpass import CONTENT_TYPE
-from wallet.google.callbacks import CallbackRejected
+from wallet.google.callbacks import CallbackKeysUnavailable, CallbackRejected
 from wallet.google.service import CALLBACK_PATH
 from wallet.service import Wallet
 
@@ -185,7 +185,8 @@ async def image(request: Request) -> Response:
 async def google_callback(request: Request) -> Response:
     """Google Wallet's signed save and delete callbacks (`wallet.google.callbacks`): 200 when
     recorded; 401 with the reason when the signature is missing or wrong (nothing changes);
-    404 when Google Wallet is not configured."""
+    503 when Google's keys cannot be fetched (Google tries again); 404 when Google Wallet is
+    not configured."""
     wallet = _wallet(request)
     google = wallet.google if wallet is not None else None
     if google is None:
@@ -195,6 +196,11 @@ async def google_callback(request: Request) -> Response:
     except CallbackRejected as exc:
         log.warning("Google Wallet callback refused: %s", exc)
         return Response(f"callback refused: {exc}\n", status_code=401, media_type="text/plain")
+    except CallbackKeysUnavailable as exc:
+        log.warning("Google Wallet callback not checked: %s", exc)
+        return Response(
+            "Google's signing keys cannot be had now\n", status_code=503, media_type="text/plain"
+        )
     return _status(200)
 
 

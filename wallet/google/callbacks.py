@@ -48,6 +48,10 @@ class CallbackRejected(ValueError):
     """The callback cannot be trusted or read; the message says why (never what to forge)."""
 
 
+class CallbackKeysUnavailable(Exception):
+    """Google's root signing keys could not be fetched: try again later (Google retries)."""
+
+
 @dataclass(frozen=True)
 class CallbackMessage:
     class_id: str
@@ -186,7 +190,7 @@ class CallbackKeys:
                 self._document = response.json()
             except (httpx.HTTPError, ValueError) as exc:
                 if self._document is None:
-                    raise CallbackRejected(f"Google's signing keys cannot be had: {exc}") from exc
+                    raise CallbackKeysUnavailable(f"Google's signing keys: {exc}") from exc
             self._fetched = time.monotonic()
 
     async def verify(self, body: bytes, issuer_id: str, now: datetime) -> CallbackMessage:
