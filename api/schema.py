@@ -38,6 +38,7 @@ from api.segments.queries import SegmentQueries
 from api.session.mutations import SessionMutations
 from api.settings import Settings
 from api.surveys.mutations import SurveyAdminMutations, SurveyMutations
+from api.wallet.queries import WalletQueries
 
 log = logging.getLogger("trouw.api")
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
@@ -53,6 +54,7 @@ class Query(
     PrivacyQueries,
     ReferralQueries,
     CampaignQueries,
+    WalletQueries,
 ):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:

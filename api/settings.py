@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     wallet_google_issuer_id: str | None = None
     wallet_google_service_account_file: str | None = None
     wallet_google_base_url: str = "https://walletobjects.googleapis.com"
+    # Google's root keys that sign the save and delete callbacks.
+    wallet_google_callback_keys_url: str = "https://pay.google.com/gp/m/issuer/keys"
 
     log_level: LogLevel = "info"
     # Prometheus metrics at /metrics; with a token set, scrapes must send it as a bearer token.

@@ -381,6 +381,8 @@ async def serving(
         if delivery is not None:
             await delivery.close()
         await services.bus.close()
+        if services.wallet is not None:
+            await services.wallet.close()
 
 
 @asynccontextmanager

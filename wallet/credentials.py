@@ -27,7 +27,7 @@ class WalletConfigError(ValueError):
     """The wallet's configuration cannot work; the message says why and what to set."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per configuration: compared and hashed by identity
 class AppleCredentials:
     pass_type_id: str
     team_id: str

@@ -40,3 +40,8 @@ class Wallet:
         """The signed pass as it is now; None when its member is gone."""
         view = await self.views.view(state)
         return build_pkpass(view, self.issuer) if view is not None else None
+
+    async def close(self) -> None:
+        self.passes.close()
+        if self.google is not None:
+            await self.google.close()

@@ -7,6 +7,7 @@ from loyalty.core.identifiers import format_member_number
 from loyalty.members.read import MemberReads
 from loyalty.offers.service import OffersService
 from loyalty.points.read import PointsReads
+from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
 from loyalty.tiers.read import TierReads
@@ -23,12 +24,17 @@ class PassViews:
         self.points = PointsReads(db, clock)
         self.tiers = TierReads(db, clock)
         self.offers = OffersService(db, clock)
+        self._programme: tuple[ProgrammeFile, PassProgramme] | None = None
 
     async def programme(self) -> PassProgramme:
+        """The programme's side of the passes; the same object while the programme file in
+        force stays the same (the pass builder keeps what it made for it by identity)."""
         async with self.db.unit_of_work(write=False) as uow:
             file = await current_file(uow.session)
+        if self._programme is not None and self._programme[0] is file:
+            return self._programme[1]
         spec = file.programme
-        return PassProgramme(
+        made = PassProgramme(
             key=spec.key,
             name=spec.name,
             currency=spec.currency,
@@ -37,6 +43,8 @@ class PassViews:
             look=file.wallet,
             stores=tuple(file.stores),
         )
+        self._programme = (file, made)
+        return made
 
     async def view(self, state: PassState) -> PassView | None:
         """The pass of `state`'s member as it should look now; None if the member is gone."""

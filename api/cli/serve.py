@@ -8,7 +8,7 @@ import tempfile
 import click
 
 from api.cli.running import not_migrated, print_demo, run
-from api.cli.startup import StartupError, check_port, load_settings
+from api.cli.startup import StartupError, check_port, check_wallet_settings, load_settings
 from api.wiring import notification_config, password_hasher
 from loyalty.core.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
@@ -37,6 +37,7 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     except (ValueError, OSError) as exc:
         raise StartupError(f"bad notification settings: {exc}") from None
     check_port(host, port)
+    check_wallet_settings(settings)
 
     async def prepare(db: Database) -> DemoSummary | None:
         if db.is_sqlite or with_demo:

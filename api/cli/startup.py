@@ -74,6 +74,18 @@ def warn_unknown_variables(environ: dict[str, str] | os._Environ[str]) -> None:
         click.echo(warning, err=True)
 
 
+def check_wallet_settings(settings: Settings) -> None:
+    """The wallet's certificates and keys, checked before anything starts (docs/wallet.md)."""
+    from api.wallet.setup import check_wallet
+    from loyalty.core.clock import SystemClock
+    from wallet.credentials import WalletConfigError
+
+    try:
+        check_wallet(settings, SystemClock())
+    except WalletConfigError as exc:
+        raise StartupError(f"bad wallet configuration: {exc}") from None
+
+
 def check_port(host: str, port: int) -> None:
     """Refuse to start when the address is taken, before anything says it is serving."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

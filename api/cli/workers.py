@@ -9,7 +9,7 @@ import logging
 import click
 
 from api.cli.running import run, run_wired, stop_on_signals
-from api.cli.startup import StartupError, check_port, load_settings
+from api.cli.startup import StartupError, check_port, check_wallet_settings, load_settings
 from api.core.metrics import record_job, serve_metrics
 from api.wiring import notification_config, working
 from loyalty.core.clock import SystemClock
@@ -84,6 +84,7 @@ def worker(metrics_port: int | None) -> None:
     except (ValueError, OSError) as exc:
         raise StartupError(f"bad notification settings: {exc}") from None
     expose_metrics(metrics_port)
+    check_wallet_settings(settings)
 
     async def work(db: Database, reactions: Reactions) -> None:
         async with working(settings, db, reactions, SystemClock()) as (background, delivery):

@@ -16,12 +16,14 @@ from wallet.apple.pkpass import PassIssuer
 from wallet.apple.push import PassPusher
 from wallet.credentials import (
     AppleCredentials,
+    GoogleAccount,
     WalletConfigError,
     load_apple_credentials,
     load_google_account,
 )
 from wallet.devcerts import dev_cert_files, write_dev_certs
 from wallet.google.auth import AccessTokens
+from wallet.google.callbacks import CallbackKeys
 from wallet.google.client import GoogleWalletClient
 from wallet.google.service import GoogleWallet
 from wallet.links import DownloadLinks
@@ -84,19 +86,35 @@ def apple_credentials(s: Settings, clock: Clock) -> AppleCredentials | None:
     )
 
 
-def google_wallet(s: Settings, db: Database, clock: Clock) -> GoogleWallet | None:
-    """Google Wallet with the configured service account; None when it is not configured."""
+def google_account(s: Settings) -> GoogleAccount | None:
+    """The configured Google service account (None: Google Wallet is off). Raises
+    WalletConfigError with what to fix."""
     if not s.wallet_google_service_account_file and not s.wallet_google_issuer_id:
         return None
     if not s.wallet_google_service_account_file or not s.wallet_google_issuer_id:
         raise WalletConfigError(
             "set both TROUW_WALLET_GOOGLE_ISSUER_ID and TROUW_WALLET_GOOGLE_SERVICE_ACCOUNT_FILE"
         )
-    account = load_google_account(s.wallet_google_service_account_file)
+    return load_google_account(s.wallet_google_service_account_file)
+
+
+def check_wallet(s: Settings, clock: Clock) -> None:
+    """Read and check the wallet's key material as the server will, before it starts, so a
+    bad setting is one clear message; raises WalletConfigError."""
+    apple_credentials(s, clock)
+    google_account(s)
+
+
+def google_wallet(s: Settings, db: Database, clock: Clock) -> GoogleWallet | None:
+    """Google Wallet with the configured service account; None when it is not configured."""
+    account = google_account(s)
+    if account is None or not s.wallet_google_issuer_id:
+        return None
     client = GoogleWalletClient(AccessTokens(account), s.wallet_google_base_url)
     passes, views = WalletService(db, clock), PassViews(db, clock)
+    keys = CallbackKeys(s.wallet_google_callback_keys_url)
     return GoogleWallet(
-        account, client, s.wallet_google_issuer_id, s.wallet_public_url, passes, views, clock
+        account, client, s.wallet_google_issuer_id, s.wallet_public_url, passes, views, clock, keys
     )
 
 

@@ -57,6 +57,8 @@ from loyalty.core.events_referrals import ReferralQualified as ReferralQualified
 from loyalty.core.events_referrals import ReferralRejected as ReferralRejected
 from loyalty.core.events_referrals import ReferralRewarded as ReferralRewarded
 from loyalty.core.events_referrals import ReferralSignedUp as ReferralSignedUp
+from loyalty.core.events_wallet import WalletPassAdded as WalletPassAdded
+from loyalty.core.events_wallet import WalletPassRemoved as WalletPassRemoved
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     BalanceChanged,
@@ -94,6 +96,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DeliveryLate,
     CampaignEntered,
     CampaignMessage,
+    WalletPassAdded,
+    WalletPassRemoved,
 )
 BY_NAME: dict[str, type[Event]] = {t.name: t for t in EVENT_TYPES}
 

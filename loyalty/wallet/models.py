@@ -32,6 +32,9 @@ class WalletPass(Base):
     # the member was last notified of an update (ISO times, the last three).
     google_synced_tag: Mapped[int | None] = mapped_column(BigInteger)
     google_notices: Mapped[list[str]] = mapped_column(default=list)
+    # When the member saved the card to Google Wallet (its save callback); None: not saved,
+    # or deleted since.
+    google_saved_at: Mapped[datetime | None]
 
 
 class WalletRegistration(Base):

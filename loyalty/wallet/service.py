@@ -11,14 +11,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.clock import Clock
+from loyalty.core.events import WalletPassAdded, WalletPassRemoved
+from loyalty.core.outbox import emit
 from loyalty.storage.database import Database, insert_for
 from loyalty.wallet.models import WalletPass, WalletRegistration
+from loyalty.wallet.point_reads import PointReads
 
 MAX_DEVICE_ID = 128
 MAX_PUSH_TOKEN = 256
@@ -42,10 +45,41 @@ class PassState:
 
 
 @dataclass(frozen=True)
+class Installs:
+    """Where members' passes are now: Apple passes with at least one device registered for
+    their updates, those devices, and cards saved to Google Wallet."""
+
+    apple_passes: int
+    apple_devices: int
+    google_passes: int
+
+
+@dataclass(frozen=True)
 class DuePush:
     pass_id: int
     update_tag: int
     push_tokens: tuple[str, ...]
+
+
+_STATE = (
+    WalletPass.id,
+    WalletPass.member_id,
+    WalletPass.serial_number,
+    WalletPass.authentication_token,
+    WalletPass.update_tag,
+    WalletPass.modified_at,
+    WalletPass.google_synced_tag,
+    WalletPass.google_notices,
+)
+# Made once: the web service asks for a pass by serial number on every request.
+_BY_SERIAL = select(*_STATE).where(WalletPass.serial_number == bindparam("serial"))
+
+
+def _state_of(row: Sequence[Any]) -> PassState:
+    pass_id, member_id, serial, token, tag, modified_at, synced, notices = row
+    return PassState(
+        pass_id, member_id, serial, token, tag, modified_at, synced, tuple(notices or ())
+    )
 
 
 def _state(row: WalletPass) -> PassState:
@@ -82,6 +116,10 @@ class WalletService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._point_reads = PointReads(db)
+
+    def close(self) -> None:
+        self._point_reads.close()
 
     async def pass_of(self, member_id: int) -> PassState:
         """The member's pass, made the first time it is asked for."""
@@ -108,11 +146,15 @@ class WalletService:
         return _state(row)
 
     async def by_serial(self, serial: str) -> PassState | None:
-        async with self.db.unit_of_work(write=False) as uow:
-            row = await uow.session.scalar(
-                select(WalletPass).where(WalletPass.serial_number == serial)
-            )
-            return _state(row) if row is not None else None
+        """One indexed read, without an ORM session: the PassKit web service asks this on
+        every request (most of them answered 304); on SQLite straight from the file
+        (`loyalty.wallet.point_reads`)."""
+        fast = self._point_reads.first(_BY_SERIAL, {"serial": serial})
+        if fast is not None:
+            return _state_of(fast[0]) if fast[0] is not None else None
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(_BY_SERIAL, {"serial": serial})).first()
+        return _state_of(row) if row is not None else None
 
     async def authorised(self, serial: str, token: str | None) -> PassState | None:
         """The pass, if `token` is its authentication token; else None."""
@@ -142,7 +184,7 @@ class WalletService:
                 existing.push_token, existing.updated_at = push_token, now
                 await uow.commit()
                 return "updated"
-            await s.execute(
+            added = await s.execute(
                 insert_for(s)(WalletRegistration)
                 .values(
                     device_library_id=device,
@@ -153,6 +195,11 @@ class WalletService:
                 )
                 .on_conflict_do_nothing()
             )
+            if added.rowcount:  # type: ignore[attr-defined]
+                event = WalletPassAdded(
+                    member_id=found.member_id, wallet="apple", serial_number=serial
+                )
+                emit(s, event, now)
             await uow.commit()
         return "created"
 
@@ -162,12 +209,18 @@ class WalletService:
         if found is None:
             return False
         async with self.db.unit_of_work() as uow:
-            await uow.session.execute(
+            gone = await uow.session.execute(
                 delete(WalletRegistration).where(
                     WalletRegistration.device_library_id == device,
                     WalletRegistration.pass_id == found.id,
                 )
             )
+            if gone.rowcount:  # type: ignore[attr-defined]
+                event = WalletPassRemoved(
+                    member_id=found.member_id, wallet="apple", serial_number=serial,
+                    reason="removed",
+                )  # fmt: skip
+                emit(uow.session, event, self.clock.now())
             await uow.commit()
         return True
 
@@ -236,10 +289,31 @@ class WalletService:
         """APNs says these tokens are gone: their registrations go."""
         if not push_tokens:
             return
+        now = self.clock.now()
         async with self.db.unit_of_work() as uow:
-            await uow.session.execute(
-                delete(WalletRegistration).where(WalletRegistration.push_token.in_(push_tokens))
-            )
+            s = uow.session
+            gone = (
+                await s.execute(
+                    delete(WalletRegistration)
+                    .where(WalletRegistration.push_token.in_(push_tokens))
+                    .returning(WalletRegistration.pass_id)
+                )
+            ).all()
+            owners = {
+                row.id: row
+                for row in await s.execute(
+                    select(WalletPass.id, WalletPass.member_id, WalletPass.serial_number).where(
+                        WalletPass.id.in_({g.pass_id for g in gone})
+                    )
+                )
+            }
+            for g in gone:
+                owner = owners[g.pass_id]
+                event = WalletPassRemoved(
+                    member_id=owner.member_id, wallet="apple",
+                    serial_number=owner.serial_number, reason="device_gone",
+                )  # fmt: skip
+                emit(s, event, now)
             await uow.commit()
 
     # -- Google Wallet -------------------------------------------------------------------
@@ -272,3 +346,45 @@ class WalletService:
                 .limit(limit)
             )
             return [_state(r) for r in rows]
+
+    async def google_saved(self, serial: str, saved: bool) -> bool:
+        """Google says the member saved (or deleted) their card; False when no pass has that
+        serial number. Only a change is recorded (`wallet.pass_added` or `_removed`), so a
+        callback Google delivers twice counts once."""
+        now = self.clock.now()
+        async with self.db.unit_of_work() as uow:
+            row = await uow.session.scalar(
+                select(WalletPass).where(WalletPass.serial_number == serial).with_for_update()
+            )
+            if row is None:
+                return False
+            if (row.google_saved_at is not None) != saved:
+                row.google_saved_at = now if saved else None
+                event: WalletPassAdded | WalletPassRemoved = (
+                    WalletPassAdded(member_id=row.member_id, wallet="google", serial_number=serial)
+                    if saved
+                    else WalletPassRemoved(
+                        member_id=row.member_id, wallet="google", serial_number=serial,
+                        reason="removed",
+                    )
+                )  # fmt: skip
+                emit(uow.session, event, now)
+            await uow.commit()
+        return True
+
+    async def installs(self) -> Installs:
+        """How many passes are in Apple Wallet and in Google Wallet now (one read)."""
+        async with self.db.unit_of_work(write=False) as uow:
+            s = uow.session
+            apple = (
+                await s.execute(
+                    select(
+                        func.count(func.distinct(WalletRegistration.pass_id)),
+                        func.count(WalletRegistration.id),
+                    )
+                )
+            ).one()
+            google = await s.scalar(
+                select(func.count()).where(WalletPass.google_saved_at.is_not(None))
+            )
+        return Installs(apple[0], apple[1], google or 0)

@@ -1,19 +1,26 @@
 """A stand-in for Google Wallet on http://127.0.0.1:<port>: the OAuth token endpoint (checks
 the service account's RS256 assertion and the wallet scope) and the `walletobjects/v1`
 loyalty classes and objects (create: 409 when the id exists; PATCH: 404 when it does not).
-Every request is recorded with whether its bearer token was one the stand-in issued."""
+Every request is recorded with whether its bearer token was one the stand-in issued.
+
+It also plays Google's side of the save and delete callbacks: its root signing keys at
+`/gp/m/issuer/keys`, and `callback(...)` makes a message signed the way Google signs them
+(`ECv2SigningOnly`: a root key signs an intermediate key, which signs the message)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,8 +29,23 @@ from starlette.routing import Route
 from tests.support.push_standins import JWT_BEARER
 from tests.support.threaded_server import ThreadedServer
 from wallet.devcerts import google_service_account
+from wallet.google.callbacks import PROTOCOL, SENDER_ID, signed_bytes
 
 WALLET_SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
+DAY_MS = 86_400_000
+
+
+def _b64_key(key: ec.EllipticCurvePrivateKey) -> str:
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+def _sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> str:
+    return base64.b64encode(key.sign(data, ec.ECDSA(hashes.SHA256()))).decode()
+
+
 KINDS = ("loyaltyClass", "loyaltyObject")
 
 
@@ -49,15 +71,69 @@ class GoogleWalletStandIn(ThreadedServer):
         self.token_requests = 0
         self.requests: list[WalletRequest] = []
         self.resources: dict[tuple[str, str], dict[str, Any]] = {}
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.root_expiration_ms = 4_102_444_800_000  # 2100-01-01
+        self.key_requests = 0
         self._lock = threading.Lock()
         app = Starlette(
             routes=[
                 Route("/token", self._token, methods=["POST"]),
+                Route("/gp/m/issuer/keys", self._keys, methods=["GET"]),
                 Route("/walletobjects/v1/{kind}", self._create, methods=["POST"]),
                 Route("/walletobjects/v1/{kind}/{rid}", self._patch, methods=["PATCH"]),
             ]
         )
         self.serve(app)
+
+    @property
+    def keys_url(self) -> str:
+        return f"{self.url}/gp/m/issuer/keys"
+
+    async def _keys(self, _: Request) -> JSONResponse:
+        with self._lock:
+            self.key_requests += 1
+        key = {
+            "keyValue": _b64_key(self.root_key),
+            "protocolVersion": PROTOCOL,
+            "keyExpiration": str(self.root_expiration_ms),
+        }
+        return JSONResponse({"keys": [key]})
+
+    def callback(
+        self,
+        issuer_id: str,
+        object_id: str,
+        event_type: str,
+        now_ms: int,
+        *,
+        root: ec.EllipticCurvePrivateKey | None = None,
+        key_expiration_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """A save ("save") or delete ("del") callback for `object_id`, signed as Google signs
+        them for recipient `issuer_id` (with `root` instead of the published root key, to make
+        one that must not verify)."""
+        intermediate = ec.generate_private_key(ec.SECP256R1())
+        expiration = key_expiration_ms or now_ms + DAY_MS
+        signed_key = json.dumps(
+            {"keyValue": _b64_key(intermediate), "keyExpiration": str(expiration)}
+        )
+        message = json.dumps(
+            {
+                "classId": object_id.rsplit(".", 1)[0] + ".class",
+                "objectId": object_id,
+                "eventType": event_type,
+                "expTimeMillis": now_ms + 3_600_000,
+                "count": 1,
+                "nonce": str(uuid.uuid4()),
+            }
+        )
+        key_signature = _sign(root or self.root_key, signed_bytes(SENDER_ID, PROTOCOL, signed_key))
+        return {
+            "signature": _sign(intermediate, signed_bytes(SENDER_ID, issuer_id, PROTOCOL, message)),
+            "intermediateSigningKey": {"signedKey": signed_key, "signatures": [key_signature]},
+            "protocolVersion": PROTOCOL,
+            "signedMessage": message,
+        }
 
     def notifications(self) -> list[WalletRequest]:
         return [

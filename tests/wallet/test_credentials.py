@@ -87,3 +87,43 @@ def test_half_configured_wallet_settings_are_refused(dev, tmp_path: Path) -> Non
     credentials = apple_credentials(made, SystemClock())
     assert credentials is not None and credentials.pass_type_id == DEV_PASS_TYPE_ID
     assert (tmp_path / "dev" / "root.pem").is_file()
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        ("expired", "bad wallet configuration: the pass certificate expired on"),
+        ("team", "bad wallet configuration: TROUW_WALLET_TEAM_ID 'OTHERTEAM1' does not match"),
+        ("type", "TROUW_WALLET_PASS_TYPE_ID 'pass.other' does not match"),
+        ("no wwdr", "the WWDR intermediate certificate is missing"),
+        ("google", "the Google service-account key (TROUW_WALLET_GOOGLE_SERVICE_ACCOUNT_FILE)"),
+    ],
+)
+def test_serve_and_worker_refuse_to_start_with_a_clear_message(
+    dev, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    expired = write_dev_certs(tmp_path / "old", now=NOW - timedelta(days=30), days=10)
+    files = expired if problem == "expired" else dev
+    environment = {
+        "TROUW_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'trouw.db'}",
+        "TROUW_WALLET_CERTIFICATE_FILE": str(files.certificate),
+        "TROUW_WALLET_KEY_FILE": str(files.key),
+        "TROUW_WALLET_WWDR_FILE": str(files.wwdr),
+    }
+    if problem == "team":
+        environment["TROUW_WALLET_TEAM_ID"] = "OTHERTEAM1"
+    if problem == "type":
+        environment["TROUW_WALLET_PASS_TYPE_ID"] = "pass.other"
+    if problem == "no wwdr":
+        del environment["TROUW_WALLET_WWDR_FILE"]
+    if problem == "google":
+        (tmp_path / "account.json").write_text("{not json")
+        environment["TROUW_WALLET_GOOGLE_ISSUER_ID"] = "3388000000022222222"
+        environment["TROUW_WALLET_GOOGLE_SERVICE_ACCOUNT_FILE"] = str(tmp_path / "account.json")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for command in (["serve"], ["worker"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.output
+        assert message in result.output
+    assert not (tmp_path / "trouw.db").exists()  # refused before touching the database

@@ -4,13 +4,10 @@ claims Google requires, and at most three notifications for twenty changes in an
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import jwt
-import pytest
 
 from loyalty.core.clock import FixedClock
 from loyalty.demo.data import DEMO_PROGRAMME
@@ -20,55 +17,16 @@ from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme
 from loyalty.storage.database import Database
 from loyalty.wallet.service import WalletService, mark_changed
-from tests.support.data import install
 from tests.support.flows import sign_up
 from tests.support.google_wallet_standin import GoogleWalletStandIn
-from tests.support.server import ServerHandle, free_port, start_server
-from tests.wallet.conftest import wallet_settings
+from tests.support.server import ServerHandle, free_port
+from tests.wallet.conftest import ISSUER, account_file
 from tests.wallet.test_webservice import WALLET_PASS
 from wallet.credentials import load_google_account
-from wallet.devcerts import DevCertFiles
 from wallet.google.auth import AccessTokens
 from wallet.google.client import GoogleWalletClient
 from wallet.google.service import GoogleWallet
 from wallet.views import PassViews
-
-ISSUER = "3388000000022222222"
-
-
-@pytest.fixture(scope="module")
-def google() -> Iterator[GoogleWalletStandIn]:
-    with GoogleWalletStandIn() as standin:
-        yield standin
-
-
-def account_file(standin: GoogleWalletStandIn, tmp_path: Path) -> Path:
-    path = tmp_path / "service-account.json"
-    path.write_text(json.dumps(standin.service_account))
-    return path
-
-
-@pytest.fixture
-def google_server(
-    private_database: str,
-    certs: DevCertFiles,
-    wallet_clock: FixedClock,
-    google: GoogleWalletStandIn,
-    tmp_path: Path,
-) -> Iterator[ServerHandle]:
-    install(private_database)
-    settings = wallet_settings(
-        private_database,
-        certs,
-        wallet_google_issuer_id=ISSUER,
-        wallet_google_service_account_file=str(account_file(google, tmp_path)),
-        wallet_google_base_url=google.url,
-    )
-    handle = start_server(settings, wallet_clock)
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 def test_the_save_link_is_a_skinny_signed_jwt_to_an_object_made_first(

@@ -3,12 +3,16 @@ verifies against the development root."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from loyalty.programme.wallet_spec import WalletImages, WalletNfc, WalletSpec
 from tests.wallet.helpers import dev_certs, issuer, openssl_verify, rule_breaches, unzip, view
 from wallet.apple.pkpass import build_pkpass, pass_files
 from wallet.devcerts import DevCertFiles
@@ -89,3 +93,58 @@ def test_the_same_view_builds_the_same_files(certs: DevCertFiles) -> None:
     changed = pass_files(view(balance=1300), issuer(certs))
     assert changed["pass.json"] != first["pass.json"]
     assert changed["icon.png"] == first["icon.png"]
+
+
+def test_pass_json_written_as_text_is_json_with_every_value_as_given(certs: DevCertFiles) -> None:
+    odd = 'Zoë "de Koffie" \\ Visser\n\u2603'
+    bare = view(member_name=odd, tier=None, expiring_points=0, pending=0, offers=())
+    files = unzip(build_pkpass(bare, issuer(certs)))
+    document = json.loads(files["pass.json"])
+    assert rule_breaches(files) == []
+    card = document["storeCard"]
+    assert card["primaryFields"] == [{"key": "member", "label": "Member", "value": odd}]
+    assert card["secondaryFields"] == [] and "relevantDates" not in document
+    assert [f["key"] for f in card["backFields"]] == ["terms", "links"]
+    assert document["formatVersion"] == 1 and document["sharingProhibited"] is True
+    full = json.loads(pass_files(view(), issuer(certs))["pass.json"])
+    assert [f["key"] for f in full["storeCard"]["secondaryFields"]] == [
+        "tier", "expiring", "expiringAt",
+    ]  # fmt: skip
+    assert full["storeCard"]["secondaryFields"][2]["value"] == "2027-03-21T12:00:00Z"
+    assert full["storeCard"]["headerFields"][0]["textAlignment"] == "PKTextAlignmentRight"
+
+
+def test_images_come_from_the_asset_files_named_scaled_to_each_size(
+    certs: DevCertFiles, tmp_path: Path
+) -> None:
+    for kind, colour in (("icon", (200, 0, 0)), ("logo", (0, 200, 0)), ("strip", (0, 0, 200))):
+        Image.new("RGB", (600, 300), colour).save(tmp_path / f"{kind}.png")
+    images = WalletImages(
+        icon=str(tmp_path / "icon.png"),
+        logo=str(tmp_path / "logo.png"),
+        strip=str(tmp_path / "strip.png"),
+    )
+    drawn = view()
+    named = view(programme=replace(drawn.programme, look=WalletSpec(images=images)))
+    files = unzip(build_pkpass(named, issuer(certs)))
+    assert rule_breaches(files) == []
+    for name, size, colour in (
+        ("icon.png", (29, 29), (200, 0, 0)),
+        ("icon@3x.png", (87, 87), (200, 0, 0)),
+        ("logo@2x.png", (320, 100), (0, 200, 0)),
+        ("strip.png", (375, 123), (0, 0, 200)),
+    ):
+        with Image.open(io.BytesIO(files[name])) as image:
+            assert image.size == size
+            assert image.convert("RGB").getpixel((size[0] // 2, size[1] // 2)) == colour
+    assert files["icon.png"] != unzip(build_pkpass(drawn, issuer(certs)))["icon.png"]
+
+
+def test_nfc_is_in_the_pass_only_when_configured(certs: DevCertFiles) -> None:
+    plain = view()
+    assert "nfc" not in json.loads(pass_files(plain, issuer(certs))["pass.json"])
+    key = "MDkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDIgAC" + "A" * 24
+    look = WalletSpec(nfc=WalletNfc(message="TRW1234567890", encryption_public_key=key))
+    with_nfc = view(programme=replace(plain.programme, look=look))
+    document = json.loads(pass_files(with_nfc, issuer(certs))["pass.json"])
+    assert document["nfc"] == {"message": "TRW1234567890", "encryptionPublicKey": key}

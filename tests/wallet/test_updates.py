@@ -1,6 +1,7 @@
 """Apple Wallet played against a running server: register, list, fetch, 304, a burst of
 purchases at the till, one push at the stand-in APNs (HTTP/2 on 127.0.0.1), list again, fetch
-the new pass with the final balance, unregister. And a 410 from APNs removes the device."""
+the new pass with the final balance, unregister. And a 410 from APNs removes the device (and
+records that the pass left it)."""
 
 from __future__ import annotations
 
@@ -202,6 +203,17 @@ async def test_a_410_from_apns_removes_the_registration(
                 left = list(await uow.session.scalars(select(WalletRegistration.push_token)))
             assert left == [PUSH_TOKEN]
             assert sorted(r.status for r in apns.requests) == [200, 410]
+            async with db.unit_of_work(write=False) as uow:
+                removed = list(
+                    await uow.session.scalars(
+                        select(OutboxEvent.payload).where(
+                            OutboxEvent.topic == "wallet.pass_removed"
+                        )
+                    )
+                )
+            assert removed == [
+                {"wallet": "apple", "serial_number": serial, "reason": "device_gone"}
+            ]
         finally:
             await asyncio.to_thread(server.stop)
             await db.dispose()

@@ -2,14 +2,16 @@
 
 `zipfile` spends more time on a pass's fourteen small entries than the signature takes; the
 entries that are the same for every pass of a programme (images, strings) are laid out once
-and reused. Entries are stored with a fixed time (1980-01-01), so equal input gives equal
-bytes; `zipfile` reads the result (the tests check it).
+(`archive_head`) and start every archive; a pass adds its own three. Entries are stored with
+a fixed time (1980-01-01), so equal input gives equal bytes; `zipfile` reads the result (the
+tests check it).
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 
 _DOS_TIME, _DOS_DATE = 0, (0 << 9) | (1 << 5) | 1  # 1980-01-01 00:00
@@ -35,16 +37,39 @@ def _entry(name: str, data: bytes) -> tuple[bytes, bytes, bytes]:
     return local + encoded + data, record[:-4], encoded
 
 
-def stored_zip(files: dict[str, bytes]) -> bytes:
-    """The archive of `files`, entries in name order."""
+@dataclass(frozen=True)
+class ArchiveHead:
+    """Entries laid out once, to start many archives with (the files every pass of a
+    programme shares)."""
+
+    body: bytes
+    directory: bytes
+    count: int
+
+
+def _layout(
+    files: dict[str, bytes], offset: int, *, cache: bool = True
+) -> tuple[list[bytes], list[bytes], int]:
     body: list[bytes] = []
     directory: list[bytes] = []
-    offset = 0
     for name in sorted(files):
-        local, record, encoded = _entry(name, files[name])
+        local, record, encoded = (_entry if cache else _entry.__wrapped__)(name, files[name])
         directory.append(record + struct.pack("<I", offset) + encoded)
         body.append(local)
         offset += len(local)
-    central_bytes = b"".join(directory)
-    end = _END.pack(0x06054B50, 0, 0, len(files), len(files), len(central_bytes), offset, 0)
-    return b"".join(body) + central_bytes + end
+    return body, directory, offset
+
+
+def archive_head(files: dict[str, bytes]) -> ArchiveHead:
+    body, directory, _ = _layout(files, 0)
+    return ArchiveHead(b"".join(body), b"".join(directory), len(files))
+
+
+def stored_zip(files: dict[str, bytes], head: ArchiveHead | None = None) -> bytes:
+    """The archive of `head`'s entries, then those of `files` in name order."""
+    head = head or ArchiveHead(b"", b"", 0)
+    body, directory, end = _layout(files, len(head.body), cache=False)
+    central = head.directory + b"".join(directory)
+    count = head.count + len(files)
+    tail = _END.pack(0x06054B50, 0, 0, count, count, len(central), end, 0)
+    return head.body + b"".join(body) + central + tail

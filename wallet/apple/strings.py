@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # The English text is the key; the Dutch is its translation.
 TEXTS: dict[str, str] = {
     "Points": "Punten",
@@ -28,6 +30,7 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+@lru_cache(maxsize=8)
 def pass_strings(language: str) -> bytes:
     """The `pass.strings` file of a language (UTF-8; Wallet reads UTF-8 and UTF-16)."""
     lines = [

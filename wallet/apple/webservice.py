@@ -1,5 +1,5 @@
-"""The PassKit web service (`{webServiceURL}/v1/...`), as Apple Wallet calls it, and the
-signed download link.
+"""The PassKit web service (`{webServiceURL}/v1/...`), as Apple Wallet calls it, the signed
+download link, and the endpoint of Google Wallet's save and delete callbacks.
 
 - `POST /v1/devices/{device}/registrations/{passType}/{serial}`: body `{"pushToken"}`;
   201 registered, 200 already registered, 401 wrong or missing `ApplePass` token.
@@ -28,6 +28,8 @@ from starlette.routing import Route
 from loyalty.wallet.service import MAX_DEVICE_ID, MAX_PUSH_TOKEN, PassState
 from wallet.apple.images import pass_images
 from wallet.apple.pkpass import CONTENT_TYPE
+from wallet.google.callbacks import CallbackKeysUnavailable, CallbackRejected
+from wallet.google.service import CALLBACK_PATH
 from wallet.service import Wallet
 
 log = logging.getLogger("trouw.wallet")
@@ -106,10 +108,12 @@ async def serials(request: Request) -> Response:
     return JSONResponse({"serialNumbers": found, "lastUpdated": str(last)})
 
 
-def _not_modified(state: PassState, request: Request) -> bool:
+def _not_modified(state: PassState, last_modified: str, request: Request) -> bool:
     since = request.headers.get("if-modified-since")
     if not since:
         return False
+    if since == last_modified:  # what Wallet sends back, as we wrote it
+        return True
     try:
         return state.modified_at <= parsedate_to_datetime(since)
     except (TypeError, ValueError):
@@ -117,6 +121,7 @@ def _not_modified(state: PassState, request: Request) -> bool:
 
 
 async def latest_pass(request: Request) -> Response:
+    """The pass, or 304. One indexed read answers the 304: the token and `Last-Modified`."""
     wallet = _wallet(request)
     if wallet is None or request.path_params["pass_type"] != wallet.pass_type_id:
         return _status(404)
@@ -124,7 +129,7 @@ async def latest_pass(request: Request) -> Response:
     if state is None:
         return _status(401)
     headers = {"Last-Modified": format_datetime(state.modified_at, usegmt=True)}
-    if _not_modified(state, request):
+    if _not_modified(state, headers["Last-Modified"], request):
         return Response(status_code=304, headers=headers)
     archive = await wallet.pkpass(state)
     if archive is None:
@@ -177,6 +182,28 @@ async def image(request: Request) -> Response:
     return Response(found, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
 
+async def google_callback(request: Request) -> Response:
+    """Google Wallet's signed save and delete callbacks (`wallet.google.callbacks`): 200 when
+    recorded; 401 with the reason when the signature is missing or wrong (nothing changes);
+    503 when Google's keys cannot be fetched (Google tries again); 404 when Google Wallet is
+    not configured."""
+    wallet = _wallet(request)
+    google = wallet.google if wallet is not None else None
+    if google is None:
+        return _status(404)
+    try:
+        await google.callback(await request.body())
+    except CallbackRejected as exc:
+        log.warning("Google Wallet callback refused: %s", exc)
+        return Response(f"callback refused: {exc}\n", status_code=401, media_type="text/plain")
+    except CallbackKeysUnavailable as exc:
+        log.warning("Google Wallet callback not checked: %s", exc)
+        return Response(
+            "Google's signing keys cannot be had now\n", status_code=503, media_type="text/plain"
+        )
+    return _status(200)
+
+
 REGISTRATION = "/wallet/v1/devices/{device}/registrations/{pass_type}"
 ROUTES = [
     Route(REGISTRATION + "/{serial}", register, methods=["POST"]),
@@ -186,4 +213,5 @@ ROUTES = [
     Route("/wallet/v1/log", device_log, methods=["POST"]),
     Route("/wallet/passes/{serial}.pkpass", download, methods=["GET"]),
     Route("/wallet/images/{name}", image, methods=["GET"]),
+    Route(CALLBACK_PATH, google_callback, methods=["POST"]),
 ]

@@ -16,7 +16,9 @@ def object_id(issuer_id: str, serial_number: str) -> str:
     return f"{issuer_id}.{serial_number}"
 
 
-def loyalty_class(issuer_id: str, programme: PassProgramme, logo_url: str) -> dict[str, Any]:
+def loyalty_class(
+    issuer_id: str, programme: PassProgramme, logo_url: str, callback_url: str
+) -> dict[str, Any]:
     look = programme.look
     return {
         "id": class_id(issuer_id, programme),
@@ -26,6 +28,8 @@ def loyalty_class(issuer_id: str, programme: PassProgramme, logo_url: str) -> di
         "hexBackgroundColor": look.background_color,
         "reviewStatus": "UNDER_REVIEW",
         "countryCode": "NL",
+        # Where Google posts its signed save and delete callbacks.
+        "callbackOptions": {"url": callback_url},
         "locations": [
             {"latitude": s.latitude, "longitude": s.longitude} for s in programme.stores[:10]
         ],

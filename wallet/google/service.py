@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from loyalty.core.clock import Clock
 from loyalty.wallet.service import PassState, WalletService
 from wallet.credentials import GoogleAccount
+from wallet.google.callbacks import CallbackKeys, CallbackMessage
 from wallet.google.client import GoogleWalletClient, GoogleWalletError
 from wallet.google.objects import loyalty_class, loyalty_object, object_id
 from wallet.google.save import save_link
@@ -22,6 +23,7 @@ from wallet.views import PassViews
 
 log = logging.getLogger("trouw.wallet")
 NOTIFICATIONS_PER_DAY = 3
+CALLBACK_PATH = "/wallet/google/callbacks"
 DAY = timedelta(hours=24)
 
 
@@ -40,6 +42,7 @@ class GoogleWallet:
         passes: WalletService,
         views: PassViews,
         clock: Clock,
+        callback_keys: CallbackKeys | None = None,
     ) -> None:
         self.account = account
         self.client = client
@@ -48,13 +51,16 @@ class GoogleWallet:
         self.passes = passes
         self.views = views
         self.clock = clock
+        self.callback_keys = callback_keys or CallbackKeys()
         self._class_made = False
 
     async def _ensure_class(self) -> None:
         if not self._class_made:
             programme = await self.views.programme()
             logo = f"{self.public_url}/wallet/images/logo@3x.png"
-            await self.client.ensure("loyaltyClass", loyalty_class(self.issuer_id, programme, logo))
+            callbacks = f"{self.public_url}{CALLBACK_PATH}"
+            made = loyalty_class(self.issuer_id, programme, logo, callbacks)
+            await self.client.ensure("loyaltyClass", made)
             self._class_made = True
 
     async def save_url(self, state: PassState) -> str | None:
@@ -97,5 +103,19 @@ class GoogleWallet:
             done += await self.update(state)
         return done
 
+    async def callback(self, body: bytes) -> CallbackMessage:
+        """A save or delete callback from Google: verified (else CallbackRejected, and nothing
+        changes), then recorded on the member's pass."""
+        message = await self.callback_keys.verify(body, self.issuer_id, self.clock.now())
+        prefix = f"{self.issuer_id}."
+        serial = message.object_id.removeprefix(prefix)
+        known = message.object_id.startswith(prefix) and await self.passes.google_saved(
+            serial, message.saved
+        )
+        if not known:
+            log.warning("Google Wallet callback for an object we do not have: %s", message)
+        return message
+
     async def close(self) -> None:
         await self.client.close()
+        await self.callback_keys.close()
