@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from loyalty.core.clock import FixedClock
 from loyalty.members.service import create_member
+from loyalty.members.signals import NO_SIGNALS
 from loyalty.storage.database import Database
 from loyalty.wallet.point_reads import PointReads
 from loyalty.wallet.service import _BY_SERIAL, WalletService, mark_changed
@@ -18,7 +19,8 @@ async def test_a_pass_reads_the_same_either_way_and_at_once_after_a_change(
 ) -> None:
     async with db.unit_of_work() as uow:
         member = await create_member(
-            uow.session, now=clock.now(), email="point@example.com", password_hash=None,
+            uow.session, signals=NO_SIGNALS, now=clock.now(), email="point@example.com",
+            password_hash=None,
             profile={}, consents={},
         )  # fmt: skip
         await uow.commit()
