@@ -31,6 +31,7 @@ from strawberry.types import ExecutionResult
 from api.core.context import Context, apply_credentials
 from api.core.loaders import Loaders
 from api.core.persisted import PersistedDocuments, Refused
+from api.core.request_scope import RequestScopes
 from api.core.services import Services
 from api.schema import build_schema
 from api.settings import Settings
@@ -225,5 +226,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(RequestScopes, open_scope=db.request)
     app.add_middleware(BodyLimit)
     return app
