@@ -7,7 +7,11 @@ checks the same key (kept in memory after the first check, as Trouw's key cache 
 the member by number, locks the account row, checks the externalId, computes the same points
 and writes the same rows (purchase, entries, lots, account, outbox) in one transaction.
 
-    .venv/bin/python bench/bench_purchases.py [--clients 16] [--seconds 5] [--members 200]
+    PYTHONPATH=. .venv/bin/python -m bench.bench_purchases [--clients 16] [--seconds 5]
+        [--members 200] [--workers 1 2]
+
+`trouw serve` runs with Redis (TROUW_BENCH_REDIS_URL) at each `--workers` count, so the same
+run also shows how throughput grows from 1 to 2 worker processes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import uuid
 from datetime import UTC, datetime
 
 from bench.common import (
+    REDIS,
     Figures,
     environment,
     free_port,
@@ -105,6 +110,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     options = parser.parse_args()
     run = uuid.uuid4().hex[:6]
     with postgres_database() as url:
@@ -116,17 +122,20 @@ def main() -> None:
             return {"query": RECORD_PURCHASE, "variables": {"input": purchase}}
 
         figures = []
-        with trouw_serve(environment(url)) as base:
-            figures.append(
-                load(
-                    "Trouw RecordPurchase (1 worker)",
-                    f"{base}/graphql",
-                    body,
-                    clients=options.clients,
-                    seconds=options.seconds,
-                    token=key,
+        # Several workers need Redis for live updates across processes, as in production.
+        env = environment(url, TROUW_REDIS_URL=REDIS, TROUW_REDIS_PREFIX=f"bench{run}:")
+        for workers in options.workers:
+            with trouw_serve(env, workers) as base:
+                figures.append(
+                    load(
+                        f"Trouw RecordPurchase ({workers} worker{'s' if workers > 1 else ''})",
+                        f"{base}/graphql",
+                        lambda i, w=workers: body(w * 10**7 + i),
+                        clients=options.clients,
+                        seconds=options.seconds,
+                        token=key,
+                    )
                 )
-            )
         port = free_port()
         args = [sys.executable, "-m", "bench.baseline_purchases", str(port), url]
         with process(args, environment(url), f"http://127.0.0.1:{port}/ready"):
@@ -140,7 +149,12 @@ def main() -> None:
             )
         tpcb = pgbench(url, options.clients, options.seconds)
     print(f"RecordPurchase on PostgreSQL, {options.clients} clients, {options.seconds:.0f} s each")
-    print(figures[0].line(baseline))
+    for figure in figures:
+        print(figure.line(baseline))
+    if len(figures) > 1:
+        print(
+            f"{options.workers[-1]} workers / 1 worker: {figures[-1].rate / figures[0].rate:.2f}x"
+        )
     print(baseline.line())
     print(f"{tpcb.label:<34} {tpcb.rate:8.1f}/s  avg {tpcb.p50_ms:6.1f} ms")
     print(f"Trouw / pgbench tpcb-like: {figures[0].rate / tpcb.rate:.3f}x")
