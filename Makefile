@@ -36,7 +36,7 @@ schema: $(STAMP)
 	$(BIN)/trouw export-persisted-documents
 
 bench: $(STAMP)
-	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do PYTHONPATH=$(CURDIR) $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

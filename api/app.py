@@ -38,6 +38,7 @@ from api.core.metrics import (
     operation_names,
 )
 from api.core.persisted import PersistedDocuments, Refused
+from api.core.request_scope import RequestScopes
 from api.core.services import Services
 from api.privacy.download import data_export
 from api.schema import build_schema
@@ -236,6 +237,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(RequestScopes, open_scope=db.request)
     app.add_middleware(BodyLimit)
     app.add_middleware(CountWebsockets)
     return app

@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.settings import Settings
+from api.wiring import wire_database
 from loyalty.core.clock import SystemClock
 from loyalty.members.service import create_member
 from loyalty.members.signals import NO_SIGNALS
@@ -105,6 +106,7 @@ def plain_server() -> tuple[str, uvicorn.Server]:
 async def _member_pass(url: str) -> tuple[str, str]:
     """A member with a pass in a fresh database: (serial number, authentication token)."""
     db = Database(url)
+    wire_database(db)  # the keyring that seals the member's personal data
     try:
         await upgrade(db)
         async with db.unit_of_work() as uow:

@@ -1,35 +1,45 @@
-"""Purchase recording throughput on SQLite and PostgreSQL, against a bare baseline.
+"""`RecordPurchase` over HTTP on PostgreSQL at 16 clients, against a hand-written asyncpg
+endpoint doing the same writes and against pgbench's tpcb-like script, in the same run.
 
-For each backend: N purchases recorded through the real use case (member lock, earning rules,
-ledger entries and lots, tier check, outbox event, one transaction each), sequentially and with
-C concurrent clients; and, as a baseline in the same run and database, the bare minimum a
-purchase needs: one insert and one balance update in one transaction.
+The Trouw side is a real `trouw serve` process answering the tills' contract operation with an
+API key; the baseline is a Starlette endpoint on a bare asyncpg pool that takes the same JSON,
+checks the same key (kept in memory after the first check, as Trouw's key cache does), finds
+the member by number, locks the account row, checks the externalId, computes the same points
+and writes the same rows (purchase, entries, lots, account, outbox) in one transaction.
 
-    .venv/bin/python bench/bench_purchases.py [--n 2000] [--concurrency 8] [--members 200]
+    PYTHONPATH=. .venv/bin/python -m bench.bench_purchases [--clients 16] [--seconds 5]
+        [--members 200] [--workers 1 2]
 
-PostgreSQL is used when TROUW_BENCH_POSTGRES_URL (default postgresql+asyncpg://postgres@
-127.0.0.1:5432/postgres) answers; a throwaway database is created and dropped.
+`trouw serve` runs with Redis (TROUW_BENCH_REDIS_URL) at each `--workers` count, so the same
+run also shows how throughput grows from 1 to 2 worker processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
-import time
+import json
+import re
+import shutil
+import subprocess
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
 
-from sqlalchemy import text
-
-from loyalty.core.clock import SystemClock
+from api.wiring import wire_database
+from bench.common import (
+    REDIS,
+    Figures,
+    environment,
+    free_port,
+    load,
+    postgres_database,
+    process,
+    trouw_serve,
+)
+from loyalty.auth.apikeys import create_api_key
 from loyalty.members import service as members
 from loyalty.members.signals import NO_SIGNALS
-from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import parse_programme
 from loyalty.storage.database import Database
@@ -49,125 +59,111 @@ tiers:
     - {key: brons, name: Brons, threshold: 0}
     - {key: zilver, name: Zilver, threshold: 500, earn_multiplier: "1.25"}
 """
-LINES = [
-    PurchaseLine("KOF-01", Decimal(2), Decimal("3.20"), "coffee"),
-    PurchaseLine("GEB-07", Decimal(1), Decimal("4.75"), "pastry"),
-    PurchaseLine("GC-25", Decimal(1), Decimal("25.00"), "giftcard"),
+BASKET = [
+    {"sku": "KOF-01", "quantity": "2", "unitPrice": "3.20", "category": "coffee"},
+    {"sku": "GEB-07", "quantity": "1", "unitPrice": "4.75", "category": "pastry"},
+    {"sku": "GC-25", "quantity": "1", "unitPrice": "25.00", "category": "giftcard"},
 ]
+RECORD_PURCHASE = (
+    "mutation RecordPurchase($input: RecordPurchaseInput!) { recordPurchase(input: $input) {"
+    " purchase { id externalId pointsEarned pointsPending }"
+    " member { id balance { available pending } } userErrors { field message code } } }"
+)
 
 
-async def prepare(db: Database, n_members: int) -> list[int]:
-    await upgrade(db)
-    now = datetime.now(UTC)
-    ids = []
-    async with db.unit_of_work() as uow:
-        await install_programme(uow.session, parse_programme(PROGRAMME), now)
-        for i in range(n_members):
-            m = await members.create_member(
-                uow.session,
-                signals=NO_SIGNALS,
-                now=now,
-                email=f"bench{i}@example.com",
-                password_hash=None,
-                profile={},
-                consents={},
-            )
-            ids.append(m.id)
-        key = "BIGSERIAL PRIMARY KEY" if db.is_postgres else "INTEGER PRIMARY KEY"
-        await uow.session.execute(
-            text(f"CREATE TABLE bench_baseline (id {key}, member_id INTEGER, points INTEGER)")
-        )
-        await uow.session.execute(
-            text("CREATE TABLE bench_balance (member_id INTEGER PRIMARY KEY, points INTEGER)")
-        )
-        for member_id in ids:
-            await uow.session.execute(
-                text("INSERT INTO bench_balance VALUES (:m, 0)"), {"m": member_id}
-            )
-        await uow.commit()
-    return ids
-
-
-async def timed(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
-    queue = iter(range(n))
-
-    async def worker() -> None:
-        for i in queue:
-            await one(i)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - start)
-
-
-async def bench(label: str, db: Database, n: int, concurrency: int, n_members: int) -> None:
-    ids = await prepare(db, n_members)
-    service = PointsService(db, SystemClock())
-    run = uuid.uuid4().hex[:8]
-
-    async def purchase(i: int) -> None:
-        await service.record_purchase(
-            PurchaseInput(MemberRef(member_id=ids[i % len(ids)]), f"{run}-{i}", LINES)
-        )
-
-    async def baseline(i: int) -> None:
+async def prepare(url: str, n_members: int) -> tuple[list[str], str]:
+    db = Database(url)
+    wire_database(db)  # the servers' keyring seals the members' personal data
+    try:
+        await upgrade(db)
+        now = datetime.now(UTC)
         async with db.unit_of_work() as uow:
-            await uow.session.execute(
-                text("INSERT INTO bench_baseline (member_id, points) VALUES (:m, 9)"),
-                {"m": ids[i % len(ids)]},
-            )
-            await uow.session.execute(
-                text("UPDATE bench_balance SET points = points + 9 WHERE member_id = :m"),
-                {"m": ids[i % len(ids)]},
-            )
+            await install_programme(uow.session, parse_programme(PROGRAMME), now)
+            numbers = []
+            for i in range(n_members):
+                m = await members.create_member(
+                    uow.session,
+                    signals=NO_SIGNALS,
+                    now=now,
+                    email=f"bench{i}@example.com",
+                    password_hash=None,
+                    profile={},
+                    consents={},
+                )
+                numbers.append(m.member_number)
+            _, key = await create_api_key(uow.session, "bench till", ["pos"], now)
             await uow.commit()
-
-    for c in (1, concurrency):
-        base = await timed(n, c, baseline)
-        real = await timed(n, c, lambda i, c=c: purchase(i + c * n))
-        print(
-            f"{label:10} clients={c:<3} purchases/s={real:8.1f}  baseline insert+update/s="
-            f"{base:8.1f}  ratio={real / base:5.2f}"
-        )
-
-
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--members", type=int, default=200)
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
-        try:
-            await bench("sqlite", db, args.n, args.concurrency, args.members)
-        finally:
-            await db.dispose()
-
-    admin_url = os.environ.get(
-        "TROUW_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
-    admin = Database(admin_url)
-    name = f"trouw_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        async with admin.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        print(f"postgresql skipped: {exc.__class__.__name__}: {exc}")
-        await admin.dispose()
-        return
-    db = Database(admin_url.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        await bench("postgresql", db, args.n, args.concurrency, args.members)
     finally:
         await db.dispose()
-        async with admin.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    return numbers, key
+
+
+def pgbench(url: str, clients: int, seconds: float) -> Figures:
+    binary = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    subprocess.run([binary, "-i", "-q", "-s", "1", dsn], check=True, capture_output=True)
+    args = [binary, "-c", str(clients), "-j", "2", "-T", str(int(seconds)), "-r", dsn]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return Figures("pgbench tpcb-like", int(tps * seconds), seconds, latency, float("nan"), 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    options = parser.parse_args()
+    run = uuid.uuid4().hex[:6]
+    with postgres_database() as url:
+        numbers, key = asyncio.run(prepare(url, options.members))
+
+        def body(i: int) -> dict[str, object]:
+            member = {"memberNumber": numbers[i % len(numbers)]}
+            purchase = {"member": member, "externalId": f"{run}-{i}", "lines": BASKET}
+            return {"query": RECORD_PURCHASE, "variables": {"input": purchase}}
+
+        figures = []
+        # Several workers need Redis for live updates across processes, as in production.
+        env = environment(url, TROUW_REDIS_URL=REDIS, TROUW_REDIS_PREFIX=f"bench{run}:")
+        for workers in options.workers:
+            with trouw_serve(env, workers) as base:
+                figures.append(
+                    load(
+                        f"Trouw RecordPurchase ({workers} worker{'s' if workers > 1 else ''})",
+                        f"{base}/graphql",
+                        lambda i, w=workers: body(w * 10**7 + i),
+                        clients=options.clients,
+                        seconds=options.seconds,
+                        token=key,
+                    )
+                )
+        port = free_port()
+        args = [sys.executable, "-m", "bench.baseline_purchases", str(port), url]
+        with process(args, environment(url), f"http://127.0.0.1:{port}/ready"):
+            baseline = load(
+                "asyncpg endpoint, same writes",
+                f"http://127.0.0.1:{port}/graphql",
+                lambda i: body(10**8 + i),
+                clients=options.clients,
+                seconds=options.seconds,
+                token=key,
+            )
+        tpcb = pgbench(url, options.clients, options.seconds)
+    print(f"RecordPurchase on PostgreSQL, {options.clients} clients, {options.seconds:.0f} s each")
+    for figure in figures:
+        print(figure.line(baseline))
+    if len(figures) > 1:
+        print(
+            f"{options.workers[-1]} workers / 1 worker: {figures[-1].rate / figures[0].rate:.2f}x"
+        )
+    print(baseline.line())
+    print(f"{tpcb.label:<34} {tpcb.rate:8.1f}/s  avg {tpcb.p50_ms:6.1f} ms")
+    print(f"Trouw / pgbench tpcb-like: {figures[0].rate / tpcb.rate:.3f}x")
+    print(json.dumps({"trouw": figures[0].rate, "asyncpg": baseline.rate, "pgbench": tpcb.rate}))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

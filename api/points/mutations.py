@@ -82,6 +82,11 @@ class PointsMutations:
             )
         except DomainError as exc:
             return RecordPurchasePayload(user_errors=user_errors(exc))
+        loaders = info.context.loaders
+        if result.member is not None:
+            loaders.members.member.prime(result.member.id, result.member)
+        if result.balance is not None:
+            loaders.points.balance.prime(result.purchase.member_id, result.balance)
         return RecordPurchasePayload(
             purchase=Purchase.from_row(result.purchase),
             member=await _member(info, result.purchase.member_id),

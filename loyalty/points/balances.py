@@ -108,11 +108,23 @@ async def _accounts(s: AsyncSession, member_ids: Sequence[int]) -> dict[int, Poi
     }
 
 
+# Where a session keeps each member's balance after the last change it made: what a write
+# answers with, without reading the balance again after it commits.
+_LAST_BALANCE = "trouw.last_balance"
+
+
+def last_balance(s: AsyncSession, member_id: int) -> Balance | None:
+    """The member's balance after the last change made in this session, if any."""
+    known: dict[int, Balance] = s.info.get(_LAST_BALANCE, {})
+    return known.get(member_id)
+
+
 async def balance_event(
     s: AsyncSession, member_id: int, entries: Sequence[LedgerEntry], now: datetime
 ) -> None:
     """Tell listeners about new entries, each with the balance after the whole change."""
     current = await balance(s, member_id, now)
+    s.info.setdefault(_LAST_BALANCE, {})[member_id] = current
     for entry in entries:
         emit(
             s,

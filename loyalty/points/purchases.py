@@ -18,7 +18,7 @@ from loyalty.core.identifiers import client_key
 from loyalty.core.outbox import emit
 from loyalty.members.models import Member
 from loyalty.points import caps, earning, ledger
-from loyalty.points.balances import balance_event
+from loyalty.points.balances import Balance, balance_event, last_balance
 from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, PointAccount, Purchase
 from loyalty.points.refs import MemberRef, conflict, money, require_active, resolve_member, when
@@ -54,6 +54,9 @@ class PurchaseInput:
 class PurchaseResult:
     purchase: Purchase
     replayed: bool
+    # What the write knew when it committed, so that its answer needs no reads afterwards.
+    member: Member | None = None
+    balance: Balance | None = None
 
 
 def basket(lines: Sequence[PurchaseLine]) -> list[earning.BasketLine]:
@@ -177,7 +180,8 @@ async def _record(
         await balance_event(s, member.id, entries, now)
         emit(s, _recorded(purchase), now)
         await uow.commit()
-    return PurchaseResult(purchase, replayed=False)
+        after = last_balance(s, member.id)
+    return PurchaseResult(purchase, replayed=False, member=member, balance=after)
 
 
 def _currency(data: PurchaseInput, file: ProgrammeFile) -> str:

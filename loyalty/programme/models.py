@@ -23,6 +23,9 @@ class Programme(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     country: Mapped[str] = mapped_column(String(2))
     spec: Mapped[dict[str, Any]]
+    # A new token with every applied file: processes keep the parsed file in memory and
+    # compare this one small column to see whether another process changed it.
+    revision: Mapped[str] = mapped_column(String(32), default="", server_default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

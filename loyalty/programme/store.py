@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -45,31 +45,57 @@ DEFAULT_FILE = ProgrammeFile(
         country=DEFAULT_SETTINGS.country,
     )
 )
-# The last programme file parsed, with the stored document it came from: validation is not
-# free, and comparing the stored document tells when another process applied a new one.
-_parsed: list[tuple[dict[str, Any], ProgrammeFile]] = []
 
 
-# Where a session keeps the file it read: one transaction sees one programme, and the steps
-# and reactions of one change do not each read the row again.
-_SESSION_KEY = "trouw.programme_file"
+@dataclass(frozen=True)
+class _Known:
+    """The programme in force as this process last read it."""
+
+    revision: str
+    file: ProgrammeFile
+    settings: ProgrammeSettings
+
+
+# The programme kept in memory, by its revision: a revision is a random token made anew for
+# every applied file, so it names one file in any database and any process.
+_known: dict[str, _Known] = {}
+
+
+# Where a session keeps the programme it read: one transaction sees one programme, and the
+# steps and reactions of one change do not each check it again.
+_SESSION_KEY = "trouw.programme"
+
+
+async def _in_force(session: AsyncSession) -> _Known | None:
+    known: _Known | None = session.info.get(_SESSION_KEY)
+    if known is not None:
+        return known
+    found = (await session.execute(select(Programme.id, Programme.revision).limit(1))).first()
+    if found is None:
+        return None
+    known = _known.get(found.revision) if found.revision else None
+    if known is None:
+        row = await session.get(Programme, found.id, populate_existing=True)
+        assert row is not None
+        known = _Known(row.revision, ProgrammeFile.model_validate(row.spec), _settings_of(row))
+        if row.revision:
+            _known.clear()
+            _known[row.revision] = known
+    session.info[_SESSION_KEY] = known
+    return known
+
+
+def _settings_of(row: Programme) -> ProgrammeSettings:
+    return ProgrammeSettings(
+        row.key, row.name, row.currency, Decimal(row.point_value), row.timezone, row.country
+    )
 
 
 async def current_file(session: AsyncSession) -> ProgrammeFile:
-    """The programme file in force, or a neutral default before any was applied."""
-    known: ProgrammeFile | None = session.info.get(_SESSION_KEY)
-    if known is not None:
-        return known
-    row = await current_programme(session)
-    if row is None:
-        parsed = DEFAULT_FILE
-    elif _parsed and _parsed[0][0] == row.spec:
-        parsed = _parsed[0][1]
-    else:
-        parsed = ProgrammeFile.model_validate(row.spec)
-        _parsed[:] = [(row.spec, parsed)]
-    session.info[_SESSION_KEY] = parsed
-    return parsed
+    """The programme file in force, or a neutral default before any was applied. Parsed once
+    per process and revision; a transaction checks the revision once (one small column)."""
+    known = await _in_force(session)
+    return DEFAULT_FILE if known is None else known.file
 
 
 async def current_programme(session: AsyncSession) -> Programme | None:
@@ -77,12 +103,8 @@ async def current_programme(session: AsyncSession) -> Programme | None:
 
 
 async def current_settings(session: AsyncSession) -> ProgrammeSettings:
-    row = await current_programme(session)
-    if row is None:
-        return DEFAULT_SETTINGS
-    return ProgrammeSettings(
-        row.key, row.name, row.currency, Decimal(row.point_value), row.timezone, row.country
-    )
+    known = await _in_force(session)
+    return DEFAULT_SETTINGS if known is None else known.settings
 
 
 async def apply_programme(
@@ -109,6 +131,7 @@ async def apply_programme(
     row.country = spec.country
     row.spec = file.model_dump(mode="json")
     row.updated_at = now
+    row.revision = uuid.uuid4().hex
     session.info.pop(_SESSION_KEY, None)
     await session.flush()
     return row, created

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from types import TracebackType
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, make_url
@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+
+from loyalty.storage.request import RequestScope, ScopedUnitOfWork, current_scope
+from loyalty.storage.unit import UnitOfWork
+
+__all__ = ["Database", "UnitOfWork", "insert_for", "normalise_url"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -65,15 +70,36 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+def _configure_disconnects(engine: AsyncEngine) -> None:
+    """No ping per checkout: a connection the server already closed (asyncpg notices the
+    socket closing without a round trip) is swapped for a fresh one at checkout, and one that
+    fails later is invalidated by SQLAlchemy on the error (`is_disconnect`); the request scope
+    then runs the request once more on a fresh connection (`loyalty.storage.request`)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: PoolProxiedConnection) -> None:
+        raw = getattr(dbapi_connection, "_connection", None)
+        is_closed = getattr(raw, "is_closed", None)
+        if callable(is_closed) and is_closed():
+            raise exc.DisconnectionError("the server closed this connection")
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        scope = current_scope()
+        if context.is_disconnect and scope is not None:
+            scope.disconnected = True
+
+
 class Database:
     def __init__(self, url: str | URL, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"echo": echo}
         if self.is_postgres:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        _configure_disconnects(self.engine)
         # Run inside every writing unit of work just before it commits (the in-transaction
         # reactions), and after every committed write (e.g. to wake the outbox relay at once).
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
@@ -99,14 +125,22 @@ class Database:
     def is_postgres(self) -> bool:
         return self.url.get_backend_name() == "postgresql"
 
+    @asynccontextmanager
+    async def request(self) -> AsyncIterator[RequestScope]:
+        """One connection and, as far as the database allows, one transaction for everything
+        the units of work inside do (an API request): see `loyalty.storage.request`."""
+        async with RequestScope.open(self.engine) as scope:
+            yield scope
+
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:
+        scope = current_scope()
+        if scope is not None and scope.engine is self.engine:
+            if not write:
+                return ScopedUnitOfWork(scope, write=False)
+            return ScopedUnitOfWork(scope, True, self.commit_listeners, self.before_commit)
         if not write:
             return UnitOfWork(self._readers())
         return UnitOfWork(self._writers(), self.commit_listeners, self.before_commit)
-
-    def reader(self) -> AsyncSession:
-        """A session for reads only (GraphQL queries, DataLoaders); never committed."""
-        return self._readers()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -122,41 +156,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-class UnitOfWork:
-    """One transaction. Nothing is written unless `commit()` is called; leaving the block
-    without it rolls everything back."""
-
-    def __init__(
-        self,
-        session: AsyncSession,
-        listeners: list[Callable[[], None]] | None = None,
-        before_commit: list[Callable[[AsyncSession], Awaitable[None]]] | None = None,
-    ) -> None:
-        self.session = session
-        self._listeners = listeners or []
-        self._before_commit = before_commit or []
-
-    async def __aenter__(self) -> UnitOfWork:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        # Closing rolls back whatever was not committed; unlike rollback() it leaves the
-        # objects read in this transaction usable (detached, not expired) by the caller.
-        await self.session.close()
-
-    async def commit(self) -> None:
-        for hook in self._before_commit:
-            await hook(self.session)
-        await self.session.commit()
-        for listener in self._listeners:
-            listener()
 
 
 def insert_for(s: AsyncSession) -> Any:

@@ -38,7 +38,7 @@ from loyalty.points.service import (
     ReturnLine,
     ReturnResult,
 )
-from loyalty.programme import parse_programme, store
+from loyalty.programme import parse_programme
 from loyalty.programme.install import install_programme
 from loyalty.storage.database import Database
 from tests.loyalty.services import add_member, set_status
@@ -121,10 +121,6 @@ async def install(db: Database, clock: FixedClock, text: str) -> None:
     async with db.unit_of_work() as uow:
         await install_programme(uow.session, parse_programme(text), clock.now())
         await uow.commit()
-    # The parsed-file cache is keyed by (programme id, updated_at): every test here installs
-    # its own file as programme 1 at the same fixed instant, so it would hand out the previous
-    # test's file.
-    store._parsed.clear()
 
 
 async def member(db: Database, clock: FixedClock, name: str = "anna") -> int:

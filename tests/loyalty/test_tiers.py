@@ -93,9 +93,6 @@ async def install(db: Database, clock: FixedClock, text: str) -> None:
     async with db.unit_of_work() as uow:
         await install_programme(uow.session, parse_programme(text), clock.now())
         await uow.commit()
-    # The parsed-file cache is keyed by (programme id, updated_at): every test installs its
-    # own file as programme 1 at the same fixed instant, so it would hand out a stale one.
-    store._parsed.clear()
 
 
 async def member(db: Database, clock: FixedClock, name: str = "anna") -> int:
