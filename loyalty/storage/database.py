@@ -129,7 +129,7 @@ class Database:
     async def request(self) -> AsyncIterator[RequestScope]:
         """One connection and, as far as the database allows, one transaction for everything
         the units of work inside do (an API request): see `loyalty.storage.request`."""
-        async with RequestScope.open(self.engine) as scope:
+        async with RequestScope.open(self.engine, {"database": self.info}) as scope:
             yield scope
 
     def unit_of_work(self, *, write: bool = True) -> UnitOfWork:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -34,8 +35,10 @@ def current_scope() -> RequestScope | None:
 
 
 class RequestScope:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, info: dict[str, Any] | None = None) -> None:
         self.engine = engine
+        # What every session of the database shares (`Database.info`: the keyring, for one).
+        self.info = info or {}
         self.connection: AsyncConnection | None = None
         self.session: AsyncSession | None = None
         # Whether the open transaction was begun for writing (SQLite's BEGIN IMMEDIATE).
@@ -49,8 +52,10 @@ class RequestScope:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, engine: AsyncEngine) -> AsyncIterator[RequestScope]:
-        scope = cls(engine)
+    async def open(
+        cls, engine: AsyncEngine, info: dict[str, Any] | None = None
+    ) -> AsyncIterator[RequestScope]:
+        scope = cls(engine, info)
         token = _current.set(scope)
         try:
             yield scope
@@ -76,7 +81,7 @@ class RequestScope:
                 self.leave()
                 raise
             self.session = AsyncSession(
-                bind=self.connection, expire_on_commit=False, autoflush=False
+                bind=self.connection, expire_on_commit=False, autoflush=False, info=self.info
             )
         return self.session
 

@@ -39,8 +39,9 @@ ME = "query { me { memberNumber } }"
 # Measured: 18 (BEGIN; the member; the account lock; the idempotency check; the programme;
 # the tier and the day's capped points; the purchase, its entries, the account, its lots; the
 # balance for the event; active offers and surveys; the tier check; the outbox; COMMIT).
-# Before: 28 in 3 transactions. The aim is 10.
-MAX_ROUND_TRIPS = 18
+# Before: 28 in 3 transactions. Referrals (the friend's qualifying purchase) and campaigns
+# (journeys waiting for a purchase) react in the same transaction: 22. The aim is 10.
+MAX_ROUND_TRIPS = 22
 BASKET = [
     {"sku": "KOF-01", "quantity": "2", "unitPrice": "3.20", "category": "coffee"},
     {"sku": "GEB-07", "quantity": "1", "unitPrice": "4.75", "category": "pastry"},
