@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext, Info
 
 from api.core.context import Context
 from api.core.errors import ApiErrorCode, bad_input, should_mask
+from api.core.input_check import guard_inputs
 from api.core.limits import introspection_rules, limit_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.members.mutations import MemberMutations
@@ -70,6 +71,10 @@ class Mutation(
 @strawberry.type
 class Subscription(LiveSubscriptions):
     pass
+
+
+# Every argument is checked (text, dates, sizes) before any resolver sees it.
+guard_inputs(Query, Mutation, Subscription)
 
 
 class TrouwSchema(strawberry.Schema):

@@ -121,8 +121,10 @@ async def _auth(settings: Settings, db: Database, clock: Clock) -> AuthService:
         password_hasher(settings),
         limits=SignInLimits(
             window=timedelta(seconds=settings.signin_window_seconds),
-            failures_per_account=settings.signin_failures_per_account,
+            failures_per_pair=settings.signin_failures_per_pair,
             attempts_per_client=settings.signin_attempts_per_client,
+            account_delay_after=settings.signin_account_delay_after,
+            account_delay_cap=timedelta(seconds=settings.signin_account_delay_cap_seconds),
         ),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         session_lifetime=timedelta(seconds=settings.session_lifetime_seconds),
