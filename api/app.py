@@ -29,6 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types import ExecutionResult
 
+from api.core import ids
 from api.core.client_address import trusted_networks
 from api.core.context import Context, apply_credentials
 from api.core.headers import SecurityHeaders
@@ -123,6 +124,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response=response,
             loaders=Loaders(services.reads, cache=not websocket),
         )
+        ids.use(services.ids)
         if not websocket:
             await apply_credentials(context, request.headers.get("authorization"))
         return context

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from api.core.identity import ExternalTokenVerifier
+from api.core.ids import IdCodec
 from api.core.persisted import PersistedDocuments, read_manifest
 from api.core.services import Reads, Services
 from api.settings import Settings
@@ -178,7 +179,15 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         bus=make_bus(settings.redis_url, settings.redis_prefix),
         identity=_identity(settings),
         wallet=await build_wallet(settings, db, clock),
+        ids=await id_codec(settings, db, clock),
     )
+
+
+async def id_codec(settings: Settings, db: Database, clock: Clock) -> IdCodec:
+    """The installation's id key: from the configured secret, or made once and shared."""
+    if settings.secret_key is not None:
+        return IdCodec(settings.secret_key.get_secret_value().encode())
+    return IdCodec((await instance_secret(db, "node-ids", clock.now())).encode())
 
 
 def contact_budget(s: Settings) -> ContactBudget | None:

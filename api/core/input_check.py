@@ -45,7 +45,7 @@ MAX_LENGTHS = {
 # Text inside JSON inputs (segment rules, survey questions, event properties).
 JSON_TEXT_MAX_LENGTH = 2_000
 MAX_ITEMS = 1_000  # in any list, and in all of one JSON input together
-EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+EARLIEST, LATEST = date(1800, 1, 1), date(2999, 12, 31)
 MAX_NUMBER = Decimal(10) ** 12
 MAX_DECIMAL_PLACES = 6
 

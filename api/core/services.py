@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from notifications.bus import EventBus, InProcessBus
 
 if TYPE_CHECKING:
+    from api.core.ids import IdCodec
     from api.core.identity import ExternalTokenVerifier
     from api.settings import Settings
     from loyalty.auth.service import AuthService
@@ -73,3 +74,5 @@ class Services:
     identity: ExternalTokenVerifier | None = None
     # None when wallet passes are not configured.
     wallet: Wallet | None = None
+    # Seals and opens global ids (api/core/ids.py); None only where no ids are read or sent.
+    ids: IdCodec | None = None

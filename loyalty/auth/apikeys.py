@@ -17,7 +17,9 @@ from loyalty.core.errors import CoreError, DomainError
 from loyalty.core.identifiers import hash_secret, secrets_match
 
 PREFIX = "trw_"
-SCOPES = ("pos", "admin")
+# pos: the till (card scans, purchases, returns, codes); members: reading members by id with
+# their profile; admin: everything. docs/security.md describes them.
+SCOPES = ("pos", "members", "admin")
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
