@@ -8,8 +8,8 @@ from typing import Any, Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
-from strawberry.types.base import StrawberryOptional
 from strawberry.types import Info
+from strawberry.types.base import StrawberryOptional
 
 from api.core.context import Context
 from api.core.errors import ApiError, forbidden, unauthenticated

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from notifications.bus import EventBus, InProcessBus
 
 if TYPE_CHECKING:
-    from api.core.ids import IdCodec
     from api.core.identity import ExternalTokenVerifier
+    from api.core.ids import IdCodec
     from api.settings import Settings
     from loyalty.auth.service import AuthService
     from loyalty.core.clock import Clock
