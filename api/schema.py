@@ -14,6 +14,8 @@ from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from api.audit.extension import audit_mutations
+from api.audit.queries import AuditQueries
 from api.core import ids
 from api.core.context import Context
 from api.core.errors import ApiErrorCode, bad_input, should_mask
@@ -40,7 +42,14 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 @strawberry.type
-class Query(MemberQueries, PointsQueries, RewardQueries, NotificationQueries, SegmentQueries):
+class Query(
+    MemberQueries,
+    PointsQueries,
+    RewardQueries,
+    NotificationQueries,
+    SegmentQueries,
+    AuditQueries,
+):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
@@ -79,6 +88,7 @@ class Subscription(LiveSubscriptions):
 # Every argument is checked (text, dates, sizes) before any resolver sees it; every node's id
 # leaves sealed with the installation's key.
 guard_inputs(Query, Mutation, Subscription)
+audit_mutations(Mutation)
 ids.seal_node_ids()
 
 

@@ -25,6 +25,7 @@ from api.core.services import Reads, Services
 from api.settings import Settings
 from api.wallet.setup import build_wallet, wallet_updates
 from loyalty.areas import register_reactions
+from loyalty.audit.service import AuditLog
 from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
 from loyalty.auth.service import AuthService, SignInLimits
@@ -180,6 +181,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         identity=_identity(settings),
         wallet=await build_wallet(settings, db, clock),
         ids=await id_codec(settings, db, clock),
+        audit=AuditLog(db, clock),
     )
 
 

@@ -36,6 +36,7 @@ AREAS = (
     "messaging",
     "reports",
     "wallet",
+    "audit",
 )
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from api.core.identity import ExternalTokenVerifier
     from api.core.ids import IdCodec
     from api.settings import Settings
+    from loyalty.audit.service import AuditLog
     from loyalty.auth.service import AuthService
     from loyalty.core.clock import Clock
     from loyalty.members.read import MemberReads
@@ -74,5 +75,7 @@ class Services:
     identity: ExternalTokenVerifier | None = None
     # None when wallet passes are not configured.
     wallet: Wallet | None = None
+    # The audit log (api/audit): every admin and till change is recorded there.
+    audit: AuditLog = field(default=None)  # type: ignore[assignment]
     # Seals and opens global ids (api/core/ids.py); None only where no ids are read or sent.
     ids: IdCodec | None = None
