@@ -23,6 +23,8 @@ SERVED: dict[str, set[str]] = {
     "member-app/live.graphql": {"OnBalanceChanged", "OnOffersChanged"},
     # Exercised by tests/api/test_inbox_api.py and tests/wallet/test_webservice.py.
     "member-app/referral-wallet-inbox.graphql": {"Inbox", "MarkMessageRead", "WalletPass"},
+    # Exercised by tests/api/test_audit_api.py (the privacy operations come with erasure).
+    "admin/privacy-audit.graphql": {"AuditLog"},
     # Exercised by tests/api/test_offers_api.py.
     "member-app/offers.graphql": {"Offers", "ActivateOffer"},
     # Exercised by tests/api/test_offer_admin_api.py and tests/api/test_segments_api.py.
