@@ -201,6 +201,8 @@ SURVEYS |= {
     ("admin/surveys-referrals.graphql", "SurveyResults"),
     ("member-app/home.graphql", "Home"),
 }
+# Exercised by tests/api/test_audit_api.py.
+AUDIT = {("admin/privacy-audit.graphql", "AuditLog")}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
@@ -215,6 +217,7 @@ def test_the_journeys_exercise_every_served_operation() -> None:
         | ADMIN_OFFERS
         | SEGMENTS
         | SURVEYS
+        | AUDIT
     )
 
 
