@@ -14,6 +14,7 @@ from typing import Any
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -28,7 +29,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types import ExecutionResult
 
+from api.core import ids
+from api.core.client_address import trusted_networks
 from api.core.context import Context, apply_credentials
+from api.core.headers import SecurityHeaders
 from api.core.loaders import Loaders
 from api.core.media import ResponseMedia
 from api.core.metrics import (
@@ -109,6 +113,12 @@ class GraphQLEndpoint(MeasuredOperations, ResponseMedia, GraphQL[Context, None])
         return await super().execute_single(*args, **kwargs)
 
     def parse_json(self, data: str | bytes) -> Any:
+        if isinstance(data, bytes):
+            try:
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                reason = f"The request body is not valid UTF-8 (byte {exc.start})"
+                raise HTTPException(400, reason) from None
         parsed = super().parse_json(data)
         # Strawberry expects an object (or a batch); other JSON would crash it with a 500.
         if not isinstance(parsed, dict | list):
@@ -124,6 +134,7 @@ class GraphQLEndpoint(MeasuredOperations, ResponseMedia, GraphQL[Context, None])
             response=response,
             loaders=Loaders(services.reads, cache=not websocket),
         )
+        ids.use(services.ids)
         if not websocket:
             await apply_credentials(context, request.headers.get("authorization"))
         return context
@@ -192,6 +203,7 @@ class _BodyTooLarge(Exception):
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
     clock = clock or SystemClock()
+    trusted_networks(tuple(settings.trusted_proxies))  # a bad entry fails here, at start-up
     db, reactions = open_database(settings)
 
     @asynccontextmanager
@@ -240,4 +252,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(RequestScopes, open_scope=db.request)
     app.add_middleware(BodyLimit)
     app.add_middleware(CountWebsockets)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["authorization", "content-type"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
     return app

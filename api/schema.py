@@ -14,10 +14,14 @@ from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from api.audit.extension import audit_mutations
+from api.audit.queries import AuditQueries
 from api.campaigns.mutations import CampaignMutations
 from api.campaigns.queries import CampaignQueries
+from api.core import ids
 from api.core.context import Context
 from api.core.errors import ApiErrorCode, bad_input, should_mask
+from api.core.input_check import guard_inputs
 from api.core.limits import introspection_rules, limit_rules
 from api.live.subscriptions import LiveSubscriptions
 from api.members.mutations import MemberMutations
@@ -55,13 +59,16 @@ class Query(
     ReferralQueries,
     CampaignQueries,
     WalletQueries,
+    AuditQueries,
 ):
     @strawberry.field(description="Fetch any object you may see by its global id.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> relay.Node | None:
         # Parsed here rather than as a `GlobalID` argument, so that an id that is not ours is
         # the client's mistake (BAD_USER_INPUT), not an unexpected error.
+        global_id = ids.parse(id)
         try:
-            global_id = relay.GlobalID.from_id(id)
+            if global_id is None:
+                raise relay.GlobalIDValueError(id)
             global_id.resolve_type(info)
         except relay.GlobalIDValueError:
             raise bad_input("`id` is not an id from this API") from None
@@ -90,6 +97,13 @@ class Mutation(
 @strawberry.type
 class Subscription(LiveSubscriptions):
     pass
+
+
+# Every argument is checked (text, dates, sizes) before any resolver sees it; every node's id
+# leaves sealed with the installation's key.
+guard_inputs(Query, Mutation, Subscription)
+audit_mutations(Mutation)
+ids.seal_node_ids()
 
 
 class TrouwSchema(strawberry.Schema):

@@ -61,9 +61,20 @@ class Settings(BaseSettings):
     # How often an idle websocket gets a ping, so proxies and phones keep it open.
     ws_keepalive_seconds: float = Field(15.0, gt=0, le=300)
 
+    # Sign-in limits (docs/security.md): wrong passwords per account and client address,
+    # attempts per client address, and the account's growing delay (never a lock).
     signin_window_seconds: int = Field(900, ge=1)
-    signin_failures_per_account: int = Field(5, ge=1)
+    signin_failures_per_pair: int = Field(5, ge=1)
     signin_attempts_per_client: int = Field(30, ge=1)
+    signin_account_delay_after: int = Field(10, ge=1)
+    signin_account_delay_cap_seconds: int = Field(60, ge=1, le=3_600)
+    # Proxies (addresses or networks, e.g. ["10.0.0.0/8"]) whose X-Forwarded-For is believed;
+    # from any other peer the header is ignored and the peer's address is the client's.
+    trusted_proxies: list[str] = []
+    # Browser origins that may call the API (CORS); none by default. ["*"] allows any origin.
+    cors_origins: list[str] = []
+    # Strict-Transport-Security max-age; 0 (the default) sends none. Set it behind HTTPS.
+    hsts_seconds: int = Field(0, ge=0)
 
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65_536, ge=8)

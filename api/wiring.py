@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from api.core.identity import ExternalTokenVerifier
+from api.core.ids import IdCodec
 from api.core.metrics import count_points
 from api.core.persisted import PersistedDocuments, read_manifest
 from api.core.services import Reads, Services
@@ -27,6 +28,7 @@ from api.privacy.setup import build_privacy
 from api.settings import Settings
 from api.wallet.setup import build_wallet, wallet_updates
 from loyalty.areas import register_reactions
+from loyalty.audit.service import AuditLog
 from loyalty.auth.passwords import PasswordHasher
 from loyalty.auth.secrets import instance_secret
 from loyalty.auth.service import AuthService, SignInLimits
@@ -134,8 +136,10 @@ async def _auth(settings: Settings, db: Database, clock: Clock) -> AuthService:
         password_hasher(settings),
         limits=SignInLimits(
             window=timedelta(seconds=settings.signin_window_seconds),
-            failures_per_account=settings.signin_failures_per_account,
+            failures_per_pair=settings.signin_failures_per_pair,
             attempts_per_client=settings.signin_attempts_per_client,
+            account_delay_after=settings.signin_account_delay_after,
+            account_delay_cap=timedelta(seconds=settings.signin_account_delay_cap_seconds),
         ),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         session_lifetime=timedelta(seconds=settings.session_lifetime_seconds),
@@ -195,7 +199,16 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         identity=_identity(settings),
         wallet=await build_wallet(settings, db, clock),
         privacy=build_privacy(settings, db, clock, password_hasher(settings)),
+        ids=await id_codec(settings, db, clock),
+        audit=AuditLog(db, clock),
     )
+
+
+async def id_codec(settings: Settings, db: Database, clock: Clock) -> IdCodec:
+    """The installation's id key: from the configured secret, or made once and shared."""
+    if settings.secret_key is not None:
+        return IdCodec(settings.secret_key.get_secret_value().encode())
+    return IdCodec((await instance_secret(db, "node-ids", clock.now())).encode())
 
 
 def contact_budget(s: Settings) -> ContactBudget | None:

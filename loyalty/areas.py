@@ -41,6 +41,7 @@ AREAS = (
     "reports",
     "wallet",
     "privacy",
+    "audit",
 )
 
 

@@ -3,6 +3,7 @@ files exported from the code (the schema, the list of error codes)."""
 
 from __future__ import annotations
 
+import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import click
 from api.cli.running import print_demo, run
 from api.cli.startup import load_settings
 from api.wiring import password_hasher
+from loyalty.audit.service import Actor
 from loyalty.auth import apikeys
 from loyalty.core.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
@@ -54,7 +56,8 @@ def apikey() -> None:
     required=True,
     multiple=True,
     type=click.Choice(apikeys.SCOPES),
-    help="pos: purchases, returns, codes, lookups. admin: everything. Repeatable.",
+    help="pos: purchases, returns, codes, card lookups. members: read members by id with "
+    "their profile. admin: everything. Repeatable (docs/security.md).",
 )
 def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a key; it is shown once and only its hash is stored."""
@@ -62,7 +65,7 @@ def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
     async def work(db: Database) -> str:
         async with db.unit_of_work() as uow:
             _, plaintext = await apikeys.create_api_key(
-                uow.session, name, list(scopes), datetime.now(UTC)
+                uow.session, name, list(scopes), datetime.now(UTC), _operator()
             )
             await uow.commit()
         return plaintext
@@ -93,11 +96,20 @@ def apikey_revoke(key_id: str) -> None:
 
     async def work(db: Database) -> None:
         async with db.unit_of_work() as uow:
-            await apikeys.revoke_api_key(uow.session, key_id, datetime.now(UTC))
+            await apikeys.revoke_api_key(uow.session, key_id, datetime.now(UTC), _operator())
             await uow.commit()
 
     run(work)
     click.echo(f"revoked {key_id}")
+
+
+def _operator() -> Actor:
+    """Who runs the command line, for the audit log."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor("operator", user)
 
 
 def _export(output: Path, text: str, check: bool, command: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
+from api.core.client_address import client_address
 from api.core.loaders import Loaders
 from api.core.services import Services
 from loyalty.auth.apikeys import Integration, is_api_key
@@ -41,7 +42,12 @@ class Context:
 
     @property
     def client_address(self) -> str | None:
-        return self.request.client.host if self.request.client else None
+        """The caller's address; behind trusted proxies the one they forwarded."""
+        peer = self.request.client.host if self.request.client else None
+        proxies = self.services.settings.trusted_proxies
+        if not proxies:
+            return peer
+        return client_address(peer, self.request.headers.get("x-forwarded-for"), proxies)
 
     @property
     def user_agent(self) -> str | None:

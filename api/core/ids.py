@@ -1,10 +1,98 @@
-"""Opaque global ids: reading them back from clients."""
+"""Opaque global ids: the type and row id of an object, encrypted and authenticated with the
+installation's key (AES-SIV), so ids carry no sequence number and cannot be guessed or made
+up; the same object has the same id for as long as the key stays (docs/security.md).
+
+The request's codec is set in the request context (`use`); the `ID` scalar serializes every
+`GlobalID` through it, and resolvers read ids back with `parse` and `decode`.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import inspect
+from contextvars import ContextVar
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from strawberry import relay
+from strawberry.extensions import FieldExtension
+from strawberry.types import Info
 
 from api.core.errors import bad_input
+
+_MAX_ID_LENGTH = 200  # far longer than any id we make; longer ones are not ours
+
+
+class IdCodec:
+    """Turns (type name, row id) into an opaque id and back."""
+
+    def __init__(self, secret: bytes) -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"trouw node ids")
+        self._siv = AESSIV(key.derive(secret))
+
+    def encode(self, global_id: relay.GlobalID) -> str:
+        plain = f"{global_id.type_name}:{global_id.node_id}".encode()
+        return base64.urlsafe_b64encode(self._siv.encrypt(plain, None)).decode().rstrip("=")
+
+    def parse(self, raw: str) -> relay.GlobalID | None:
+        """The global id inside `raw`, or None when it is not an id this installation made."""
+        if not raw or len(raw) > _MAX_ID_LENGTH or not raw.isascii():
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+            plain = self._siv.decrypt(sealed, None).decode()
+        except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError):
+            return None
+        type_name, _, node_id = plain.partition(":")
+        return relay.GlobalID(type_name, node_id) if type_name and node_id else None
+
+
+_current: ContextVar[IdCodec | None] = ContextVar("trouw_ids", default=None)
+
+
+def use(codec: IdCodec | None) -> None:
+    """Make `codec` the one of this request (called when its context is made)."""
+    _current.set(codec)
+
+
+def current() -> IdCodec:
+    codec = _current.get()
+    if codec is None:
+        raise RuntimeError("no id codec for this request")
+    return codec
+
+
+class Sealed(FieldExtension):
+    """On a node's `id` field: the global id leaves sealed by the request's codec."""
+
+    def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        return current().encode(next_(source, info, **kwargs))
+
+    async def resolve_async(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        result = next_(source, info, **kwargs)
+        return current().encode(await result if inspect.isawaitable(result) else result)
+
+
+def seal_node_ids() -> None:
+    """Attach `Sealed` to the `id` of every node type (every subclass of `relay.Node`)."""
+    pending = list(relay.Node.__subclasses__())
+    while pending:
+        node = pending.pop()
+        pending.extend(node.__subclasses__())
+        definition = getattr(node, "__strawberry_definition__", None)
+        for field in definition.fields if definition else []:
+            if (field.graphql_name or field.python_name) == "id" and not any(
+                isinstance(e, Sealed) for e in field.extensions
+            ):
+                field.extensions.append(Sealed())
+
+
+def parse(raw: str) -> relay.GlobalID | None:
+    return current().parse(raw)
 
 
 def row_id(node_id: str) -> int:
@@ -15,10 +103,7 @@ def row_id(node_id: str) -> int:
 
 def decode(raw: str, type_name: str, argument: str) -> int:
     """The row id of a global id that must name a `type_name`."""
-    try:
-        global_id = relay.GlobalID.from_id(raw)
-    except relay.GlobalIDValueError:
-        global_id = None
+    global_id = parse(raw)
     if global_id is None or global_id.type_name != type_name or not row_id(global_id.node_id):
         raise bad_input(f"`{argument}` is not a {type_name} id")
     return row_id(global_id.node_id)

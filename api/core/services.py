@@ -11,7 +11,9 @@ from notifications.bus import EventBus, InProcessBus
 
 if TYPE_CHECKING:
     from api.core.identity import ExternalTokenVerifier
+    from api.core.ids import IdCodec
     from api.settings import Settings
+    from loyalty.audit.service import AuditLog
     from loyalty.auth.service import AuthService
     from loyalty.campaigns.admin import CampaignAdmin
     from loyalty.campaigns.read import CampaignReads
@@ -86,3 +88,7 @@ class Services:
     wallet: Wallet | None = None
     # Data exports and erasure (built by the composition root; None only in odd test setups).
     privacy: PrivacyService | None = None
+    # The audit log (api/audit): every admin and till change is recorded there.
+    audit: AuditLog = field(default=None)  # type: ignore[assignment]
+    # Seals and opens global ids (api/core/ids.py); None only where no ids are read or sent.
+    ids: IdCodec | None = None

@@ -14,7 +14,7 @@ from strawberry.types import Info
 from api.core.context import Context
 from api.core.ids import row_id
 from api.core.pagination import connection, decode_id_cursor, page_size
-from api.core.permissions import may_see_member
+from api.core.permissions import may_see_member, restrict_for_tills
 from loyalty.core.identifiers import format_member_number
 
 if TYPE_CHECKING:
@@ -284,3 +284,8 @@ class Member(relay.Node):
             [i if may_see_member(info.context, i) else 0 for i in ids]
         )
         return [cls.from_row(r) if r is not None else None for r in rows]
+
+
+# What a till sees of a member it scanned; the rest needs a key with the `members` scope.
+TILL_FIELDS = {"id", "member_number", "first_name", "card", "balance", "tier", "status"}
+restrict_for_tills(Member, TILL_FIELDS)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from strawberry import relay
 
 from api.core.context import authenticate
 from api.core.ids import row_id
@@ -20,10 +19,9 @@ def _problem(status: int, code: str, message: str) -> Response:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
-def _survey_id(raw: str) -> int:
-    try:
-        global_id = relay.GlobalID.from_id(raw)
-    except relay.GlobalIDValueError:
+def _survey_id(services: Services, raw: str) -> int:
+    global_id = services.ids.parse(raw) if services.ids else None
+    if global_id is None:
         return 0
     return row_id(global_id.node_id) if global_id.type_name == "Survey" else 0
 
@@ -38,7 +36,7 @@ async def free_text_csv(request: Request) -> Response:
         return _problem(401, "UNAUTHENTICATED", "Send an API key with the `admin` scope")
     if not isinstance(principal, Integration) or not principal.allows("admin"):
         return _problem(403, "FORBIDDEN", "Needs an API key with the `admin` scope")
-    survey_id = _survey_id(request.path_params["survey_id"])
+    survey_id = _survey_id(services, request.path_params["survey_id"])
     survey = await services.surveys.survey(survey_id) if survey_id else None
     if survey is None:
         return _problem(404, "NOT_FOUND", "There is no such survey")

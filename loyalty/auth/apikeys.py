@@ -11,13 +11,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.audit import service as audit
+from loyalty.audit.service import Actor
 from loyalty.auth.errors import AuthError
 from loyalty.auth.models import ApiKey
 from loyalty.core.errors import CoreError, DomainError
 from loyalty.core.identifiers import hash_secret, secrets_match
 
 PREFIX = "trw_"
-SCOPES = ("pos", "admin")
+# pos: the till (card scans, purchases, returns, codes); members: reading members by id with
+# their profile; admin: everything. docs/security.md describes them.
+SCOPES = ("pos", "members", "admin")
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -46,9 +50,14 @@ def _split(token: str) -> tuple[str, str] | None:
 
 
 async def create_api_key(
-    session: AsyncSession, name: str, scopes: list[str], now: datetime
+    session: AsyncSession,
+    name: str,
+    scopes: list[str],
+    now: datetime,
+    actor: Actor = audit.SYSTEM,
 ) -> tuple[ApiKey, str]:
-    """Create a key; the plaintext is returned once and only its hash is kept."""
+    """Create a key; the plaintext is returned once and only its hash is kept. The audit log
+    records who made it, in the same transaction."""
     name = name.strip()
     if not name or len(name) > 120:
         raise DomainError(AuthError.INVALID_NAME, "A key needs a name of 1-120 characters", "name")
@@ -70,6 +79,7 @@ async def create_api_key(
     )
     session.add(key)
     await session.flush()
+    await _audit(session, actor, "apiKey.created", key, now)
     return key, plaintext
 
 
@@ -122,13 +132,24 @@ async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
     return list(await session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-async def revoke_api_key(session: AsyncSession, key_id: str, now: datetime) -> None:
+async def revoke_api_key(
+    session: AsyncSession, key_id: str, now: datetime, actor: Actor = audit.SYSTEM
+) -> None:
     key = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
     if key is None:
         raise DomainError(CoreError.NOT_FOUND, f"No API key {key_id!r}", "key")
     if key.revoked_at is None:
         key.revoked_at = now
+        await _audit(session, actor, "apiKey.revoked", key, now)
     await session.flush()
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, action: str, key: ApiKey, now: datetime
+) -> None:
+    summary = {"keyId": key.key_id, "name": key.name, "scopes": list(key.scopes)}
+    record = audit.AuditRecord(actor, action, targets=[f"ApiKey:{key.id}"], summary=summary)
+    await audit.record_in(session, record, now)
 
 
 class VerifiedKeys:

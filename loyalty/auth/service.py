@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.auth import apikeys, identity, ratelimit, sessions
 from loyalty.auth.apikeys import Integration
@@ -45,9 +46,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SignInLimits:
+    """Sign-in limits that a stranger cannot use to lock the owner out (docs/security.md):
+    one client gets `failures_per_pair` guesses at one account per window, then only that
+    pair is refused; an account whose failures (from every client) pass
+    `account_delay_after` takes one attempt per growing delay (doubling, at most
+    `account_delay_cap`), never a lock; one client address gets `attempts_per_client`
+    attempts per window over all accounts."""
+
     window: timedelta = timedelta(minutes=15)
-    failures_per_account: int = 5
+    failures_per_pair: int = 5
     attempts_per_client: int = 30
+    account_delay_after: int = 10
+    account_delay_cap: timedelta = timedelta(seconds=60)
 
 
 @dataclass
@@ -168,11 +178,12 @@ class AuthService:
         # all at once must not each see "no failures yet" and get a guess in.
         async with self.db.unit_of_work() as uow:
             # Keyed by the email's blind index: the counters hold no address in clear.
-            account_bucket = f"signin:account:{keyring_of(uow.session).blind(email).hex()}"
-            attempts = await ratelimit.hit(uow.session, account_bucket, self.limits.window, now)
+            account = keyring_of(uow.session).blind(email).hex()
+            buckets = (f"signin:pair:{account}|{client or '-'}", f"signin:account:{account}")
+            allowed = await self._may_try(uow.session, account, buckets, now)
             member = await members.member_by_email(uow.session, email)
             await uow.commit()
-        if attempts > self.limits.failures_per_account:
+        if not allowed:
             raise _rate_limited()
         stored = member.password_hash if member and member.password_hash else self._decoy_hash
         ok = await asyncio.to_thread(self.hasher.verify, stored, password)
@@ -185,7 +196,8 @@ class AuthService:
             else None
         )
         async with self.db.unit_of_work() as uow:
-            await ratelimit.reset(uow.session, account_bucket, self.limits.window, now)
+            for bucket in buckets:
+                await ratelimit.reset(uow.session, bucket, self.limits.window, now)
             if member.status != "active":
                 await uow.commit()
                 raise _account_disabled()
@@ -333,6 +345,29 @@ class AuthService:
         if member.status != "active":
             raise _account_disabled()
         return MemberPrincipal(member.id, None)
+
+    async def _may_try(
+        self, session: AsyncSession, who: str, buckets: tuple[str, str], now: datetime
+    ) -> bool:
+        """Count one attempt of this client at this account; whether it may be checked.
+
+        A pair over its limit is refused without counting against the account, so one
+        client's guesses never slow the owner down elsewhere."""
+        pair, account = buckets
+        if (
+            await ratelimit.hit(session, pair, self.limits.window, now)
+            > self.limits.failures_per_pair
+        ):
+            return False
+        over = await ratelimit.hit(session, account, self.limits.window, now)
+        over -= self.limits.account_delay_after
+        if over <= 0:
+            return True
+        # One attempt per delay window, the delay doubling with each failure, up to the cap.
+        cap = max(1, int(self.limits.account_delay_cap.total_seconds()))
+        delay = min(cap, 2 ** min(over - 1, 20))
+        wait = f"signin:wait:{who}:{delay}"
+        return await ratelimit.hit(session, wait, timedelta(seconds=delay), now) == 1
 
     async def _count_client(self, bucket: str) -> None:
         async with self.db.unit_of_work() as uow:

@@ -17,6 +17,12 @@ class CoreError(ErrorCode):
     NOT_FOUND = "NOT_FOUND"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     INVALID_DATE = "INVALID_DATE"
+    # Any text input: control characters, NUL bytes or lone surrogates (see loyalty.core.text).
+    INVALID_TEXT = "INVALID_TEXT"
+    # Any text input over its documented maximum length (docs/security.md).
+    TEXT_TOO_LONG = "TEXT_TOO_LONG"
+    # A list with more items, or a number with more digits, than any real input has.
+    INPUT_TOO_LARGE = "INPUT_TOO_LARGE"
 
 
 class DomainError(Exception):

@@ -13,6 +13,7 @@ from loyalty.auth.apikeys import revoke_api_key
 from loyalty.core.clock import FixedClock
 from loyalty.storage.database import Database
 from tests.api.helpers import api_key
+from tests.support.data import sealed_id
 from tests.support.flows import sign_up
 from tests.support.server import ServerHandle
 
@@ -80,8 +81,8 @@ def test_node_with_ids_of_nobody_is_null(
 ) -> None:
     # An admin key may see every member, so the id itself must lead nowhere (and not crash).
     admin = server.client(api_key(database_url, ["admin"], server_clock.now()))
-    for raw in ["0", "999999", "-1", "abc", "²", "1" + "0" * 30, ""]:
-        assert admin.post(NODE, {"id": global_id(f"Member:{raw}")}) == {"data": {"node": None}}
+    for raw in ["0", "999999", "-1", "abc", "²", "1" + "0" * 30]:
+        assert admin.post(NODE, {"id": sealed_id(f"Member:{raw}")}) == {"data": {"node": None}}
 
 
 def test_node_with_an_id_that_is_not_ours_is_bad_input(
@@ -89,17 +90,44 @@ def test_node_with_an_id_that_is_not_ours_is_bad_input(
 ) -> None:
     ann, _ = two_members
     client = server.client(ann["session"]["accessToken"])
-    for raw in ["garbage", global_id("Nope:1"), global_id("Consent:1"), ""]:
+    own = ann["member"]["id"]
+    not_ours = [
+        "garbage",
+        global_id("Member:1"),  # the guessable ids of old
+        sealed_id("Nope:1"),
+        sealed_id("Consent:1"),
+        sealed_id("Member:1", secret="another installation's key, 32+ bytes"),
+        own[:-2] + ("AA" if not own.endswith("AA") else "BB"),  # one sealed id, altered
+        "",
+    ]
+    for raw in not_ours:
         assert client.error_codes(NODE, {"id": raw}) == ["BAD_USER_INPUT"], raw
 
 
-def test_pos_key_sees_any_member_by_node(
+def test_ids_are_opaque_and_stable(server: ServerHandle, two_members: Any) -> None:
+    ann, bob = two_members
+    for m in (ann, bob):
+        raw = m["member"]["id"]
+        assert "Member" not in base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode(
+            "latin-1"
+        )
+        me = server.client(m["session"]["accessToken"]).data("{ me { id } }")["me"]
+        assert me["id"] == raw
+
+
+def test_a_till_key_walking_through_ids_reads_nothing(
     server: ServerHandle, server_clock: FixedClock, database_url: str, two_members: Any
 ) -> None:
     ann, bob = two_members
     pos = server.client(api_key(database_url, ["pos"], server_clock.now()))
+    for m in (ann, bob):  # not even with real ids
+        assert pos.post(NODE, {"id": m["member"]["id"]}) == {"data": {"node": None}}
+    for n in range(1, 6):
+        assert pos.post(NODE, {"id": sealed_id(f"Member:{n}")}) == {"data": {"node": None}}
+        assert pos.error_codes(NODE, {"id": global_id(f"Member:{n}")}) == ["BAD_USER_INPUT"]
+    reader = server.client(api_key(database_url, ["members"], server_clock.now(), "crm"))
     for m in (ann, bob):
-        assert pos.data(NODE, {"id": m["member"]["id"]})["node"]["id"] == m["member"]["id"]
+        assert reader.data(NODE, {"id": m["member"]["id"]})["node"]["email"] == m["member"]["email"]
 
 
 # -- API keys ---------------------------------------------------------------------------------
@@ -172,7 +200,7 @@ def test_pos_key_finds_a_member_by_card(
     found = pos.data(BY_CARD, {"barcode": card["barcodeMessage"]})["memberByCard"]
     assert found == {
         "id": bob["member"]["id"],
-        "email": "bob@example.com",
+        "email": None,  # a till sees only what a till needs
         "card": {"barcodeMessage": card["barcodeMessage"]},
     }
     # A scanner may add whitespace around the message.

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from strawberry import relay
 
 from loyalty.core.clock import FixedClock
 from loyalty.core.events import decode
@@ -17,7 +16,7 @@ from loyalty.storage.database import Database
 from notifications.config import NotificationConfig
 from notifications.worker import Worker
 from tests.contract.operations import operation
-from tests.support.data import install
+from tests.support.data import install, opened_id
 from tests.support.flows import sign_up
 from tests.support.server import GraphQLClient, ServerHandle
 
@@ -81,7 +80,7 @@ def _deliver_events(
 
 
 def _row_id(global_id: str) -> int:
-    return int(relay.GlobalID.from_id(global_id).node_id)
+    return opened_id(global_id)[1]
 
 
 EXPIRING = ("points.expiring", {"points": 120, "expires_at": "2030-04-01T00:00:00+02:00"})

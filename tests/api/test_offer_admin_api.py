@@ -123,8 +123,8 @@ def test_bad_offers_are_refused_and_change_nothing(
     assert _codes(office.data(CREATE, {"input": clash})["createOffer"])[0][0] == "INVALID_OFFER"
     nul = {**AUTUMN, "title": "Herfst\u0000", "eligibility": {"interests": ["ko\u0007ffie"]}}
     assert _codes(office.data(CREATE, {"input": nul})["createOffer"]) == [
-        ("INVALID_OFFER", ["input", "title"]),
-        ("INVALID_OFFER", ["input", "eligibility.interests"]),
+        ("INVALID_TEXT", ["input", "title"]),
+        ("INVALID_TEXT", ["input", "eligibility", "interests", "0"]),
     ]
     archived = office.data(CREATE, {"input": {**AUTUMN, "state": "ARCHIVED"}})["createOffer"]
     assert _codes(archived) == [("INVALID_STATE", ["input", "state"])]

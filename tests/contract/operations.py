@@ -18,7 +18,8 @@ from tests.conftest import CONTRACT_DIR
 SERVED: dict[str, set[str]] = {
     # Exercised by tests/api/test_privacy_api.py.
     "member-app/privacy.graphql": {"RequestDataExport", "DeleteAccount", "CancelAccountDeletion"},
-    "admin/privacy-audit.graphql": {"ExportMemberData", "EraseMember"},
+    # And tests/api/test_audit_api.py.
+    "admin/privacy-audit.graphql": {"ExportMemberData", "EraseMember", "AuditLog"},
     "member-app/auth.graphql": {"SignUp", "SignIn", "RefreshSession", "SignOut"},
     "member-app/profile.graphql": {"Profile", "UpdateProfile", "SetConsent"},
     "member-app/points.graphql": {"Transactions", "Rewards", "RedeemReward"},

@@ -214,6 +214,8 @@ CAMPAIGNS = {
     ("admin/campaigns.graphql", n)
     for n in ("Campaigns", "CampaignDryRun", "CampaignReport", "MemberJourneys")
 }
+# Exercised by tests/api/test_audit_api.py.
+AUDIT = {("admin/privacy-audit.graphql", "AuditLog")}
 
 
 def test_the_journeys_exercise_every_served_operation() -> None:
@@ -231,6 +233,7 @@ def test_the_journeys_exercise_every_served_operation() -> None:
         | SURVEYS
         | REFERRALS
         | PRIVACY
+        | AUDIT
     )
 
 

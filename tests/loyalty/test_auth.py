@@ -199,7 +199,7 @@ async def test_account_locks_after_failures_and_unlocks_after_the_window(
     auth: AuthService, clock: FixedClock
 ) -> None:
     await signed_up(auth)
-    limit = auth.limits.failures_per_account
+    limit = auth.limits.failures_per_pair
     assert limit == 5
     for _ in range(limit):
         assert await code_of(auth.sign_in(EMAIL, "wrong-password-x")) == "INVALID_CREDENTIALS"
@@ -220,10 +220,10 @@ async def test_account_locks_after_failures_and_unlocks_after_the_window(
 
 async def test_a_successful_sign_in_clears_the_failures(auth: AuthService) -> None:
     await signed_up(auth)
-    for _ in range(auth.limits.failures_per_account - 1):
+    for _ in range(auth.limits.failures_per_pair - 1):
         await code_of(auth.sign_in(EMAIL, "wrong-password-x"))
     await auth.sign_in(EMAIL, STRONG_PASSWORD)
-    for _ in range(auth.limits.failures_per_account - 1):
+    for _ in range(auth.limits.failures_per_pair - 1):
         await code_of(auth.sign_in(EMAIL, "wrong-password-x"))
     await auth.sign_in(EMAIL, STRONG_PASSWORD)
 
@@ -231,14 +231,14 @@ async def test_a_successful_sign_in_clears_the_failures(auth: AuthService) -> No
 async def test_failures_on_one_account_do_not_lock_another(auth: AuthService) -> None:
     await signed_up(auth)
     await signed_up(auth, "other@example.com")
-    for _ in range(auth.limits.failures_per_account):
+    for _ in range(auth.limits.failures_per_pair):
         await code_of(auth.sign_in(EMAIL, "wrong-password-x"))
     assert await code_of(auth.sign_in(EMAIL, STRONG_PASSWORD)) == "RATE_LIMITED"
     await auth.sign_in("other@example.com", STRONG_PASSWORD)
 
 
 async def test_unknown_accounts_lock_like_real_ones(auth: AuthService) -> None:
-    for _ in range(auth.limits.failures_per_account):
+    for _ in range(auth.limits.failures_per_pair):
         assert await code_of(auth.sign_in("ghost@example.com", "x")) == "INVALID_CREDENTIALS"
     assert await code_of(auth.sign_in("ghost@example.com", "x")) == "RATE_LIMITED"
 
@@ -247,7 +247,7 @@ async def test_concurrent_guesses_cannot_get_past_the_account_limit(
     db: Database, clock: FixedClock
 ) -> None:
     """Guesses sent all at once must not each read "0 failures so far": at most
-    `failures_per_account` passwords may be checked in one window."""
+    `failures_per_pair` passwords may be checked in one window."""
     auth = make_auth(db, clock)
     await signed_up(auth)
     results = await asyncio.gather(
@@ -256,8 +256,8 @@ async def test_concurrent_guesses_cannot_get_past_the_account_limit(
     )
     codes = [r.code for r in results if isinstance(r, DomainError)]
     assert len(codes) == 20
-    assert codes.count("INVALID_CREDENTIALS") <= auth.limits.failures_per_account
-    assert codes.count("RATE_LIMITED") >= 20 - auth.limits.failures_per_account
+    assert codes.count("INVALID_CREDENTIALS") <= auth.limits.failures_per_pair
+    assert codes.count("RATE_LIMITED") >= 20 - auth.limits.failures_per_pair
     assert await code_of(auth.sign_in(EMAIL, STRONG_PASSWORD)) == "RATE_LIMITED"
 
 

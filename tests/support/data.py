@@ -51,3 +51,22 @@ def install(
             await db.dispose()
 
     asyncio.run(apply())
+
+
+def sealed_id(raw: str, secret: str = "test-signing-key-" + "x" * 32) -> str:
+    """The opaque id the test servers (whose `secret_key` this is) give `Type:rowid`."""
+    from strawberry import relay
+
+    from api.core.ids import IdCodec
+
+    type_name, _, node_id = raw.partition(":")
+    return IdCodec(secret.encode()).encode(relay.GlobalID(type_name, node_id))
+
+
+def opened_id(sealed: str, secret: str = "test-signing-key-" + "x" * 32) -> tuple[str, int]:
+    """The type and row id inside an opaque id of the test servers."""
+    from api.core.ids import IdCodec
+
+    found = IdCodec(secret.encode()).parse(sealed)
+    assert found is not None, sealed
+    return found.type_name, int(found.node_id)
