@@ -663,6 +663,9 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "segments": 2,
         "prune": 0,
         "surveys": 0,
+        "erasures": 0,
+        "referrals": 0,
+        "campaigns": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
         "release": 0,
@@ -673,6 +676,9 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "segments": 0,
         "prune": 0,
         "surveys": 0,
+        "erasures": 0,
+        "referrals": 0,
+        "campaigns": 0,
     }
     assert await jobs.run_jobs(db, clock, only=["warn"]) == {"warn": 0}
 
@@ -688,6 +694,9 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "segments": 2,  # a day after the last rebuild
         "prune": 0,
         "surveys": 0,
+        "erasures": 0,
+        "referrals": 0,
+        "campaigns": 0,
     }
     assert await jobs.run_jobs(db, clock) == {
         "release": 0,
@@ -698,6 +707,9 @@ async def test_run_jobs_returns_counts_and_is_idempotent(db: Database, clock: Fi
         "segments": 0,
         "prune": 0,
         "surveys": 0,
+        "erasures": 0,
+        "referrals": 0,
+        "campaigns": 0,
     }
     assert [(e.kind, e.points) for e in await entries(db, anna)] == [
         ("earn", 100),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from datetime import UTC, datetime
 
@@ -15,7 +14,7 @@ from loyalty.core.outbox import emit
 from loyalty.storage.database import Database
 from tests.contract.operations import operation
 from tests.loyalty.offers.programme import PROGRAMME as OFFERS_PROGRAMME
-from tests.support.data import api_key, install
+from tests.support.data import api_key, install, opened_id
 from tests.support.flows import sign_up
 from tests.support.live import listening
 from tests.support.server import ServerHandle
@@ -142,7 +141,7 @@ async def test_offer_changes_reach_the_member(server: ServerHandle, clean_databa
     OnOffersChanged receives it."""
     token, _ = _member(server, "live-offer@example.com")
     member_id = server.client().data("{ me { id } }", token=token)["me"]["id"]
-    row_id = int(base64.b64decode(member_id).decode().split(":")[1])
+    _, row_id = opened_id(member_id)
     offer = {
         "id": 7,
         "title": "Gratis croissant",
