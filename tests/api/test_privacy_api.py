@@ -32,7 +32,9 @@ def _download(server: ServerHandle, url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_member_exports_and_deletes_then_cancels(server: ServerHandle) -> None:
+def test_member_exports_and_deletes_then_cancels(
+    server: ServerHandle, server_clock: FixedClock, clean_database: str
+) -> None:
     client = server.client()
     joined = sign_up(client, "femke@example.com", firstName="Femke", lastName="Hofstede")
     token = joined["session"]["accessToken"]
@@ -64,6 +66,15 @@ def test_member_exports_and_deletes_then_cancels(server: ServerHandle) -> None:
         "cancelAccountDeletion"
     ]
     assert [e["code"] for e in again["userErrors"]] == ["NO_PENDING_ERASURE"]
+
+    # The member's own export and erasure request are in the audit log, with them as actor.
+    admin = server.client(api_key(clean_database, ["admin"], server_clock.now()))
+    log = admin.data(
+        contract("admin/privacy-audit.graphql"), {"first": 50}, operation_name="AuditLog"
+    )["auditLog"]["edges"]
+    actions = [(e["node"]["action"], e["node"]["actor"]) for e in log]
+    for action in ("member.data_exported", "member.erasure_requested", "member.erasure_cancelled"):
+        assert any(a == action and "member" in actor for a, actor in actions), actions
 
 
 def test_admin_exports_and_erases_at_once(
