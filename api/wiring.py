@@ -37,6 +37,7 @@ from loyalty.campaigns.admin import CampaignAdmin
 from loyalty.campaigns.read import CampaignReads
 from loyalty.campaigns.service import CampaignsService
 from loyalty.core.clock import Clock
+from loyalty.core.opaque_ids import OpaqueIds
 from loyalty.core.personal import Keyring, install_keyring
 from loyalty.core.reactions import ReactionRunner, Reactions
 from loyalty.members.read import MemberReads
@@ -221,9 +222,10 @@ def contact_budget(s: Settings) -> ContactBudget | None:
 # -- the delivery: notification worker and after-commit reactions ---------------------------
 
 
-def notification_config(s: Settings) -> NotificationConfig:
+def notification_config(s: Settings, ids: OpaqueIds) -> NotificationConfig:
     """Raises ValueError with a readable reason for bad settings."""
     return NotificationConfig(
+        ids=ids,
         webhooks=parse_webhooks(s.webhooks),
         push_enabled=s.push_enabled,
         quiet_hours=QuietHours.parse(s.quiet_hours_start, s.quiet_hours_end),
@@ -275,8 +277,8 @@ def push_senders(s: Settings) -> dict[str, PushSender]:
     return senders
 
 
-def build_worker(s: Settings, db: Database, clock: Clock) -> Worker:
-    return Worker(db, clock, notification_config(s), push_senders(s), http=None)
+def build_worker(s: Settings, db: Database, clock: Clock, ids: OpaqueIds) -> Worker:
+    return Worker(db, clock, notification_config(s, ids), push_senders(s), http=None)
 
 
 async def close_worker(worker: Worker) -> None:
@@ -316,9 +318,11 @@ class Delivery:
             await self.passes.close()
 
 
-def build_delivery(s: Settings, db: Database, reactions: Reactions, clock: Clock) -> Delivery:
+def build_delivery(
+    s: Settings, db: Database, reactions: Reactions, clock: Clock, ids: OpaqueIds
+) -> Delivery:
     return Delivery(
-        worker=build_worker(s, db, clock),
+        worker=build_worker(s, db, clock, ids),
         reactions=ReactionRunner(db, reactions, clock),
         interval=s.worker_interval_seconds,
         passes=wallet_updates(s, db, clock),
@@ -364,11 +368,12 @@ def start_relay(background: Background, db: Database, bus: EventBus, clock: Cloc
     background.start("trouw-relay", relay.run(background.stop))
 
 
-def start_delivery(
+async def start_delivery(
     background: Background, settings: Settings, db: Database, reactions: Reactions, clock: Clock
 ) -> Delivery:
     """The notification worker and the after-commit reactions, which run (and stop) together."""
-    delivery = build_delivery(settings, db, reactions, clock)
+    ids = (await id_codec(settings, db, clock)).opaque
+    delivery = build_delivery(settings, db, reactions, clock, ids)
     background.start("trouw-delivery", delivery.run(background.stop))
     return delivery
 
@@ -387,7 +392,7 @@ async def serving(
         if settings.relay:
             start_relay(background, db, services.bus, clock)
         if worker_in_serve(settings, db):
-            delivery = start_delivery(background, settings, db, reactions, clock)
+            delivery = await start_delivery(background, settings, db, reactions, clock)
         yield services
     finally:
         await background.close()
@@ -406,7 +411,7 @@ async def working(
     live updates flow even with no server running one (an in-process bus would reach no one)."""
     background = Background()
     bus = make_bus(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
-    delivery = start_delivery(background, settings, db, reactions, clock)
+    delivery = await start_delivery(background, settings, db, reactions, clock)
     try:
         if bus is not None:
             await bus.start()

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loyalty.core.events import EVENT_TYPES, Event
+from loyalty.core.opaque_ids import OpaqueIds
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -124,6 +125,8 @@ class Retry:
 
 @dataclass(frozen=True)
 class NotificationConfig:
+    # Seals member ids in webhook bodies as the API shows them (the installation's id key).
+    ids: OpaqueIds
     webhooks: Sequence[WebhookEndpoint] = ()
     push_enabled: bool = True
     quiet_hours: QuietHours | None = field(default_factory=QuietHours)

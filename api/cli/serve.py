@@ -8,8 +8,8 @@ import tempfile
 import click
 
 from api.cli.running import not_migrated, print_demo, run
-from api.cli.startup import StartupError, check_port, check_wallet_settings, load_settings
-from api.wiring import notification_config, password_hasher
+from api.cli.startup import check_port, check_wallet_settings, load_settings
+from api.wiring import password_hasher
 from loyalty.core.clock import SystemClock
 from loyalty.demo.data import DemoSummary, load_demo
 from loyalty.storage.database import Database
@@ -32,10 +32,6 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     if with_demo:
         _demo_wallet(f"http://{host}:{port}")
     settings = load_settings()
-    try:
-        notification_config(settings)
-    except (ValueError, OSError) as exc:
-        raise StartupError(f"bad notification settings: {exc}") from None
     check_port(host, port)
     check_wallet_settings(settings)
 

@@ -9,9 +9,9 @@ import logging
 import click
 
 from api.cli.running import run, run_wired, stop_on_signals
-from api.cli.startup import StartupError, check_port, check_wallet_settings, load_settings
+from api.cli.startup import check_port, check_wallet_settings, load_settings
 from api.core.metrics import record_job, serve_metrics
-from api.wiring import notification_config, working
+from api.wiring import working
 from loyalty.core.clock import SystemClock
 from loyalty.core.reactions import Reactions
 from loyalty.jobs import JOBS, run_jobs, run_scheduler
@@ -79,10 +79,6 @@ def worker(metrics_port: int | None) -> None:
     inside `trouw serve`) is enough."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
-    try:
-        notification_config(settings)
-    except (ValueError, OSError) as exc:
-        raise StartupError(f"bad notification settings: {exc}") from None
     expose_metrics(metrics_port)
     check_wallet_settings(settings)
 

@@ -8,47 +8,31 @@ The request's codec is set in the request context (`use`); the `ID` scalar seria
 
 from __future__ import annotations
 
-import base64
-import binascii
 import inspect
 from contextvars import ContextVar
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from strawberry import relay
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
 from api.core.errors import bad_input
-
-_MAX_ID_LENGTH = 200  # far longer than any id we make; longer ones are not ours
+from loyalty.core.opaque_ids import OpaqueIds
 
 
 class IdCodec:
-    """Turns (type name, row id) into an opaque id and back."""
+    """Turns (type name, row id) into an opaque id and back (`loyalty.core.opaque_ids`)."""
 
     def __init__(self, secret: bytes) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"trouw node ids")
-        self._siv = AESSIV(key.derive(secret))
+        self.opaque = OpaqueIds(secret)
 
     def encode(self, global_id: relay.GlobalID) -> str:
-        plain = f"{global_id.type_name}:{global_id.node_id}".encode()
-        return base64.urlsafe_b64encode(self._siv.encrypt(plain, None)).decode().rstrip("=")
+        return self.opaque.seal(global_id.type_name, global_id.node_id)
 
     def parse(self, raw: str) -> relay.GlobalID | None:
         """The global id inside `raw`, or None when it is not an id this installation made."""
-        if not raw or len(raw) > _MAX_ID_LENGTH or not raw.isascii():
-            return None
-        try:
-            sealed = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-            plain = self._siv.decrypt(sealed, None).decode()
-        except (binascii.Error, ValueError, InvalidTag, UnicodeDecodeError):
-            return None
-        type_name, _, node_id = plain.partition(":")
-        return relay.GlobalID(type_name, node_id) if type_name and node_id else None
+        found = self.opaque.open(raw)
+        return relay.GlobalID(*found) if found is not None else None
 
 
 _current: ContextVar[IdCodec | None] = ContextVar("trouw_ids", default=None)

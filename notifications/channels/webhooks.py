@@ -20,7 +20,6 @@ connection errors try again.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -29,6 +28,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from loyalty.core.events import Event, Recorded
+from loyalty.core.opaque_ids import OpaqueIds
 from notifications.channels.base import Delivery
 from notifications.config import WebhookEndpoint
 
@@ -37,18 +37,15 @@ TOLERANCE = timedelta(minutes=5)
 USER_AGENT = "Trouw-Webhooks/1"
 
 
-def member_global_id(member_id: int) -> str:
-    """The member's id as the GraphQL API shows it (a Relay global id)."""
-    return base64.b64encode(f"Member:{member_id}".encode()).decode()
-
-
-def body_of(recorded: Recorded[Event]) -> bytes:
+def body_of(recorded: Recorded[Event], ids: OpaqueIds) -> bytes:
+    """The event as the receiver gets it; `member_id` is the member's id as the GraphQL API
+    shows it (opaque, made with the installation's key)."""
     event = recorded.event
     document = {
         "id": recorded.id,
         "type": event.name,
         "occurred_at": recorded.occurred_at.isoformat(),
-        "member_id": member_global_id(event.member_id) if event.member_id is not None else None,
+        "member_id": ids.seal("Member", event.member_id) if event.member_id is not None else None,
         "data": event.to_payload(),
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
@@ -126,9 +123,10 @@ async def post(
     recorded: Recorded[Event],
     now: datetime,
     timeout: float,  # noqa: ASYNC109 - httpx's own per-request timeout, not a cancel scope
+    ids: OpaqueIds,
 ) -> Delivery:
     """One attempt. Never raises for what the network or the receiver does."""
-    body = body_of(recorded)
+    body = body_of(recorded, ids)
     try:
         async with http.stream(
             "POST",

@@ -185,7 +185,12 @@ class Courier:
             if endpoint is None:
                 return Delivery.failed("endpoint_removed")
             return await webhooks.post(
-                self.http, endpoint, claim.event, self.clock.now(), self.config.webhook_timeout
+                self.http,
+                endpoint,
+                claim.event,
+                self.clock.now(),
+                self.config.webhook_timeout,
+                self.config.ids,
             )
         if claim.channel == "push":
             return await self._push(claim)

@@ -16,7 +16,7 @@ from loyalty.storage.database import Database
 from notifications.config import NotificationConfig
 from notifications.worker import Worker
 from tests.contract.operations import operation
-from tests.support.data import install, opened_id
+from tests.support.data import install, opened_id, server_ids
 from tests.support.flows import sign_up
 from tests.support.server import GraphQLClient, ServerHandle
 
@@ -69,7 +69,7 @@ def _deliver_events(
                     emit(uow.session, decode(topic, member_id, payload, 1), clock.now())
                     await uow.commit()
                 clock.advance(timedelta(seconds=1))
-            worker = Worker(db, clock, NotificationConfig(), {})
+            worker = Worker(db, clock, NotificationConfig(ids=server_ids()), {})
             while await worker.run_once():
                 pass
             await worker.aclose()

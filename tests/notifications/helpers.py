@@ -21,6 +21,7 @@ from notifications.channels import PushMessage, PushResult
 from notifications.config import NotificationConfig, WebhookEndpoint
 from notifications.worker import Worker
 from tests.loyalty.services import add_member
+from tests.support.data import server_ids
 
 SECRET = "whsec_0123456789abcdef0123"
 # Wednesday 11 March 2026, 13:00 in Amsterdam (UTC+1): not within quiet hours.
@@ -151,7 +152,7 @@ def make_worker(
     http: httpx.AsyncClient | None = None,
     **config: Any,
 ) -> Worker:
-    settings = NotificationConfig(webhooks=tuple(hooks or ()), **config)
+    settings = NotificationConfig(ids=server_ids(), webhooks=tuple(hooks or ()), **config)
     senders = push if push is not None else {"ios": FakePush("ios"), "android": FakePush("android")}
     return Worker(db, clock, settings, senders, http)
 

@@ -9,6 +9,7 @@ from notifications.channels.apns import ApnsSender
 from notifications.config import NotificationConfig
 from notifications.worker import Worker
 from tests.notifications.helpers import deliveries, devices_of, earned, event, install, member
+from tests.support.data import server_ids
 from tests.support.push_standins import UNREGISTERED, ApnsStandIn, apns_device_token, make_apns_key
 
 TOPIC = "nl.trouw.demo"
@@ -25,7 +26,9 @@ async def test_a_410_from_apns_removes_the_device(db: Database, clock: FixedCloc
         sender = ApnsSender(
             key.team_id, key.key_id, key.pem, TOPIC, base_url=apns.url, ca_file=apns.ca_file
         )
-        worker = Worker(db, clock, NotificationConfig(quiet_hours=None), {"ios": sender})
+        worker = Worker(
+            db, clock, NotificationConfig(ids=server_ids(), quiet_hours=None), {"ios": sender}
+        )
         try:
             await worker.run_once()
         finally:

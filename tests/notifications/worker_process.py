@@ -14,11 +14,13 @@ from loyalty.core.clock import SystemClock
 from loyalty.storage.database import Database
 from notifications.config import NotificationConfig, WebhookEndpoint
 from notifications.worker import Worker
+from tests.support.data import server_ids
 
 
 async def main() -> None:
     lease = float(os.environ["TEST_LEASE_SECONDS"])
     config = NotificationConfig(
+        ids=server_ids(),
         webhooks=(
             WebhookEndpoint(
                 os.environ["TEST_HOOK_URL"],

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loyalty.auth.apikeys import create_api_key
+from loyalty.core.opaque_ids import OpaqueIds
 from loyalty.demo.data import DEMO_PROGRAMME
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme, parse_programme
@@ -53,7 +54,15 @@ def install(
     asyncio.run(apply())
 
 
-def sealed_id(raw: str, secret: str = "test-signing-key-" + "x" * 32) -> str:
+TEST_SECRET = "test-signing-key-" + "x" * 32
+
+
+def server_ids() -> OpaqueIds:
+    """The opaque ids the test servers (whose `secret_key` is TEST_SECRET) make."""
+    return OpaqueIds(TEST_SECRET.encode())
+
+
+def sealed_id(raw: str, secret: str = TEST_SECRET) -> str:
     """The opaque id the test servers (whose `secret_key` this is) give `Type:rowid`."""
     from strawberry import relay
 
@@ -63,7 +72,7 @@ def sealed_id(raw: str, secret: str = "test-signing-key-" + "x" * 32) -> str:
     return IdCodec(secret.encode()).encode(relay.GlobalID(type_name, node_id))
 
 
-def opened_id(sealed: str, secret: str = "test-signing-key-" + "x" * 32) -> tuple[str, int]:
+def opened_id(sealed: str, secret: str = TEST_SECRET) -> tuple[str, int]:
     """The type and row id inside an opaque id of the test servers."""
     from api.core.ids import IdCodec
 
