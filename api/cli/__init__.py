@@ -1,7 +1,7 @@
 """The `trouw` command line: `serve`, the setup commands (`migrate`, `demo`, `programme`,
-`apikey`, `export-schema`, `export-error-codes`, `export-persisted-documents`) and the
-background work (`jobs`, `scheduler`, `worker`, `requeue-dead`), `wallet dev-certs` and
-`privacy` (verify an erasure, rotate the master key).
+`apikey`, `export-schema`, `export-error-codes`, `export-persisted-documents`), `members
+import`, the background work (`jobs`, `scheduler`, `worker`, `requeue-dead`), `wallet
+dev-certs` and `privacy` (verify an erasure, rotate the master key).
 Every command builds what it needs through the composition root (`api/wiring.py`).
 
 A command's module is imported only when that command runs: importing them all (the whole
@@ -70,6 +70,10 @@ COMMANDS: dict[str, Entry] = {
     "export-persisted-documents": Entry(
         "api.cli.setup:export_persisted_documents",
         "Write the contract's operations as a persisted query manifest (registered at start-up).",
+    ),
+    "members": Entry(
+        "api.cli.members:members",
+        "Members: bring them over from another platform (docs/cli.md).",
     ),
     "privacy": Entry(
         "api.cli.privacy:privacy",

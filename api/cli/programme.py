@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from api.cli.progress import progress_bar
 from api.cli.running import run
 from api.wiring import wire_database
 from loyalty.core.personal import Keyring, installed_keyring
@@ -111,7 +112,10 @@ def programme_plan(file: Path, days: int) -> None:
     returns and events replayed under both (in a scratch database; nothing is written)."""
     spec = _load(file)
     now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="trouw-plan-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="trouw-plan-") as folder,
+        progress_bar(f"replaying {days} days"),
+    ):
         result = run(
             lambda db: plan(
                 db,

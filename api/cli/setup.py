@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from api.cli.progress import progress_bar
 from api.cli.running import print_demo, run
 from api.cli.startup import load_settings
 from api.wiring import password_hasher
@@ -35,7 +36,8 @@ def demo() -> None:
 
     async def work(db: Database) -> DemoSummary:
         await upgrade(db)
-        return await load_demo(db, SystemClock(), password_hasher(settings))
+        with progress_bar("loading the demo data"):
+            return await load_demo(db, SystemClock(), password_hasher(settings))
 
     summary = run(work, settings, migrates=True)
     if not summary.loaded:

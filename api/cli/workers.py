@@ -8,6 +8,7 @@ import logging
 
 import click
 
+from api.cli.progress import progress_bar
 from api.cli.running import run, run_wired, stop_on_signals
 from api.cli.startup import check_port, check_wallet_settings, load_settings
 from api.core.metrics import record_job, serve_metrics
@@ -41,8 +42,15 @@ def jobs() -> None:
 def jobs_run(only: tuple[str, ...]) -> None:
     """Run the scheduled jobs once, until each has nothing left to do (idempotent)."""
 
+    names = [name for name in JOBS if not only or name in only]
+
     async def work(db: Database) -> dict[str, int]:
-        return await run_jobs(db, SystemClock(), list(only) or None)
+        with progress_bar("running the scheduled jobs", len(names)) as advance:
+
+            def done(name: str, seconds: float, succeeded: bool) -> None:
+                advance(1)
+
+            return await run_jobs(db, SystemClock(), names, observe=done)
 
     for name, count in run(work).items():
         click.echo(f"{name}: {count}")

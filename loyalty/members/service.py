@@ -34,10 +34,13 @@ from loyalty.storage.database import Database
 
 CONSENT_CHANNELS = ("email", "sms", "push", "in_app", "personalisation")
 STATUSES = ("active", "blocked", "closed")
+# How members brought over from another platform come in (`trouw members import`).
+IMPORTED = "import"
 
 __all__ = [
     "CONSENT_CHANNELS",
     "CONTACT_CHANNELS",
+    "IMPORTED",
     "MAX_INTERESTS",
     "PROFILE_FIELDS",
     "STATUSES",
@@ -52,6 +55,7 @@ __all__ = [
     "member_by_card",
     "member_by_email",
     "member_by_number",
+    "member_ids_by_email",
     "members_by_ids",
     "profile_complete",
     "set_consent",
@@ -184,6 +188,19 @@ async def consents_for(session: AsyncSession, member_ids: Sequence[int]) -> list
 async def member_by_email(session: AsyncSession, email: str) -> Member | None:
     index = keyring_of(session).blind(email)
     return await session.scalar(select(Member).where(Member.email_index == index))
+
+
+async def member_ids_by_email(session: AsyncSession, emails: Sequence[str]) -> dict[str, int]:
+    """The member id of each (normalised) address that belongs to a member, in one query
+    through the blind index."""
+    if not emails:
+        return {}
+    blind = keyring_of(session).blind
+    by_index = {blind(email): email for email in emails}
+    rows = await session.execute(
+        select(Member.email_index, Member.id).where(Member.email_index.in_(list(by_index)))
+    )
+    return {by_index[index]: member_id for index, member_id in rows if index is not None}
 
 
 async def member_by_card(session: AsyncSession, barcode_message: str) -> Member | None:

@@ -3,6 +3,7 @@ signing up), each recorded once by its external id."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -185,3 +186,27 @@ async def _record_event(
         event = await record_activity(s, member, account, activity, now, actor)
         await uow.commit()
     return EventResult(member.id, event.points_awarded, replayed=False)
+
+
+async def members_by_activity(s: AsyncSession, external_ids: Sequence[str]) -> dict[str, int]:
+    """The member of each activity's external id that was recorded (one query)."""
+    if not external_ids:
+        return {}
+    rows = await s.execute(
+        select(MemberEvent.external_id, MemberEvent.member_id).where(
+            MemberEvent.external_id.in_(external_ids)
+        )
+    )
+    return {external_id: member_id for external_id, member_id in rows}
+
+
+async def members_with_activity(s: AsyncSession, name: str, member_ids: Sequence[int]) -> set[int]:
+    """Which of the members have an activity of this name recorded (one query)."""
+    if not member_ids:
+        return set()
+    rows = await s.scalars(
+        select(MemberEvent.member_id)
+        .where(MemberEvent.name == name, MemberEvent.member_id.in_(member_ids))
+        .distinct()
+    )
+    return set(rows)

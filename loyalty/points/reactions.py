@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.core.events import MemberSignedUp, ProfileCompleted
 from loyalty.core.reactions import Reactions
 from loyalty.members.models import Member
+from loyalty.members.service import IMPORTED
 from loyalty.points import ledger
 from loyalty.points.activities import Activity, record_activity
 from loyalty.points.models import MemberEvent
@@ -33,6 +34,10 @@ async def _moment(s: AsyncSession, member_id: int | None, name: str, at: datetim
 
 
 async def _signed_up(s: AsyncSession, event: MemberSignedUp, at: datetime) -> None:
+    # Members brought over from another platform signed up there long ago: their points
+    # come as an opening balance, not as a sign-up reward.
+    if event.channel == IMPORTED:
+        return
     await _moment(s, event.member_id, SIGN_UP, at)
 
 

@@ -1,0 +1,1 @@
+"""Bringing members over from another platform: `trouw members import FILE`."""
