@@ -45,10 +45,11 @@ from api.core.persisted import PersistedDocuments, Refused
 from api.core.request_scope import RequestScopes
 from api.core.services import Services
 from api.privacy.download import data_export
+from api.running import serving
 from api.schema import build_schema
 from api.settings import Settings
 from api.surveys.export import free_text_csv
-from api.wiring import open_database, persisted_documents, serving
+from api.wiring import open_database, persisted_documents
 from loyalty.core.clock import Clock, SystemClock
 from loyalty.storage.migrate import is_current
 from wallet.apple.webservice import ROUTES as WALLET_ROUTES

@@ -12,7 +12,7 @@ from api.cli.progress import progress_bar
 from api.cli.running import run, run_wired, stop_on_signals
 from api.cli.startup import check_port, check_wallet_settings, load_settings
 from api.core.metrics import record_job, serve_metrics
-from api.wiring import working
+from api.running import working
 from loyalty.core.clock import SystemClock
 from loyalty.core.reactions import Reactions
 from loyalty.jobs import JOBS, run_jobs, run_scheduler

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 API = ROOT / "api"
 # The composition root and the command line build and run things on the database.
-COMPOSITION = ("api/wiring.py", "api/app.py", "api/cli/")
+COMPOSITION = ("api/wiring.py", "api/running.py", "api/app.py", "api/cli/")
 STORAGE_CALLS = {"unit_of_work", "reader"}
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from api.running import serving, working
 from api.settings import Settings
-from api.wiring import open_database, serving, working
+from api.wiring import open_database
 from loyalty.core.clock import FixedClock
 from loyalty.core.events import PointsExpiring, Recorded
 from loyalty.core.outbox import emit
