@@ -51,6 +51,7 @@ from api.settings import Settings
 from api.surveys.export import free_text_csv
 from api.wiring import open_database, persisted_documents
 from loyalty.core.clock import Clock, SystemClock
+from loyalty.storage.database import Database
 from loyalty.storage.migrate import is_current
 from wallet.apple.webservice import ROUTES as WALLET_ROUTES
 
@@ -250,6 +251,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         lifespan=lifespan,
     )
+    _add_middleware(app, settings, db)
+    return app
+
+
+def _add_middleware(app: Starlette, settings: Settings, db: Database) -> None:
+    """Outermost last: the headers and CORS wrap everything; the request scope (one connection
+    per request) is innermost, inside the body limit."""
     app.add_middleware(RequestScopes, open_scope=db.request)
     app.add_middleware(BodyLimit)
     app.add_middleware(CountWebsockets)
@@ -262,4 +270,3 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             max_age=600,
         )
     app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
-    return app
