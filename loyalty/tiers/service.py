@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import CoreError, DomainError
@@ -40,6 +41,7 @@ __all__ = [
     "status",
     "upgrade_if_qualified",
     "window",
+    "with_row",
 ]
 
 
@@ -77,6 +79,13 @@ def _effective(spec: TiersSpec, row: MemberTier | None, now: datetime) -> TierLe
     if row.floor_tier and (row.floor_until is None or row.floor_until > now):
         index = max(index, _index(spec, row.floor_tier))
     return spec.levels[index]
+
+
+def with_row(query: Select[Any], member_id: ColumnElement[int]) -> Select[Any]:
+    """`query` with the member's tier row (None when they have none) as its last column, so a
+    use case that reads anyway loads the row the tier checks then find in the session (as
+    long as the caller holds on to it: the session keeps only weak references)."""
+    return query.add_columns(MemberTier).outerjoin(MemberTier, MemberTier.member_id == member_id)
 
 
 async def current_level(
