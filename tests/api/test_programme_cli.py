@@ -41,7 +41,7 @@ def test_apply_versions_rollback_and_plan(tmp_path: Path, monkeypatch: pytest.Mo
     second.write_text(first.replace("points_per_unit: 10 ", "points_per_unit: 12 ", 1))
     ran = runner.invoke(main, ["programme", "apply", str(DEMO_PROGRAMME), "--by", "Mira"])
     assert ran.exit_code == 0, ran.output
-    store._parsed.clear()
+    store._known.clear()
     planned = runner.invoke(main, ["programme", "plan", str(second), "--days", "7"])
     assert planned.exit_code == 0, planned.output
     assert "~ earning: points_per_unit: '10' -> '12'" in planned.output

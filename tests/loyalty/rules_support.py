@@ -58,7 +58,7 @@ async def install(db: Database, clock: FixedClock, text: str) -> None:
     async with db.unit_of_work() as uow:
         await install_programme(uow.session, parse_programme(text), clock.now())
         await uow.commit()
-    store._parsed.clear()
+    store._known.clear()
 
 
 async def member(db: Database, clock: FixedClock, name: str = "anna") -> int:
