@@ -20,8 +20,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-Probe = Callable[[ColumnElement[int]], ColumnElement[Any]]
+# The member's id as the statement names it (a column, or a mapped attribute).
+MemberId = ColumnElement[int] | InstrumentedAttribute[int]
+Probe = Callable[[MemberId], ColumnElement[Any]]
 
 _probes: dict[str, Probe] = {}
 # Where a session keeps the answers: (the transaction they were read in, member id, answers).
@@ -33,7 +36,7 @@ def register(name: str, probe: Probe) -> None:
     _probes[name] = probe
 
 
-def columns(member_id: ColumnElement[int]) -> list[ColumnElement[Any]]:
+def columns(member_id: MemberId) -> list[ColumnElement[Any]]:
     """Every registered probe as a labelled column for the member `member_id` names."""
     return [probe(member_id).label(f"probe_{i}") for i, probe in enumerate(_probes.values())]
 

@@ -36,7 +36,9 @@ def _named(ref: MemberRef) -> ColumnElement[bool] | None:
     return Member.card_barcode == (ref.barcode or "").strip()
 
 
-async def lock_member(s: AsyncSession, ref: MemberRef, now: datetime) -> tuple[Member, PointAccount]:
+async def lock_member(
+    s: AsyncSession, ref: MemberRef, now: datetime
+) -> tuple[Member, PointAccount]:
     """The member `ref` names and their account, locked until the transaction ends."""
     condition = _named(ref)
     if condition is not None:

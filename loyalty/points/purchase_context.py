@@ -39,7 +39,9 @@ async def read(
     keys = earning.cap_keys(file.earning)
     existing = select(Purchase.id).where(Purchase.external_id == external_id).scalar_subquery()
     query = (
-        select(existing, *caps.used_columns(member_id, keys, at, file), *lots.columns(member_id, now))
+        select(
+            existing, *caps.used_columns(member_id, keys, at, file), *lots.columns(member_id, now)
+        )
         .select_from(PointAccount)
         .where(PointAccount.member_id == member_id)
     )

@@ -40,7 +40,7 @@ def _rowcount(result: Any) -> int:
 OPEN = "referrals.open"
 
 
-def _open(friend_id: ColumnElement[int]) -> ColumnElement[bool]:
+def _open(friend_id: probes.MemberId) -> ColumnElement[bool]:
     return exists().where(
         Referral.friend_id == friend_id,
         Referral.state.in_((PENDING, HELD)),

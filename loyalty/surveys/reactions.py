@@ -17,7 +17,6 @@ from loyalty.programme.surveys_spec import SurveySpec
 from loyalty.surveys.catalogue import LIVE, spec_of
 from loyalty.surveys.models import Survey, SurveyTrigger
 
-
 # Whether any survey is live, asked where a purchase locks the account (`core.probes`).
 ANY_LIVE = "surveys.any_live"
 

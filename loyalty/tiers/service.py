@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core import probes
 from loyalty.core.errors import CoreError, DomainError
 from loyalty.core.events import TierChanged
 from loyalty.core.outbox import emit
@@ -81,7 +82,7 @@ def _effective(spec: TiersSpec, row: MemberTier | None, now: datetime) -> TierLe
     return spec.levels[index]
 
 
-def with_row(query: Select[Any], member_id: ColumnElement[int]) -> Select[Any]:
+def with_row(query: Select[Any], member_id: probes.MemberId) -> Select[Any]:
     """`query` with the member's tier row (None when they have none) as its last column, so a
     use case that reads anyway loads the row the tier checks then find in the session (as
     long as the caller holds on to it: the session keeps only weak references)."""
