@@ -94,7 +94,7 @@ def main() -> None:
         url = f"sqlite+aiosqlite:///{folder}/home.db"
         asyncio.run(prepare(url))
         env = environment(url)
-        body = {"query": HOME_DOCUMENT, "variables": {"offerContext": None}}
+        body: dict[str, object] = {"query": HOME_DOCUMENT, "variables": {"offerContext": None}}
         with trouw_serve(env, 1) as base:
             token = sign_up(base, options.members)[0]
             trouw = _run(
