@@ -215,6 +215,11 @@ async def member_by_number(session: AsyncSession, number: str) -> Member | None:
     )
 
 
+async def member_by_id(session: AsyncSession, member_id: int) -> Member | None:
+    """The member, from the session when this transaction loaded them already."""
+    return await session.get(Member, member_id)
+
+
 async def members_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Member]:
     return list(await session.scalars(select(Member).where(Member.id.in_(ids))))
 

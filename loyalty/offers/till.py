@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core import probes
 from loyalty.offers import taking
 from loyalty.offers.catalogue import LIVE
 from loyalty.offers.combine import Candidate, Slot, combine, offer_ids
@@ -118,8 +119,15 @@ def till_reason(
     return None
 
 
+# Whether any offer is live, asked where a purchase locks the account (`core.probes`).
+ANY_LIVE = "offers.any_live"
+probes.register(ANY_LIVE, lambda _member: exists().where(Offer.state == LIVE))
+
+
 async def plan(s: AsyncSession, basket: TillBasket, file: ProgrammeFile) -> Plan:
     """The member's offers that fit this basket, combined by group."""
+    if probes.answer(s, ANY_LIVE, basket.member_id) is False:
+        return Plan([], {}, {}, [])
     live = list(await s.scalars(select(Offer).where(Offer.state == LIVE).order_by(Offer.id)))
     if not live:
         return Plan([], {}, {}, [])

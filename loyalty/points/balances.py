@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.core.events import BalanceChanged
 from loyalty.core.outbox import emit
+from loyalty.points import lots
 from loyalty.points.models import LedgerEntry, PointAccount, PointLot
 
 # Lot sums per member: (available, pending, soonest expiry within the warning period).
@@ -40,7 +41,13 @@ async def balances(
 ) -> dict[int, Balance]:
     """Members' points at `now`, exact to the second whether or not the scheduled jobs have
     run: pending lots count as pending and expired ones not at all. Three queries however
-    many members are asked for."""
+    many members are asked for; none when this transaction already knows the lot sums
+    (`lots.known`, kept by a purchase)."""
+    if len(member_ids) == 1 and warn_days == lots.WARN_DAYS:
+        known = lots.known(s, member_ids[0], now)
+        if known is not None:
+            account = (await _accounts(s, member_ids)).get(member_ids[0])
+            return {member_ids[0]: _balance(known, account)}
     live = or_(PointLot.expires_at.is_(None), PointLot.expires_at > now)
     soon = and_(live, PointLot.expires_at <= now + timedelta(days=warn_days))
     mine = and_(PointLot.member_id.in_(member_ids), PointLot.remaining > 0)
@@ -70,6 +77,18 @@ async def balances(
             expiring_at=soonest,
         )
     return result
+
+
+def _balance(known: lots.LotTotals, account: PointAccount | None) -> Balance:
+    debt = account.debt if account else 0
+    return Balance(
+        available=known.available - debt,
+        pending=known.pending,
+        lifetime_earned=account.lifetime_earned if account else 0,
+        debt=debt,
+        expiring_points=known.expiring if known.soonest else 0,
+        expiring_at=known.soonest,
+    )
 
 
 async def _lot_sums(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,15 +30,29 @@ async def used(
     keys in one query."""
     if not keys:
         return {}
-    columns = [_used_within(rule, period, at, file, count) for rule, period in keys]
-    row = (
-        await s.execute(
-            select(*columns).where(
-                LedgerEntry.member_id == member_id, LedgerEntry.kind.in_(("earn", "bonus"))
-            )
-        )
-    ).one()
-    return {key: int(value) for key, value in zip(keys, row, strict=True)}
+    row = (await s.execute(select(*used_columns(member_id, keys, at, file, count=count)))).one()
+    return read_used(keys, row)
+
+
+def used_columns(
+    member_id: int,
+    keys: Sequence[earning.CapKey],
+    at: datetime,
+    file: ProgrammeFile,
+    *,
+    count: bool = False,
+) -> list[ColumnElement[int]]:
+    """What `used` reads, as one scalar subquery per cap key (to join another statement)."""
+    return [
+        select(_used_within(rule, period, at, file, count))
+        .where(LedgerEntry.member_id == member_id, LedgerEntry.kind.in_(("earn", "bonus")))
+        .scalar_subquery()
+        for rule, period in keys
+    ]
+
+
+def read_used(keys: Sequence[earning.CapKey], values: Sequence[Any]) -> dict[earning.CapKey, int]:
+    return {key: int(value or 0) for key, value in zip(keys, values, strict=True)}
 
 
 def _used_within(

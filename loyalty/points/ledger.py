@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.core.errors import DomainError
+from loyalty.points import lots as lot_totals
 from loyalty.points.balances import Balance, balance, balances
 from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, LotAllocation, PointAccount, PointLot
@@ -200,7 +201,7 @@ async def credit_many(
     if counts_as_earned:
         account.lifetime_earned += sum(c.points for c in credits)
     await s.flush()
-    s.add_all(
+    added = [
         PointLot(
             member_id=account.member_id,
             entry_id=entry.id,
@@ -213,7 +214,9 @@ async def credit_many(
             released_at=now if available_at <= now else None,
         )
         for entry in entries
-    )
+    ]
+    s.add_all(added)
+    lot_totals.count(s, added, now)
     await s.flush()
     await _pay_debt(s, account, now)
     return entries

@@ -17,9 +17,10 @@ from loyalty.core.events import PurchaseRecorded
 from loyalty.core.identifiers import client_key
 from loyalty.core.outbox import emit
 from loyalty.members.models import Member
-from loyalty.points import caps, earning, ledger
+from loyalty.points import caps, earning, ledger, purchase_context
 from loyalty.points.balances import Balance, balance_event, last_balance
 from loyalty.points.errors import PointsError
+from loyalty.points.locking import lock_member
 from loyalty.points.models import LedgerEntry, PointAccount, Purchase
 from loyalty.points.refs import MemberRef, conflict, money, require_active, resolve_member, when
 from loyalty.points.timeline import lot_expiry, purchase_available_at
@@ -116,9 +117,11 @@ async def _awards(
     file: ProgrammeFile,
     items: list[earning.BasketLine],
     at: datetime,
+    used: dict[earning.CapKey, int] | None = None,
 ) -> list[earning.Award]:
     ctx = await caps.context(s, member_id, file, at)
-    used = await caps.used(s, member_id, earning.cap_keys(file.earning), at, file)
+    if used is None:
+        used = await caps.used(s, member_id, earning.cap_keys(file.earning), at, file)
     return earning.purchase_awards(file.earning, items, ctx, used)
 
 
@@ -161,15 +164,18 @@ async def _record(
 ) -> PurchaseResult:
     async with db.unit_of_work() as uow:
         s = uow.session
-        member = await resolve_member(s, data.member)
-        account = await ledger.lock_account(s, member.id, now)
-        existing = await s.scalar(select(Purchase).where(Purchase.external_id == external_id))
-        if existing is not None:
+        # Round trips: the lock (with other areas' probes and the programme's revision), then
+        # one read of what the purchase needs (`purchase_context`), then the writes.
+        member, account = await lock_member(s, data.member, now)
+        file = await current_file(s)
+        context = await purchase_context.read(s, member.id, external_id, file, at, now)
+        if context.existing_id is not None:
+            existing = await s.get(Purchase, context.existing_id)
+            assert existing is not None
             return _replayed(existing, member)
         require_active(member)
-        file = await current_file(s)
         currency = _currency(data, file)
-        awards = await _awards(s, member.id, file, items, at)
+        awards = await _awards(s, member.id, file, items, at, context.used)
         available_at = purchase_available_at(file.points, at, file.programme.zone)
         purchase = _purchase(data, member, external_id, items, file, currency, at, now, actor)
         purchase.points_earned = sum(a.points for a in awards)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core import probes
 from loyalty.core.errors import DomainError
 from loyalty.programme.errors import ProgrammeError
 from loyalty.programme.models import Programme
@@ -66,9 +67,20 @@ _known: dict[str, _Known] = {}
 _SESSION_KEY = "trouw.programme"
 
 
+# The revision is also read where a purchase locks the member's account (a probe), so the
+# purchase's transaction need not check it again.
+_REVISION = "programme.revision"
+probes.register(_REVISION, lambda _member: select(Programme.revision).limit(1).scalar_subquery())
+
+
 async def _in_force(session: AsyncSession) -> _Known | None:
     known: _Known | None = session.info.get(_SESSION_KEY)
     if known is not None:
+        return known
+    read = probes.answer(session, _REVISION)
+    if read is not None and read in _known:
+        known = _known[read]
+        session.info[_SESSION_KEY] = known
         return known
     found = (await session.execute(select(Programme.id, Programme.revision).limit(1))).first()
     if found is None:

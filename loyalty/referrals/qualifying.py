@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core import probes
 from loyalty.core.events import (
     PurchaseRecorded,
     PurchaseReturned,
@@ -35,8 +36,23 @@ def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+# Whether the member is a friend whose referral waits for a purchase (`core.probes`).
+OPEN = "referrals.open"
+
+
+def _open(friend_id: probes.MemberId) -> ColumnElement[bool]:
+    return exists().where(
+        Referral.friend_id == friend_id,
+        Referral.state.in_((PENDING, HELD)),
+        Referral.purchase_id.is_(None),
+    )
+
+
+probes.register(OPEN, _open)
+
+
 async def purchase_recorded(s: AsyncSession, event: PurchaseRecorded, now: datetime) -> None:
-    if event.member_id is None:
+    if event.member_id is None or probes.answer(s, OPEN, event.member_id) is False:
         return
     row = await s.scalar(
         select(Referral).where(

@@ -7,20 +7,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core import probes
 from loyalty.core.events import ActivityRecorded, PurchaseRecorded
 from loyalty.core.reactions import Reactions
 from loyalty.programme.surveys_spec import SurveySpec
 from loyalty.surveys.catalogue import LIVE, spec_of
 from loyalty.surveys.models import Survey, SurveyTrigger
 
+# Whether any survey is live, asked where a purchase locks the account (`core.probes`).
+ANY_LIVE = "surveys.any_live"
+
 
 async def _following(
-    s: AsyncSession, after: str, event: str | None
+    s: AsyncSession, after: str, event: str | None, member_id: int
 ) -> list[tuple[int, SurveySpec]]:
     """The live surveys asked after a purchase (or after the named event)."""
+    if probes.answer(s, ANY_LIVE, member_id) is False:
+        return []
     found = []
     for survey in await s.scalars(select(Survey).where(Survey.state == LIVE)):
         spec = spec_of(survey.definition)
@@ -60,7 +66,7 @@ async def _after_purchase(s: AsyncSession, event: PurchaseRecorded, at: datetime
         "total": str(event.total),
         "points": event.points_earned,
     }
-    for survey_id, spec in await _following(s, "purchase", None):
+    for survey_id, spec in await _following(s, "purchase", None, event.member_id):
         source = f"purchase:{event.purchase_id}"
         s.add(_trigger(event.member_id, survey_id, spec, source, values, event.occurred_at, at))
 
@@ -69,11 +75,12 @@ async def _after_activity(s: AsyncSession, event: ActivityRecorded, at: datetime
     if event.member_id is None:
         return
     values = {"event": event.activity, "external_id": event.external_id}
-    for survey_id, spec in await _following(s, "event", event.activity):
+    for survey_id, spec in await _following(s, "event", event.activity, event.member_id):
         source = f"event:{event.activity}:{event.external_id}"
         s.add(_trigger(event.member_id, survey_id, spec, source, values, event.occurred_at, at))
 
 
 def register(reactions: Reactions) -> None:
+    probes.register(ANY_LIVE, lambda _member: exists().where(Survey.state == LIVE))
     reactions.in_transaction(PurchaseRecorded, _after_purchase)
     reactions.in_transaction(ActivityRecorded, _after_activity)

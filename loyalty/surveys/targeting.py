@@ -87,10 +87,9 @@ async def member_facts(
     s: AsyncSession, member_id: int, rules: Rules, now: datetime, *, by_segment: bool = False
 ) -> SurveyFacts:
     """What the checks read about the member; their segments only when `by_segment`."""
-    found = await members.members_by_ids(s, [member_id])
-    if not found:
+    member = await members.member_by_id(s, member_id)
+    if member is None:
         raise NotFound("Member", "member")
-    member = found[0]
     asked = [
         Asked(r.survey_id, r.id, _state_at(r, now), r.started_at)
         for r in await s.scalars(

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.points.balances import balance
@@ -49,6 +50,41 @@ def previous_window_end(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> 
     return start - timedelta(microseconds=1)
 
 
+def _counted(member_id: int, file: ProgrammeFile, now: datetime) -> ColumnElement[Any]:
+    """What counts in the window containing `now`, as one SQL expression (spend or points)."""
+    assert file.tiers is not None
+    start, _ = window(file.tiers, now, file)
+    purchases = (
+        Purchase.member_id == member_id,
+        Purchase.occurred_at >= start,
+        Purchase.occurred_at <= now,
+    )
+    if file.tiers.qualify_on == "spend":
+        spent = Purchase.eligible_total - Purchase.returned_eligible
+        return select(func.coalesce(func.sum(spent), 0)).where(*purchases).scalar_subquery()
+    earned = Purchase.points_earned - Purchase.points_reversed
+    bought = select(func.coalesce(func.sum(earned), 0)).where(*purchases).scalar_subquery()
+    done = (
+        select(func.coalesce(func.sum(LedgerEntry.points), 0))
+        .where(
+            LedgerEntry.member_id == member_id,
+            LedgerEntry.source_type == "event",
+            LedgerEntry.kind.in_(("earn", "bonus")),
+            LedgerEntry.occurred_at >= start,
+            LedgerEntry.occurred_at <= now,
+        )
+        .scalar_subquery()
+    )
+    return bought + done
+
+
+def _points(file: ProgrammeFile, value: Any) -> int:
+    assert file.tiers is not None
+    if file.tiers.qualify_on == "spend":
+        return int(Decimal(value or 0).to_integral_value(ROUND_FLOOR))
+    return max(int(value or 0), 0)
+
+
 async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
     """Points (or whole currency units spent) counting toward the tier in the window
     containing `now`."""
@@ -56,47 +92,20 @@ async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: 
     if file.tiers.qualify_on == "balance":
         # The points the member could spend now, whatever the window.
         return max((await balance(s, member_id, now)).available, 0)
-    start, _ = window(file.tiers, now, file)
-    if file.tiers.qualify_on == "spend":
-        spent = await s.scalar(
-            select(
-                func.coalesce(func.sum(Purchase.eligible_total - Purchase.returned_eligible), 0)
-            ).where(
-                Purchase.member_id == member_id,
-                Purchase.occurred_at >= start,
-                Purchase.occurred_at <= now,
-            )
-        )
-        return int(Decimal(spent or 0).to_integral_value(ROUND_FLOOR))
-    bought = await s.scalar(
-        select(func.coalesce(func.sum(Purchase.points_earned - Purchase.points_reversed), 0)).where(
-            Purchase.member_id == member_id,
-            Purchase.occurred_at >= start,
-            Purchase.occurred_at <= now,
-        )
-    )
-    done = await s.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-            LedgerEntry.member_id == member_id,
-            LedgerEntry.source_type == "event",
-            LedgerEntry.kind.in_(("earn", "bonus")),
-            LedgerEntry.occurred_at >= start,
-            LedgerEntry.occurred_at <= now,
-        )
-    )
-    return max(int(bought or 0) + int(done or 0), 0)
+    return _points(file, await s.scalar(select(_counted(member_id, file, now))))
 
 
 async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
     """What decides the member's tier at `now`: the current window's qualification, or the
     period just ended's when higher (a recalculation gives the tier it earned for this one,
-    whether a late purchase of that period arrived before or after it ran)."""
+    whether a late purchase of that period arrived before or after it ran). One query."""
     assert file.tiers is not None
-    points = await qualifying(s, member_id, file, now)
     ended = previous_window_end(file.tiers, now, file)
-    if ended is not None and file.tiers.qualify_on != "balance":
-        points = max(points, await qualifying(s, member_id, file, ended))
-    return points
+    if ended is None or file.tiers.qualify_on == "balance":
+        return await qualifying(s, member_id, file, now)
+    both = select(_counted(member_id, file, now), _counted(member_id, file, ended))
+    row = (await s.execute(both)).one()
+    return max(_points(file, row[0]), _points(file, row[1]))
 
 
 def qualified_level(spec: TiersSpec, points: int) -> TierLevel:

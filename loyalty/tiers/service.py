@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.core import probes
 from loyalty.core.errors import CoreError, DomainError
 from loyalty.core.events import TierChanged
 from loyalty.core.outbox import emit
@@ -40,6 +42,7 @@ __all__ = [
     "status",
     "upgrade_if_qualified",
     "window",
+    "with_row",
 ]
 
 
@@ -77,6 +80,13 @@ def _effective(spec: TiersSpec, row: MemberTier | None, now: datetime) -> TierLe
     if row.floor_tier and (row.floor_until is None or row.floor_until > now):
         index = max(index, _index(spec, row.floor_tier))
     return spec.levels[index]
+
+
+def with_row(query: Select[Any], member_id: probes.MemberId) -> Select[Any]:
+    """`query` with the member's tier row (None when they have none) as its last column, so a
+    use case that reads anyway loads the row the tier checks then find in the session (as
+    long as the caller holds on to it: the session keeps only weak references)."""
+    return query.add_columns(MemberTier).outerjoin(MemberTier, MemberTier.member_id == member_id)
 
 
 async def current_level(

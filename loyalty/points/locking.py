@@ -1,0 +1,60 @@
+"""Naming the member and locking their account in one statement, with the probes of other
+areas (`loyalty.core.probes`) answered in the same round trip.
+
+PostgreSQL: `SELECT members.*, point_accounts.*, <probes> … FOR UPDATE OF point_accounts`
+waits for the account's row lock like `ledger.lock_account`; the account it returns is the
+row as the last holder of the lock left it. What else the statement reads comes from before
+the wait, which is why probes ask only what the lock does not serialise. SQLite: the write
+transaction already holds the database's one write lock.
+
+A member without an account row yet (their first balance change) is looked up and their
+account created as before, without probes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.core import probes
+from loyalty.core.identifiers import normalise_member_number
+from loyalty.members.models import Member
+from loyalty.points import ledger
+from loyalty.points.models import PointAccount
+from loyalty.points.refs import MemberRef, resolve_member
+
+
+def _named(ref: MemberRef) -> ColumnElement[bool] | None:
+    given = [v for v in (ref.member_id, ref.member_number, ref.barcode) if v is not None]
+    if len(given) != 1:
+        return None  # resolve_member says what is wrong
+    if ref.member_id is not None:
+        return Member.id == ref.member_id
+    if ref.member_number is not None:
+        return Member.member_number == normalise_member_number(ref.member_number)
+    return Member.card_barcode == (ref.barcode or "").strip()
+
+
+async def lock_member(
+    s: AsyncSession, ref: MemberRef, now: datetime
+) -> tuple[Member, PointAccount]:
+    """The member `ref` names and their account, locked until the transaction ends."""
+    condition = _named(ref)
+    if condition is not None:
+        asked = probes.names()
+        row = (
+            await s.execute(
+                select(Member, PointAccount, *probes.columns(Member.id))
+                .join(PointAccount, PointAccount.member_id == Member.id)
+                .where(condition)
+                .with_for_update(of=PointAccount)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        if row is not None:
+            member, account = row[0], row[1]
+            probes.remember(s, member.id, asked, row[2:])
+            return member, account
+    member = await resolve_member(s, ref)
+    return member, await ledger.lock_account(s, member.id, now)
