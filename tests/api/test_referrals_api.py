@@ -208,7 +208,7 @@ def test_velocity_holds_a_referral_until_an_admin_approves_it(
         "reasons } } } }",
         {"id": held[0]["id"]},
     )["node"]["decisions"]
-    assert [d["decision"] for d in decisions] == ["hold", "approve"]
+    assert [d["decision"] for d in decisions] == ["hold", "approve", "qualify"]
     assert decisions[0]["actor"] == "fraud-checks" and decisions[0]["reasons"] == ["CODE_VELOCITY"]
     assert decisions[1]["actor"] == "api-key:Back office"
     assert decisions[1]["reasons"] == ["APPROVED_BY_ADMIN", "CODE_VELOCITY"]
