@@ -69,6 +69,12 @@ class RecordPurchaseInput:
     occurred_at: datetime | None = None
     store: str | None = None
     currency: str | None = None
+    payment_fingerprint: str | None = strawberry.field(
+        default=None,
+        description="Optional: the payment provider's token or fingerprint of the card paid "
+        "with (never a card number). Used only by the referral fraud checks, which keep it "
+        "as a keyed hash; never stored as sent.",
+    )
 
     def to_domain(self) -> PurchaseInput:
         return PurchaseInput(
@@ -78,6 +84,7 @@ class RecordPurchaseInput:
             occurred_at=self.occurred_at,
             store=self.store,
             currency=self.currency,
+            payment_fingerprint=self.payment_fingerprint,
         )
 
 

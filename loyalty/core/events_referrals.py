@@ -56,7 +56,10 @@ class ReferralRewarded(Event):
 @dataclass(frozen=True, kw_only=True)
 class ReferralHeld(Event):
     name = "referral.held"
-    description = "The fraud checks held a referral for an admin's review; the reasons found."
+    description = (
+        "The fraud checks held a referral for an admin's review, on sign-up or when the "
+        "friend paid with a card they flag (`SHARED_PAYMENT`); the reasons found."
+    )
 
     referral_id: int
     referrer_id: int

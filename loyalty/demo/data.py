@@ -1,4 +1,5 @@
-"""Demo data: the demo programme, a few members with their consents, and a till key.
+"""Demo data: the demo programme, a few members with their consents (two of them came with
+Anna's referral code: one bought, one is held for review), and a till key.
 
 Everything here is published in the README, so it is for trying Trouw out, never for production.
 """
@@ -16,11 +17,12 @@ from loyalty.auth.passwords import PasswordHasher
 from loyalty.core.clock import Clock
 from loyalty.members import service as members
 from loyalty.members.models import Member
-from loyalty.members.signals import NO_SIGNALS
+from loyalty.members.signals import NO_SIGNALS, SignUpSignals
 from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.programme.install import install_programme
 from loyalty.programme.loader import load_programme
 from loyalty.programme.store import current_programme
+from loyalty.referrals import codes as referral_codes
 from loyalty.segments.service import SegmentsService
 from loyalty.storage.database import Database
 
@@ -39,6 +41,9 @@ class DemoMember:
     preferred_channel: str
     interests: tuple[str, ...]
     consents: tuple[str, ...]
+    # The demo member whose referral code they signed up with, and their phone's id.
+    referred_by: str | None = None
+    device_id: str | None = None
 
 
 DEMO_MEMBERS = (
@@ -72,6 +77,32 @@ DEMO_MEMBERS = (
         ("koffie", "lunch", "vegan"),
         ("push", "in_app"),
     ),
+    # Dewi came with Anna's code and bought: her referral is due once the `referrals` job runs.
+    DemoMember(
+        "dewi@example.com",
+        "Dewi",
+        "Visser",
+        date(1996, 2, 14),
+        "nl-NL",
+        "push",
+        ("koffie", "gebak"),
+        ("push", "in_app"),
+        referred_by="anna@example.com",
+        device_id="demo-device-dewi",
+    ),
+    # Eva came with Anna's code from a throwaway address: held for the back office's review.
+    DemoMember(
+        "eva.demo@mailinator.com",
+        "Eva",
+        "Smit",
+        date(1999, 9, 9),
+        "nl-NL",
+        "email",
+        (),
+        (),
+        referred_by="anna@example.com",
+        device_id="demo-device-eva",
+    ),
 )
 
 
@@ -95,12 +126,20 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
             return summary
         now = clock.now()
         await install_programme(s, spec, now)
+        codes: dict[str, str] = {}
         for demo in DEMO_MEMBERS:
-            # Joined a while ago, so that the demo history after it reads naturally.
-            await members.create_member(
+            # Joined a while ago, so that the demo history after it reads naturally; those
+            # who came with a member's code pass the fraud checks as any sign-up does.
+            joined = now - JOINED_AGO
+            signals = NO_SIGNALS
+            if demo.referred_by is not None:
+                signals = SignUpSignals(
+                    device_id=demo.device_id, referral_code=codes[demo.referred_by]
+                )
+            member = await members.create_member(
                 s,
-                signals=NO_SIGNALS,
-                now=now - JOINED_AGO,
+                signals=signals,
+                now=joined,
                 email=demo.email,
                 password_hash=password_hash,
                 profile={
@@ -114,6 +153,7 @@ async def load_demo(db: Database, clock: Clock, hasher: PasswordHasher) -> DemoS
                 consents={channel: True for channel in demo.consents},
                 consent_source="demo",
             )
+            codes[demo.email] = await referral_codes.code_of(s, member.id, joined)
         await apikeys.install_api_key(s, "Demo till", ["pos"], DEMO_TILL_KEY, now)
         await uow.commit()
     await _history(db, clock)
@@ -136,6 +176,8 @@ DEMO_PURCHASES = (
     ("bram@example.com", 44, [("THE-MUN", "thee", 3, "2.90")]),
     ("bram@example.com", 37, [("THE-MUN", "thee", 2, "2.90")]),
     ("bram@example.com", 30, [("THE-MUN", "thee", 1, "2.90")]),
+    # Dewi's first purchase qualifies Anna's referral; its return window has passed.
+    ("dewi@example.com", 20, [("KOF-CAP", "koffie", 2, "3.40"), ("TAA-APL", "gebak", 1, "4.25")]),
 )
 
 

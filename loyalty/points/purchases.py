@@ -22,6 +22,7 @@ from loyalty.points.balances import Balance, balance_event, last_balance
 from loyalty.points.errors import PointsError
 from loyalty.points.locking import lock_member
 from loyalty.points.models import LedgerEntry, PointAccount, Purchase
+from loyalty.points.payment import remember_payment
 from loyalty.points.refs import MemberRef, conflict, money, require_active, resolve_member, when
 from loyalty.points.timeline import lot_expiry, purchase_available_at
 from loyalty.programme.spec import ProgrammeFile
@@ -49,6 +50,8 @@ class PurchaseInput:
     occurred_at: datetime | None = None
     store: str | None = None
     currency: str | None = None
+    # The card's token, if the till sends one: only for the fraud checks (`payment`).
+    payment_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,7 @@ async def _record(
         await s.flush()
         entries = await _credit(s, account, purchase, awards, file, available_at, now, actor)
         await balance_event(s, member.id, entries, now)
+        remember_payment(s, purchase.id, data.payment_fingerprint)
         emit(s, _recorded(purchase), now)
         await uow.commit()
         after = last_balance(s, member.id)

@@ -89,7 +89,7 @@ class ReferralDecision(Base):
     referral_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("referrals.id", ondelete="CASCADE"), index=True
     )
-    # allow, hold, block, ignore, approve, reject, cancel
+    # allow, hold, block, ignore, approve, reject, qualify, cancel
     decision: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))
     risk_score: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,8 @@
 """What referrals hold about a member: their code, the keyed fingerprints the fraud checks
-compare (of email, phone, device), the referrals they made or came in by, and the rewards.
-On erasure the code and fingerprints are deleted; referrals and rewards stay for the budget
-and the books, without the keyed address of the client that signed up."""
+compare (of email, phone, device, client address, cards paid with), the referrals they made
+or came in by, and the rewards. On erasure the code and fingerprints are deleted; referrals
+and rewards stay for the budget and the books, without the keyed address of the client that
+signed up."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ class Reason(StrEnum):
     EMAIL_LOOKALIKE = "EMAIL_LOOKALIKE"  # a few edits from the referrer's address
     DISPOSABLE_EMAIL = "DISPOSABLE_EMAIL"  # a throwaway mail domain
     SHARED_IDENTITY = "SHARED_IDENTITY"  # phone, device or card of another member
+    SHARED_PAYMENT = "SHARED_PAYMENT"  # a card another friend of the same referrer paid with
     CODE_VELOCITY = "CODE_VELOCITY"  # many sign-ups with this code lately
     CLIENT_VELOCITY = "CLIENT_VELOCITY"  # many sign-ups from this client address lately
     REFERRAL_RING = "REFERRAL_RING"  # the friend is someone up the referrer's own chain
@@ -32,6 +33,7 @@ WEIGHTS: dict[Reason, int] = {
     Reason.EMAIL_LOOKALIKE: 40,
     Reason.DISPOSABLE_EMAIL: 40,
     Reason.SHARED_IDENTITY: 30,
+    Reason.SHARED_PAYMENT: 60,
     Reason.CODE_VELOCITY: 50,
     Reason.CLIENT_VELOCITY: 50,
     Reason.REFERRAL_RING: 60,

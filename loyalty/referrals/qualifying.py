@@ -24,12 +24,15 @@ from loyalty.core.events import (
     ReferralRejected,
 )
 from loyalty.core.outbox import emit
+from loyalty.points.payment import payment_of
 from loyalty.programme.store import current_file
+from loyalty.referrals import payments
 from loyalty.referrals.models import Referral
 from loyalty.referrals.screening import HELD, PENDING, record_decision
 
 QUALIFIED, CANCELLED = "qualified", "cancelled"
 PURCHASE_RETURNED = "PURCHASE_RETURNED"
+QUALIFY = "qualify"  # the decision recorded (and `referral.qualified` sent) once it qualifies
 
 
 def _rowcount(result: Any) -> int:
@@ -54,6 +57,10 @@ probes.register(OPEN, _open)
 async def purchase_recorded(s: AsyncSession, event: PurchaseRecorded, now: datetime) -> None:
     if event.member_id is None or probes.answer(s, OPEN, event.member_id) is False:
         return
+    token = payment_of(s, event.purchase_id)
+    if token is not None:
+        # The card may hold or refuse the referral before the purchase can qualify it.
+        await payments.paid(s, event.member_id, token, now)
     row = await s.scalar(
         select(Referral).where(
             Referral.friend_id == event.member_id,
@@ -86,6 +93,7 @@ async def purchase_recorded(s: AsyncSession, event: PurchaseRecorded, now: datet
         .execution_options(synchronize_session=False)
     )
     if _rowcount(result) == 1 and state == QUALIFIED:
+        record_decision(s, row, QUALIFY, [], now)
         emit(s, qualified_event(row, event.external_id, event.total, due), now)
 
 

@@ -17,8 +17,8 @@ from loyalty.core.text import has_control_characters
 from loyalty.programme.store import current_file
 from loyalty.referrals import codes, granting
 from loyalty.referrals.errors import ReferralsError
-from loyalty.referrals.models import Referral
-from loyalty.referrals.qualifying import QUALIFIED, _rowcount, qualified_event
+from loyalty.referrals.models import Referral, ReferralDecision
+from loyalty.referrals.qualifying import QUALIFIED, QUALIFY, _rowcount, qualified_event
 from loyalty.referrals.screening import HELD, PENDING, REJECTED, record_decision
 from loyalty.storage.database import Database
 
@@ -98,23 +98,37 @@ class ReferralService:
                     ReferralsError.REFERRAL_NOT_HELD, "Only held referrals are reviewed", "id"
                 )
             reasons = [APPROVED if approve else REJECTED_BY_ADMIN, *row.reasons]
+            before = set(
+                await s.scalars(
+                    select(ReferralDecision.decision).where(ReferralDecision.referral_id == row.id)
+                )
+            )
             record_decision(s, row, "approve" if approve else "reject", reasons, now, actor, note)
-            _announce(s, row, state, reasons, now)
+            _announce(s, row, state, reasons, before, now)
             await uow.commit()
         row.state = state
         return row
 
 
 def _announce(
-    s: AsyncSession, row: Referral, state: str, reasons: list[str], now: datetime
+    s: AsyncSession,
+    row: Referral,
+    state: str,
+    reasons: list[str],
+    before: set[str],
+    now: datetime,
 ) -> None:
+    """The events of a review: what the referral now is, and only what was not sent before
+    (a referral held after it was let through, or after it qualified, announced that)."""
     assert row.referrer_id is not None
     common = {"member_id": row.friend_id, "referral_id": row.id, "referrer_id": row.referrer_id}
     if state == REJECTED:
         emit(s, ReferralRejected(**common, reasons=",".join(reasons)), now)
         return
-    emit(s, ReferralSignedUp(**common, risk_score=row.risk_score), now)
-    if state == QUALIFIED and row.rewards_due_at is not None:
+    if not before & {"allow", "approve"}:
+        emit(s, ReferralSignedUp(**common, risk_score=row.risk_score), now)
+    if state == QUALIFIED and row.rewards_due_at is not None and QUALIFY not in before:
+        record_decision(s, row, QUALIFY, [], now)
         event: ReferralQualified = qualified_event(
             row, row.purchase_external_id or "", row.amount, row.rewards_due_at
         )

@@ -90,9 +90,16 @@ class Shop:
         client = self.server.client(payload["session"]["accessToken"])
         return Joined(member["id"], member["memberNumber"], client, payload["notices"])
 
-    def buy(self, who: Joined, amount: str, external_id: str | None = None) -> dict[str, Any]:
-        external_id = external_id or f"sale-{next(_serial)}"
-        return dict(self.till.data(RECORD_PURCHASE, {"input": purchase(who, amount, external_id)}))
+    def buy(
+        self, who: Joined, amount: str, external_id: str | None = None, card: str | None = None
+    ) -> dict[str, Any]:
+        """A sale at the till; `card`: the payment token the till sends (optional)."""
+        values = purchase(who, amount, external_id or f"sale-{next(_serial)}")
+        if card is not None:
+            values["paymentFingerprint"] = card
+        result = self.till.data(RECORD_PURCHASE, {"input": values})["recordPurchase"]
+        assert result["userErrors"] == [], result["userErrors"]
+        return dict(result)
 
     def give_back(self, purchase_id: str, amount: str) -> dict[str, Any]:
         variables = {

@@ -1,6 +1,7 @@
 """Each referral reward is given once: 50 retries of the friend's qualifying purchase sent at
-the same moment, then several rewards jobs at once, on both databases (on PostgreSQL the
-requests really run in parallel)."""
+the same moment, then several rewards jobs at once; the referrer's cap and the programme's
+budget hold when several jobs give rewards at once. Both databases (on PostgreSQL the
+requests and jobs really run in parallel)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from tests.api.referral_support import (
     RECORD_PURCHASE,
     REFERRER_POINTS,
     WINDOW,
+    Joined,
+    Shop,
     open_shop,
     purchase,
 )
@@ -65,3 +68,41 @@ def test_fifty_retries_of_the_qualifying_purchase_reward_each_side_once(
         REFERRER_POINTS + FRIEND_POINTS,
         2,
     )
+
+
+def _three_friends_bought(shop: Shop) -> tuple[Joined, list[Joined]]:
+    anna = shop.join("anna@example.com")
+    code = anna.referral()["code"]
+    friends = [shop.join(f"vriend{n}@example.com", code=code) for n in range(3)]
+    for friend in friends:
+        shop.buy(friend, "10.00")
+    return anna, friends
+
+
+def test_the_cap_holds_when_jobs_give_one_referrers_rewards_at_once(
+    server: ServerHandle, clean_database: str, server_clock: FixedClock
+) -> None:
+    shop = open_shop(server, clean_database, server_clock, cap={"rewards": 1, "per": "month"})
+    anna, friends = _three_friends_bought(shop)
+    due = server_clock.now() + WINDOW + timedelta(minutes=1)
+    assert sum(_jobs_at_once(clean_database, due, 5)) >= 3
+    assert anna.bonuses() == [REFERRER_POINTS]  # one place in the cap, taken once
+    assert [f.bonuses() for f in friends] == [[FRIEND_POINTS]] * 3
+    skipped = shop.sql("SELECT side, reason FROM referral_rewards WHERE status = 'skipped'")
+    assert sorted(tuple(r) for r in skipped) == [("referrer", "CAP_REACHED")] * 2
+
+
+def test_the_budget_holds_when_jobs_give_rewards_at_once(
+    server: ServerHandle, clean_database: str, server_clock: FixedClock
+) -> None:
+    shop = open_shop(server, clean_database, server_clock, budget={"rewards": 3})
+    anna, friends = _three_friends_bought(shop)
+    due = server_clock.now() + WINDOW + timedelta(minutes=1)
+    assert sum(_jobs_at_once(clean_database, due, 5)) >= 3
+    given = shop.sql("SELECT count(*) FROM referral_rewards WHERE status = 'granted'")
+    assert given[0][0] == 3
+    skipped = shop.sql("SELECT reason FROM referral_rewards WHERE status = 'skipped'")
+    assert [r[0] for r in skipped] == ["BUDGET_EXHAUSTED"] * 3
+    bonuses = [*anna.bonuses(), *(p for f in friends for p in f.bonuses())]
+    assert len(bonuses) == 3
+    assert shop.sql("SELECT rewards_given FROM referral_totals")[0][0] == 3

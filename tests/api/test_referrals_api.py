@@ -17,6 +17,7 @@ from tests.api.referral_support import (
     Shop,
     open_shop,
 )
+from tests.contract.operations import operation
 from tests.support.server import ServerHandle
 
 
@@ -113,15 +114,20 @@ def test_bad_codes_are_ignored_and_the_sign_up_works(shop: Shop) -> None:
         joined = shop.join(f"friend{n}@example.com", code=sent)
         assert [x["code"] for x in joined.notices] == [expected]
         assert joined.client.data("{ me { id } }")["me"]["id"] == joined.member_id
-    # The code of a blocked member is ignored too.
-    shop.sql("SELECT 1")  # the server and the test share the database
+    # The code of a blocked or closed member is ignored too.
     _set_status(shop, anna.member_number, "blocked")
     late = shop.join("late@example.com", code=code)
     assert [x["code"] for x in late.notices] == ["REFERRER_INACTIVE"]
-    shop.buy(late, "20.00")
+    bram = shop.join("bram@example.com")
+    bram_code = bram.referral()["code"]
+    _set_status(shop, bram.member_number, "closed")
+    later = shop.join("later@example.com", code=bram_code)
+    assert [x["code"] for x in later.notices] == ["REFERRER_INACTIVE"]
+    for joined in (late, later):
+        shop.buy(joined, "20.00")
     shop.later(WINDOW * 2)
     assert shop.run_rewards() == 0
-    assert late.bonuses() == []
+    assert late.bonuses() == [] and later.bonuses() == []
 
 
 def _set_status(shop: Shop, member_number: str, status: str) -> None:
@@ -208,7 +214,7 @@ def test_velocity_holds_a_referral_until_an_admin_approves_it(
         "reasons } } } }",
         {"id": held[0]["id"]},
     )["node"]["decisions"]
-    assert [d["decision"] for d in decisions] == ["hold", "approve"]
+    assert [d["decision"] for d in decisions] == ["hold", "approve", "qualify"]
     assert decisions[0]["actor"] == "fraud-checks" and decisions[0]["reasons"] == ["CODE_VELOCITY"]
     assert decisions[1]["actor"] == "api-key:Back office"
     assert decisions[1]["reasons"] == ["APPROVED_BY_ADMIN", "CODE_VELOCITY"]
@@ -285,6 +291,21 @@ def test_a_ring_of_three_is_flagged(shop: Shop) -> None:
     assert held["reasons"] == ["REFERRAL_RING"]
 
 
+def test_the_referrers_sealed_contact_details_are_read_as_they_are_now(shop: Shop) -> None:
+    """Anna adds her phone after she joined: it is sealed with her key (the members table does
+    not hold it), no fingerprint was kept of it, and the checks still find it, by opening
+    her data with the installation's keyring."""
+    anna = shop.join("anna@example.com")
+    update = operation("member-app/profile.graphql", "UpdateProfile")
+    changed = anna.client.data(update, {"input": {"phone": "06 23456789"}})["updateProfile"]
+    assert changed["member"]["phone"] == "+31623456789"
+    assert "23456789" not in str(shop.sql("SELECT * FROM members"))
+    other = shop.join("other@example.com", code=anna.referral()["code"], phone="+31623456789")
+    assert [n["code"] for n in other.notices] == ["OWN_REFERRAL_CODE"]
+    [(reasons,)] = shop.sql("SELECT reasons FROM referrals")
+    assert "SAME_PHONE" in str(reasons)
+
+
 def test_lookalike_and_throwaway_addresses_add_up_to_a_refusal(shop: Shop) -> None:
     anna = shop.join("annabel.devries@example.com")
     code = anna.referral()["code"]
@@ -307,8 +328,10 @@ def test_a_member_sees_only_their_own_referral_code(shop: Shop) -> None:
     )
     assert codes == ["FORBIDDEN"]
     held = "{ heldReferrals(first: 5) { edges { node { id } } } }"
-    assert anna.client.error_codes(held) == ["FORBIDDEN"]
-    assert shop.till.error_codes(held) == ["FORBIDDEN"]
+    conversion = "{ referralConversion { conversionRate } }"
+    for admin_only in (held, conversion):
+        assert anna.client.error_codes(admin_only) == ["FORBIDDEN"]
+        assert shop.till.error_codes(admin_only) == ["FORBIDDEN"]
 
 
 def test_the_conversion_rate_counts_rewarded_of_accepted(shop: Shop) -> None:

@@ -126,7 +126,7 @@ async def test_a_plan_matches_the_database_and_a_copy_with_the_file_applied(
     assert await reality(db, NOW) == before
     # Replaying the running file gives what the database holds.
     same(result.current, before)
-    assert result.current.purchases == 7 and result.current.events > 0
+    assert result.current.purchases == 8 and result.current.events > 0
     # Replaying the new file gives what applying it to a copy and replaying gives.
     (tmp_path / "copy").mkdir()
     copy = await copy_and_replay(db, text, tmp_path / "copy")

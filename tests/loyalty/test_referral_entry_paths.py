@@ -24,7 +24,8 @@ KNOWN_WAYS_IN = {
     ("loyalty/auth/service.py", "sign_up"),
     # The brand's identity provider: tests/api/test_identity_provider.py (referral claim)
     ("loyalty/auth/identity.py", "provision"),
-    # The demo data that `make run` loads (no signals: nobody brought them)
+    # The demo data that `make run` loads (a referral code for the friends of a demo member):
+    # tests/loyalty/test_demo_referrals.py
     ("loyalty/demo/data.py", "load_demo"),
     # Members brought over from another platform (no device, address or referral code; the
     # checks keep their email and phone prints): tests/loyalty/test_member_import.py
