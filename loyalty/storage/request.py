@@ -17,6 +17,8 @@ a request that committed nothing may be run again on a fresh connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from loyalty.storage.unit import UnitOfWork
 
+log = logging.getLogger("trouw.storage")
 _current: ContextVar[RequestScope | None] = ContextVar("trouw_request_scope", default=None)
 
 
@@ -102,11 +105,20 @@ class RequestScope:
         await self.connection.execution_options(trouw_write=write)
 
     async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-        if self.connection is not None:
-            await self.connection.close()
+        session, connection = self.session, self.connection
         self.session = self.connection = None
+        try:
+            if session is not None:
+                await session.close()
+            if connection is not None:
+                await connection.close()
+        except Exception as exc:
+            # A resolver cancelled mid-statement (a sibling field failed) can leave the
+            # connection unusable: it is dropped from the pool, and the answer stands.
+            log.warning("dropping a request's database connection: %s", exc)
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
 
 
 class ScopedUnitOfWork(UnitOfWork):

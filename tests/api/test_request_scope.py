@@ -78,3 +78,14 @@ def test_a_killed_backend_connection_is_replaced(
         assert app.data(ME)["me"]["email"] == "killed@example.com"
         assert _terminate_server_connections(private_database) >= 1
     assert app.data(ME)["me"]["email"] == "killed@example.com"
+
+
+def test_a_failing_sibling_field_leaves_no_broken_connection(server: ServerHandle) -> None:
+    """A field refused (the back office's `liability` asked with a member's token) beside one
+    still reading: the request answers with the error, and the next requests work."""
+    client = server.client()
+    client.token = sign_up(client, "siblings@example.com")["session"]["accessToken"]
+    for _ in range(20):
+        result = client.post("{ me { lifecycleStage } liability { value } }")
+        assert result["errors"] and "Unexpected error." not in str(result["errors"])
+    assert client.data("{ me { memberNumber } }")["me"]["memberNumber"]
