@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from loyalty.core.personal import Keyring, install_keyring
 from loyalty.core.reactions import ReactionRunner, Reactions
 from loyalty.members.read import MemberReads
 from loyalty.members.service import ProfileService
-from loyalty.messaging.contacts import ContactBudget
+from loyalty.messaging.budget import Budget, install_fallback
 from loyalty.messaging.devices import DeviceService
 from loyalty.messaging.inbox import InboxService
 from loyalty.messaging.read import MessagingReads
@@ -63,13 +63,7 @@ from notifications.bus import EventBus, make_bus
 from notifications.channels import PushSender
 from notifications.channels.apns import ApnsSender
 from notifications.channels.fcm import FcmSender
-from notifications.config import (
-    ContactPressure,
-    NotificationConfig,
-    QuietHours,
-    Retry,
-    parse_webhooks,
-)
+from notifications.config import NotificationConfig, Retry, parse_webhooks
 from notifications.relay import OutboxRelay
 from notifications.worker import Worker
 from wallet.updates import WalletUpdates
@@ -83,11 +77,17 @@ def build_reactions() -> Reactions:
 
 
 def wire_database(
-    db: Database, reactions: Reactions | None = None, keyring: Keyring | None = None
+    db: Database,
+    reactions: Reactions | None = None,
+    keyring: Keyring | None = None,
+    settings: Settings | None = None,
 ) -> Reactions:
-    """Make every writing unit of work on `db` run the in-transaction reactions, and every
-    session seal and open personal data with the keyring (by default the one configured)."""
-    install_keyring(db.info, keyring or keyring_for(Settings(), db))
+    """Make every writing unit of work on `db` run the in-transaction reactions, every
+    session seal and open personal data with the keyring (by default the one configured),
+    and see the settings' contact budget (for programme files that state none)."""
+    settings = settings or Settings()
+    install_keyring(db.info, keyring or keyring_for(settings, db))
+    install_fallback(db.info, fallback_budget(settings))
     reactions = reactions or build_reactions()
     db.before_commit.append(reactions.run_in_transaction)
     return reactions
@@ -97,7 +97,7 @@ def open_database(settings: Settings) -> tuple[Database, Reactions]:
     """The configured database, wired with the reactions (which are returned, for the runner
     of the after-commit ones)."""
     db = Database(settings.database_url)
-    return db, wire_database(db, keyring=keyring_for(settings, db))
+    return db, wire_database(db, keyring=keyring_for(settings, db), settings=settings)
 
 
 # The contract's operations as a persisted query manifest (`trouw export-persisted-documents`).
@@ -182,7 +182,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         offer_admin=OfferAdmin(db, clock),
         till_offers=TillOffers(db, clock),
         segments=SegmentsService(db, clock),
-        surveys=SurveysService(db, clock, contact_budget(settings)),
+        surveys=SurveysService(db, clock),
         survey_admin=SurveyAdmin(db, clock),
         referrals=ReferralService(db, clock),
         devices=DeviceService(db, clock),
@@ -198,11 +198,12 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
     )
 
 
-def contact_budget(s: Settings) -> ContactBudget | None:
-    """The per-member budget of marketing contacts that pushes and surveys share."""
-    if not s.marketing_push_cap:
-        return None
-    return ContactBudget(s.marketing_push_cap, timedelta(days=s.marketing_push_cap_days))
+def fallback_budget(s: Settings) -> Budget:
+    """The contact budget from the settings, for programme files without `campaigns.contact`."""
+    quiet = None
+    if s.quiet_hours_start and s.quiet_hours_end:
+        quiet = (time.fromisoformat(s.quiet_hours_start), time.fromisoformat(s.quiet_hours_end))
+    return Budget(s.marketing_daily_cap or None, s.marketing_push_cap or None, quiet)
 
 
 # -- the delivery: notification worker and after-commit reactions ---------------------------
@@ -213,12 +214,6 @@ def notification_config(s: Settings) -> NotificationConfig:
     return NotificationConfig(
         webhooks=parse_webhooks(s.webhooks),
         push_enabled=s.push_enabled,
-        quiet_hours=QuietHours.parse(s.quiet_hours_start, s.quiet_hours_end),
-        contact_pressure=(
-            ContactPressure(s.marketing_push_cap, timedelta(days=s.marketing_push_cap_days))
-            if s.marketing_push_cap
-            else None
-        ),
         retry=Retry(
             timedelta(seconds=s.delivery_backoff_base_seconds),
             timedelta(seconds=s.delivery_backoff_cap_seconds),

@@ -236,7 +236,8 @@ class CampaignSpec(SpecModel):
 
 
 class CampaignsSection(SpecModel):
-    contact: ContactRules = ContactRules()
+    # None: the settings' budget (TROUW_QUIET_HOURS_*, TROUW_MARKETING_*_CAP) applies.
+    contact: ContactRules | None = None
     control_group: ControlGroupSpec | None = None
     templates: list[TemplateSpec] = []
     definitions: list[CampaignSpec] = []

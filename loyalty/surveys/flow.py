@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import DomainError
 from loyalty.members import service as members
-from loyalty.messaging.contacts import ContactBudget
+from loyalty.messaging.budget import lock_contacts, log_contact
 from loyalty.points import ledger
 from loyalty.programme.store import current_file
 from loyalty.programme.surveys_spec import QuestionSpec, SurveySpec
@@ -34,6 +34,7 @@ from loyalty.surveys.targeting import (
     EXPIRED,
     IN_PROGRESS,
     decide,
+    held_by_budget,
     member_facts,
     rules_of,
     targets_segment,
@@ -81,29 +82,27 @@ def open_key(member_id: int, survey_id: int) -> str:
     return f"{member_id}:{survey_id}"
 
 
-async def start(
-    db: Database, member_id: int, survey_id: int, budget: ContactBudget | None, now: datetime
-) -> ResponseView:
+async def start(db: Database, member_id: int, survey_id: int, now: datetime) -> ResponseView:
     try:
-        return await _start(db, member_id, survey_id, budget, now)
+        return await _start(db, member_id, survey_id, now)
     except IntegrityError:
         # Another device started the same survey at the same moment: take that response.
-        return await _start(db, member_id, survey_id, budget, now)
+        return await _start(db, member_id, survey_id, now)
 
 
-async def _start(
-    db: Database, member_id: int, survey_id: int, budget: ContactBudget | None, now: datetime
-) -> ResponseView:
+async def _start(db: Database, member_id: int, survey_id: int, now: datetime) -> ResponseView:
     async with db.unit_of_work() as uow:
         s = uow.session
         survey = await s.get(Survey, survey_id)
         if survey is None:
             raise refusal(SurveysError.SURVEY_NOT_FOUND)
-        # The member's lock (their point account row on PostgreSQL; SQLite has one writer):
-        # two surveys started at once must not both pass the cool-down or the budget.
+        # The member's contact lock, then their point account row (the order campaigns take
+        # them in; SQLite has one writer): two surveys started at once, or a survey and a
+        # message, must not both pass the cool-down or the budget.
+        await lock_contacts(s, member_id)
         await ledger.lock_account(s, member_id, now)
         file = await current_file(s)
-        rules = rules_of(file, budget)
+        rules = rules_of(s, file)
         expire = timedelta(hours=file.surveys.expire_after_hours)
         await _expire_stale(s, member_id, survey_id, now)
         # The targeting in force now; the questions of the survey's current version.
@@ -113,6 +112,20 @@ async def _start(
         current = await version_spec(s, survey.id, survey.version)
         reason = decide(survey, targeting, facts, rules, now)
         if reason is not None:
+            held_by = held_by_budget(survey, targeting, facts, rules, now)
+            if held_by is not None:  # not asked because of the budget: logged as such
+                ref = f"survey:{survey.key}"
+                log_contact(
+                    s,
+                    member_id,
+                    sender="surveys",
+                    channel="in_app",
+                    ref=ref,
+                    reason=held_by,
+                    transactional=False,
+                    now=now,
+                )
+                await uow.commit()
             raise refusal(reason)
         resumed = facts.open_response(survey.id)
         if resumed is not None:
