@@ -200,9 +200,8 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
 
 def fallback_budget(s: Settings) -> Budget:
     """The contact budget from the settings, for programme files without `campaigns.contact`."""
-    quiet = None
-    if s.quiet_hours_start and s.quiet_hours_end:
-        quiet = (time.fromisoformat(s.quiet_hours_start), time.fromisoformat(s.quiet_hours_end))
+    start, end = s.quiet_hours_start, s.quiet_hours_end
+    quiet = (time.fromisoformat(start), time.fromisoformat(end)) if start and end else None
     return Budget(s.marketing_daily_cap or None, s.marketing_push_cap or None, quiet)
 
 

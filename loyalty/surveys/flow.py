@@ -33,6 +33,8 @@ from loyalty.surveys.targeting import (
     COMPLETED,
     EXPIRED,
     IN_PROGRESS,
+    Rules,
+    SurveyFacts,
     decide,
     held_by_budget,
     member_facts,
@@ -112,20 +114,8 @@ async def _start(db: Database, member_id: int, survey_id: int, now: datetime) ->
         current = await version_spec(s, survey.id, survey.version)
         reason = decide(survey, targeting, facts, rules, now)
         if reason is not None:
-            held_by = held_by_budget(survey, targeting, facts, rules, now)
-            if held_by is not None:  # not asked because of the budget: logged as such
-                ref = f"survey:{survey.key}"
-                log_contact(
-                    s,
-                    member_id,
-                    sender="surveys",
-                    channel="in_app",
-                    ref=ref,
-                    reason=held_by,
-                    transactional=False,
-                    now=now,
-                )
-                await uow.commit()
+            if _log_if_held(s, survey, targeting, facts, rules, now):
+                await uow.commit()  # the refusal's reason stays in the contact log
             raise refusal(reason)
         resumed = facts.open_response(survey.id)
         if resumed is not None:
@@ -156,6 +146,31 @@ async def _start(db: Database, member_id: int, survey_id: int, now: datetime) ->
             trigger.response_id = response.id
         await uow.commit()
     return ResponseView(response, current)
+
+
+def _log_if_held(
+    s: AsyncSession,
+    survey: Survey,
+    targeting: SurveySpec,
+    facts: SurveyFacts,
+    rules: Rules,
+    now: datetime,
+) -> bool:
+    """A survey not asked because of the contact budget is logged as such."""
+    held_by = held_by_budget(survey, targeting, facts, rules, now)
+    if held_by is None:
+        return False
+    log_contact(
+        s,
+        facts.member_id,
+        sender="surveys",
+        channel="in_app",
+        ref=f"survey:{survey.key}",
+        reason=held_by,
+        transactional=False,
+        now=now,
+    )
+    return True
 
 
 async def _expire_stale(s: AsyncSession, member_id: int, survey_id: int, now: datetime) -> None:

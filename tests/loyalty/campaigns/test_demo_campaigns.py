@@ -16,9 +16,7 @@ from tests.loyalty.campaigns.helpers import contact_log, journeys, steps
 from tests.loyalty.services import cheap_hasher
 
 
-async def test_the_demo_members_are_in_the_welcome_series(
-    db: Database, clock: FixedClock
-) -> None:
+async def test_the_demo_members_are_in_the_welcome_series(db: Database, clock: FixedClock) -> None:
     await load_demo(db, clock, cheap_hasher())
     runner = ReactionRunner(db, build_reactions(), clock)
     while await runner.run_once():
