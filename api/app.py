@@ -29,6 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types import ExecutionResult
 
+from api.campaigns.export import report_csv
 from api.core import ids
 from api.core.client_address import trusted_networks
 from api.core.context import Context, apply_credentials
@@ -245,6 +246,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
+            Route("/admin/campaigns/{campaign_id}/report.csv", report_csv),
             Route("/privacy/exports/{token}", data_export),
             *WALLET_ROUTES,
             *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),

@@ -29,9 +29,7 @@ from notifications.channels import PushSender
 from notifications.channels.apns import ApnsSender
 from notifications.channels.fcm import FcmSender
 from notifications.config import (
-    ContactPressure,
     NotificationConfig,
-    QuietHours,
     Retry,
     parse_webhooks,
 )
@@ -50,12 +48,6 @@ def notification_config(s: Settings, ids: OpaqueIds) -> NotificationConfig:
         ids=ids,
         webhooks=parse_webhooks(s.webhooks),
         push_enabled=s.push_enabled,
-        quiet_hours=QuietHours.parse(s.quiet_hours_start, s.quiet_hours_end),
-        contact_pressure=(
-            ContactPressure(s.marketing_push_cap, timedelta(days=s.marketing_push_cap_days))
-            if s.marketing_push_cap
-            else None
-        ),
         retry=Retry(
             timedelta(seconds=s.delivery_backoff_base_seconds),
             timedelta(seconds=s.delivery_backoff_cap_seconds),

@@ -86,10 +86,13 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     push_enabled: bool = True
     push_ttl_hours: int = Field(24, ge=1)
+    # The contact budget when the programme file has no `campaigns.contact` (which wins):
+    # quiet hours and the caps per local day and ISO week (0: no such cap), for campaign
+    # messages, marketing pushes and surveys alike.
     quiet_hours_start: str = "21:00"
     quiet_hours_end: str = "08:00"
+    marketing_daily_cap: int = Field(0, ge=0)
     marketing_push_cap: int = Field(3, ge=0)
-    marketing_push_cap_days: int = Field(7, ge=1)
     delivery_max_attempts: int = Field(8, ge=1)
     delivery_backoff_base_seconds: float = Field(5.0, gt=0)
     delivery_backoff_cap_seconds: float = Field(3600.0, gt=0)

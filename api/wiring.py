@@ -10,7 +10,7 @@ and, if the API reads it, one read model in `build_reads`.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 from api.core.identity import ExternalTokenVerifier
@@ -35,7 +35,7 @@ from loyalty.core.personal import Keyring, install_keyring
 from loyalty.core.reactions import Reactions
 from loyalty.members.read import MemberReads
 from loyalty.members.service import ProfileService
-from loyalty.messaging.contacts import ContactBudget
+from loyalty.messaging.budget import Budget, install_fallback
 from loyalty.messaging.devices import DeviceService
 from loyalty.messaging.inbox import InboxService
 from loyalty.messaging.read import MessagingReads
@@ -66,11 +66,17 @@ def build_reactions() -> Reactions:
 
 
 def wire_database(
-    db: Database, reactions: Reactions | None = None, keyring: Keyring | None = None
+    db: Database,
+    reactions: Reactions | None = None,
+    keyring: Keyring | None = None,
+    settings: Settings | None = None,
 ) -> Reactions:
-    """Make every writing unit of work on `db` run the in-transaction reactions, and every
-    session seal and open personal data with the keyring (by default the one configured)."""
-    install_keyring(db.info, keyring or keyring_for(Settings(), db))
+    """Make every writing unit of work on `db` run the in-transaction reactions, every
+    session seal and open personal data with the keyring (by default the one configured),
+    and see the settings' contact budget (for programme files that state none)."""
+    settings = settings or Settings()
+    install_keyring(db.info, keyring or keyring_for(settings, db))
+    install_fallback(db.info, fallback_budget(settings))
     reactions = reactions or build_reactions()
     db.before_commit.append(reactions.run_in_transaction)
     return reactions
@@ -80,7 +86,7 @@ def open_database(settings: Settings) -> tuple[Database, Reactions]:
     """The configured database, wired with the reactions (which are returned, for the runner
     of the after-commit ones)."""
     db = Database(settings.database_url)
-    return db, wire_database(db, keyring=keyring_for(settings, db))
+    return db, wire_database(db, keyring=keyring_for(settings, db), settings=settings)
 
 
 # The contract's operations as a persisted query manifest (`trouw export-persisted-documents`).
@@ -167,7 +173,7 @@ async def build_services(settings: Settings, db: Database, clock: Clock) -> Serv
         offer_admin=OfferAdmin(db, clock),
         till_offers=TillOffers(db, clock),
         segments=SegmentsService(db, clock),
-        surveys=SurveysService(db, clock, contact_budget(settings)),
+        surveys=SurveysService(db, clock),
         survey_admin=SurveyAdmin(db, clock),
         referrals=ReferralService(db, clock),
         devices=DeviceService(db, clock),
@@ -192,8 +198,8 @@ async def id_codec(settings: Settings, db: Database, clock: Clock) -> IdCodec:
     return IdCodec((await instance_secret(db, "node-ids", clock.now())).encode())
 
 
-def contact_budget(s: Settings) -> ContactBudget | None:
-    """The per-member budget of marketing contacts that pushes and surveys share."""
-    if not s.marketing_push_cap:
-        return None
-    return ContactBudget(s.marketing_push_cap, timedelta(days=s.marketing_push_cap_days))
+def fallback_budget(s: Settings) -> Budget:
+    """The contact budget from the settings, for programme files without `campaigns.contact`."""
+    start, end = s.quiet_hours_start, s.quiet_hours_end
+    quiet = (time.fromisoformat(start), time.fromisoformat(end)) if start and end else None
+    return Budget(s.marketing_daily_cap or None, s.marketing_push_cap or None, quiet)

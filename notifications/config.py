@@ -1,4 +1,5 @@
-"""How notifications are delivered: webhook endpoints, quiet hours, contact pressure, retries.
+"""How notifications are delivered: webhook endpoints, retries, leases. Quiet hours and the
+caps on marketing contacts are the one contact budget's (`loyalty.messaging.budget`).
 
 Plain dataclasses, built by the composition root from the settings (`TROUW_*`); nothing here
 reads the environment.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,30 +91,6 @@ def parse_webhooks(items: Iterable[Mapping[str, Any]]) -> tuple[WebhookEndpoint,
 
 
 @dataclass(frozen=True)
-class QuietHours:
-    """No marketing pushes between `start` and `end` (wrapping midnight when start > end),
-    in the programme's time zone; start == end means no quiet hours."""
-
-    start: time = time(21, 0)
-    end: time = time(8, 0)
-
-    @classmethod
-    def parse(cls, start: str | None, end: str | None) -> QuietHours | None:
-        """From "HH:MM" settings; either empty turns quiet hours off."""
-        if not start or not end:
-            return None
-        return cls(time.fromisoformat(start), time.fromisoformat(end))
-
-
-@dataclass(frozen=True)
-class ContactPressure:
-    """At most `limit` marketing pushes per member in any `window`."""
-
-    limit: int = 3
-    window: timedelta = timedelta(days=7)
-
-
-@dataclass(frozen=True)
 class Retry:
     """Exponential backoff with jitter: attempt n waits about base·2^(n-1), at most `cap`;
     after `max_attempts` failed attempts the delivery is dead."""
@@ -129,8 +106,6 @@ class NotificationConfig:
     ids: OpaqueIds
     webhooks: Sequence[WebhookEndpoint] = ()
     push_enabled: bool = True
-    quiet_hours: QuietHours | None = field(default_factory=QuietHours)
-    contact_pressure: ContactPressure | None = field(default_factory=ContactPressure)
     retry: Retry = field(default_factory=Retry)
     webhook_timeout: float = 10.0
     # A push about an event older than this is no longer news: it is dropped, not sent.

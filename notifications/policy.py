@@ -8,24 +8,24 @@
   and campaigns' messages (`CampaignMessage`, unless the campaign marks it transactional).
   A campaign's message has passed the one contact budget when the campaign sent it
   (`loyalty.messaging.budget`, under the member's contact lock); its push counts as that
-  same contact here, so it is not counted twice. A marketing push needs the `push` consent, waits
-  for the end of quiet hours, and is dropped ("contact_pressure") once the member has had
-  the cap of marketing contacts in the window (pushes and surveys asked count alike).
+  same contact here, so it is not counted twice. Any other marketing push needs the `push`
+  consent, waits for the end of quiet hours, and is dropped ("daily_cap", "weekly_cap")
+  once the member has had the day's or the week's marketing contacts (campaign messages,
+  pushes and surveys asked count alike), all in the member's time zone; the worker logs it
+  in the contact log when it claims it (under the member's contact lock), or why not.
 - The in-app inbox keeps `PointsExpiring` and `TierChanged` messages when the member gave
   the `in_app` consent. The inbox is read when the member opens it, so quiet hours and the
   contact-pressure cap (which count interruptions) do not apply to it.
 - Webhooks go to the brand's own systems for every subscribed event; member consent does not
   apply (the brand's systems already hold the member's data), member status neither.
 
-Members have no time zone of their own: quiet hours are read in the programme's time zone.
+Quiet hours and the day and week are the member's (`members.time_zone`), else the programme's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,8 +39,6 @@ from loyalty.core.events import (
     TierChanged,
 )
 from loyalty.members.models import MemberConsent
-from loyalty.messaging.contacts import Contact, contacts_since
-from notifications.config import QuietHours
 
 Kind = Literal["transactional", "marketing"]
 
@@ -77,34 +75,6 @@ def wants_inbox(event: Event) -> bool:
     if isinstance(event, CampaignMessage):
         return event.channel == "inbox"
     return type(event) in IN_INBOX
-
-
-def quiet_until(quiet: QuietHours | None, at: datetime, zone: ZoneInfo) -> datetime | None:
-    """When the quiet period that `at` falls in ends (UTC), or None if `at` is not quiet."""
-    if quiet is None or quiet.start == quiet.end:
-        return None
-    local = at.astimezone(zone)
-    now = local.time().replace(tzinfo=None)
-    if quiet.start < quiet.end:
-        inside = quiet.start <= now < quiet.end
-    else:  # wraps midnight, e.g. 21:00-08:00
-        inside = now >= quiet.start or now < quiet.end
-    if not inside:
-        return None
-    day = local.date()
-    end = datetime.combine(day, quiet.end, tzinfo=zone)
-    if end <= local:
-        end = datetime.combine(day + timedelta(days=1), quiet.end, tzinfo=zone)
-    # Through UTC: a wall time that a DST change skipped or repeated resolves to one instant.
-    return end.astimezone(UTC)
-
-
-async def marketing_contacts(
-    s: AsyncSession, member_ids: Sequence[int], since: datetime
-) -> dict[int, set[Contact]]:
-    """The marketing contacts each member had since `since`: pushes and surveys alike, counted
-    by the one function every sender shares (`loyalty.messaging.contacts`)."""
-    return await contacts_since(s, member_ids, since)
 
 
 async def granted(

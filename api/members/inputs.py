@@ -19,6 +19,13 @@ class UpdateProfileInput:
     locale: str | None = strawberry.UNSET
     preferred_channel: Channel | None = strawberry.UNSET
     interests: list[str] | None = strawberry.UNSET
+    time_zone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "An IANA time zone name such as Europe/Amsterdam, for quiet hours and the daily "
+            "contact cap; null: the programme's time zone."
+        ),
+    )
 
     def to_domain(self) -> ProfileInput:
         def keep(value: object) -> object:
@@ -35,6 +42,7 @@ class UpdateProfileInput:
                 UNSET if channel is strawberry.UNSET else (channel.value if channel else None)
             ),
             interests=keep(self.interests),  # type: ignore[arg-type]
+            time_zone=keep(self.time_zone),  # type: ignore[arg-type]
         )
 
 

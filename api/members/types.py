@@ -96,6 +96,9 @@ class Member(relay.Node):
     locale: str | None
     preferred_channel: Channel | None
     interests: list[str]
+    time_zone: str | None = strawberry.field(
+        description="The member's IANA time zone; null: the programme's time zone applies."
+    )
     status: MemberStatus
     joined_at: datetime
     card_barcode: strawberry.Private[str]
@@ -266,6 +269,7 @@ class Member(relay.Node):
             locale=row.locale,
             preferred_channel=Channel(row.preferred_channel) if row.preferred_channel else None,
             interests=list(row.interests or []),
+            time_zone=row.time_zone,
             status=MemberStatus(row.status),
             joined_at=row.joined_at,
             card_barcode=row.card_barcode,

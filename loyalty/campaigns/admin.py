@@ -48,7 +48,7 @@ async def check_references(s: AsyncSession, spec: CampaignSpec) -> None:
     known = Known(
         {seg.key for seg in file.segments},
         await offer_keys(s),
-        set(),
+        {level.key for level in file.tiers.levels} if file.tiers else set(),
         {t.key for t in file.campaigns.templates},
     )
     try:

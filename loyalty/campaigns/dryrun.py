@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.campaigns.catalogue import spec_of
 from loyalty.campaigns.journeys import holdout_of, refusal
 from loyalty.campaigns.models import Campaign
-from loyalty.campaigns.sending import budget_of
 from loyalty.members.service import active_member_ids, members_by_ids
-from loyalty.messaging.budget import NOT_ACTIVE, verdict
+from loyalty.messaging.budget import NOT_ACTIVE, budget_in_force, verdict
 from loyalty.programme.store import current_file
 from loyalty.segments.membership import member_ids_in
 
@@ -41,7 +40,7 @@ async def dry_run(s: AsyncSession, campaign: Campaign, now: datetime) -> DryRun:
     spec = spec_of(campaign)
     file = await current_file(s)
     first_send = next((step.send for step in spec.steps if step.send is not None), None)
-    budget = budget_of(file.campaigns.contact)
+    budget = budget_in_force(s, file.campaigns.contact)
     ids = await _candidates(s, campaign)
     blocked: Counter[str] = Counter()
     entering = held = 0

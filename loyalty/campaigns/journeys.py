@@ -161,6 +161,8 @@ async def advance(
     if campaign.state != LIVE or enrolment.state != ACTIVE:
         return 0
     spec = spec_of(campaign)
+    # The contact lock before any other of the member's (points, offers): one order for all.
+    await lock_contacts(s, enrolment.member_id)
     file = await current_file(s)
     member = (await members_by_ids(s, [enrolment.member_id]))[0]
     ran = 0

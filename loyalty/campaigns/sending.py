@@ -12,13 +12,14 @@ from typing import Any
 from loyalty.campaigns.run import DONE, SKIPPED, Outcome, Run
 from loyalty.core.events import CampaignMessage
 from loyalty.core.outbox import emit
-from loyalty.messaging.budget import QUIET_HOURS, Budget, lock_contacts, log_contact, verdict
-from loyalty.programme.campaigns_spec import ContactRules, StepSpec
-
-
-def budget_of(rules: ContactRules) -> Budget:
-    quiet = (rules.quiet_hours.start, rules.quiet_hours.end) if rules.quiet_hours else None
-    return Budget(rules.per_day, rules.per_week, quiet)
+from loyalty.messaging.budget import (
+    QUIET_HOURS,
+    budget_in_force,
+    lock_contacts,
+    log_contact,
+    verdict,
+)
+from loyalty.programme.campaigns_spec import StepSpec
 
 
 def sender_of(run: Run) -> str:
@@ -31,7 +32,7 @@ async def send(run: Run, step: StepSpec) -> Outcome:
     channel, transactional = step.send.channel, step.send.transactional
     ref = f"{run.enrolment.id}:{step.key}"
     await lock_contacts(s, member.id)
-    budget = budget_of(run.file.campaigns.contact)
+    budget = budget_in_force(s, run.file.campaigns.contact)
     said = await verdict(s, member, channel, transactional, budget, run.file.programme.zone, now)
     detail = {"channel": channel, "template": step.send.template}
     if said.reason == QUIET_HOURS and said.until is not None:

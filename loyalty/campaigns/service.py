@@ -53,8 +53,10 @@ class CampaignsService:
         async with self.db.unit_of_work(write=False) as uow:
             return await report(uow.session, await _get(uow.session, campaign_id))
 
-    async def report_csv(self, campaign_id: int) -> str:
-        return as_csv(await self.report(campaign_id))
+    async def report_csv(self, campaign_id: int) -> tuple[str, str]:
+        """(the campaign's key, its report as CSV)."""
+        found = await self.report(campaign_id)
+        return found.campaign_key, as_csv(found)
 
 
 async def _get(s: AsyncSession, campaign_id: int) -> Campaign:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from loyalty.campaigns import waits
+from loyalty.campaigns import conditions, waits
 from loyalty.campaigns.run import HELD_OUT, SKIPPED, WAITING, Outcome, Run
 from loyalty.campaigns.sending import send
 from loyalty.members.service import consents_for
@@ -92,6 +92,11 @@ async def _split(run: Run, step: StepSpec) -> Outcome:
     elif when.consent is not None:
         consents = await consents_for(run.s, [run.member.id])
         holds = any(c.channel == when.consent and c.granted for c in consents)
+    elif when.tier is not None:
+        holds = await conditions.in_tier(run.s, run.file, run.member.id, when.tier, run.now)
+    elif when.purchased_within_days is not None:
+        since = run.now - timedelta(days=when.purchased_within_days)
+        holds = await conditions.purchased_since(run.s, run.member.id, since)
     else:
         holds = run.enrolment.received == bool(when.received)
     target = step.split.then if holds else (step.split.otherwise or default_next(run.spec, step))

@@ -12,5 +12,6 @@ class MembersError(ErrorCode):
     INVALID_NAME = "INVALID_NAME"  # a first or last name too long
     INVALID_BIRTH_DATE = "INVALID_BIRTH_DATE"  # in the future or before 1900
     INVALID_LOCALE = "INVALID_LOCALE"
+    INVALID_TIME_ZONE = "INVALID_TIME_ZONE"  # not an IANA zone name
     INVALID_CHANNEL = "INVALID_CHANNEL"  # not a contact or consent channel
     INVALID_INTEREST = "INVALID_INTEREST"  # badly formed, or too many

@@ -6,7 +6,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from loyalty.core.errors import DomainError, ValidationFailed
 from loyalty.members.contact import normalise_phone
@@ -38,6 +40,8 @@ class ProfileInput:
     locale: str | None | Unset = UNSET
     preferred_channel: str | None | Unset = UNSET
     interests: Sequence[str] | None | Unset = UNSET
+    # An IANA zone such as Europe/Amsterdam; None: the programme's.
+    time_zone: str | None | Unset = UNSET
 
 
 def clean_profile(data: ProfileInput, *, today: date, country: str) -> dict[str, object]:
@@ -50,6 +54,7 @@ def clean_profile(data: ProfileInput, *, today: date, country: str) -> dict[str,
         "locale": _clean_locale,
         "preferred_channel": _clean_channel,
         "interests": _clean_interests,
+        "time_zone": _clean_time_zone,
     }
     values: dict[str, object] = {}
     problems: list[DomainError] = []
@@ -98,6 +103,25 @@ def _clean_locale(value: str | None) -> str | None:
     if not _LOCALE.match(value):
         raise DomainError(
             MembersError.INVALID_LOCALE, "Locale must look like nl-NL or en", "locale"
+        )
+    return value
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _clean_time_zone(value: str | None) -> str | None:
+    """An IANA time zone name as the tz database spells it (Europe/Amsterdam), or None."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value not in _zones():
+        raise DomainError(
+            MembersError.INVALID_TIME_ZONE,
+            "Time zone must be an IANA name such as Europe/Amsterdam",
+            "timeZone",
         )
     return value
 

@@ -1,23 +1,31 @@
-"""The contact budget's verdict for one message about to be sent: consent, quiet hours and
-the per-day and per-week caps, in the member's time zone, under the member's contact lock;
-and the log of every message meant for a member, sent or not (with the reason)."""
+"""The one contact budget and its verdict for one message about to be sent: consent, quiet
+hours and the per-day and per-week caps, in the member's time zone, under the member's
+contact lock; and the log of every message meant for a member, sent or not (with the reason).
+
+The budget in force (`budget_in_force`) is the programme file's `campaigns.contact` when the
+file states it, else the one the composition root installed from the settings
+(TROUW_QUIET_HOURS_*, TROUW_MARKETING_DAILY_CAP, TROUW_MARKETING_PUSH_CAP), else the
+defaults. Campaign messages, the notification worker's marketing pushes and surveys asked all
+ask it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.members.service import consents_for
-from loyalty.messaging.contacts import contacts_since
+from loyalty.messaging.contacts import Contact, contact_times
 from loyalty.messaging.models import ContactLog
 
 if TYPE_CHECKING:
     from loyalty.members.models import Member
+    from loyalty.programme.campaigns_spec import ContactRules
 
 # Reasons a message was not sent (`contact_log.reason`).
 NO_CONSENT, QUIET_HOURS, DAILY_CAP, WEEKLY_CAP = (
@@ -30,16 +38,34 @@ NOT_ACTIVE, HELD_OUT = "member_not_active", "held_out"
 # The consent each channel needs.
 CONSENT_OF = {"inbox": "in_app", "push": "push", "pass": "push", "webhook": "email"}
 _LOCK_CLASS = 0x7472  # pg_advisory_xact_lock(class, member): the member's contact lock
+_FALLBACK = "contact_budget"  # its name in `Database.info`
 
 
 @dataclass(frozen=True)
 class Budget:
-    """At most `per_day` and `per_week` marketing contacts per member, none in quiet hours
-    (`quiet`: start and end, local time; None: no quiet hours)."""
+    """At most `per_day` and `per_week` marketing contacts per member (None: no such cap),
+    none in quiet hours (`quiet`: start and end, local time; None: no quiet hours)."""
 
-    per_day: int = 1
-    per_week: int = 3
+    per_day: int | None = 1
+    per_week: int | None = 3
     quiet: tuple[time, time] | None = (time(21, 0), time(8, 0))
+
+
+def install_fallback(info: dict[str, Any], budget: Budget) -> None:
+    """The budget for programmes whose file does not state `campaigns.contact` (from the
+    settings; `Database.info`, so every session of the database sees it)."""
+    info[_FALLBACK] = budget
+
+
+def budget_in_force(s: AsyncSession, rules: ContactRules | None) -> Budget:
+    """The programme file's contact rules when it states them, else the installed fallback,
+    else the defaults."""
+    if rules is not None:
+        quiet = (rules.quiet_hours.start, rules.quiet_hours.end) if rules.quiet_hours else None
+        return Budget(rules.per_day, rules.per_week, quiet)
+    shared = s.info.get("database")
+    found = shared.get(_FALLBACK) if isinstance(shared, dict) else None
+    return found if isinstance(found, Budget) else Budget()
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,24 @@ def day_and_week_start(at: datetime, zone: ZoneInfo) -> tuple[datetime, datetime
     return midnight, datetime.combine(monday, time(0), tzinfo=zone).astimezone(UTC)
 
 
+def cap_reason(
+    budget: Budget, had: Mapping[Contact, datetime], now: datetime, zone: ZoneInfo
+) -> str | None:
+    """WEEKLY_CAP or DAILY_CAP when one more marketing contact would break the budget, given
+    the contacts the member had (`contact_times`, since the start of their week at least)."""
+    day, week = day_and_week_start(now, zone)
+    if budget.per_week is not None and sum(at >= week for at in had.values()) >= budget.per_week:
+        return WEEKLY_CAP
+    if budget.per_day is not None and sum(at >= day for at in had.values()) >= budget.per_day:
+        return DAILY_CAP
+    return None
+
+
+def window_start(now: datetime, zone: ZoneInfo) -> datetime:
+    """From when contacts count for `cap_reason`: the earlier of the local day and week."""
+    return min(day_and_week_start(now, zone))
+
+
 async def lock_contacts(s: AsyncSession, member_id: int) -> None:
     """The member's contact lock until the transaction ends (PostgreSQL; SQLite's write
     transaction already excludes every other writer)."""
@@ -112,14 +156,8 @@ async def verdict(
     until = quiet_until(budget.quiet, now, local)
     if until is not None:
         return Verdict(QUIET_HOURS, until)
-    day, week = day_and_week_start(now, local)
-    contacts = (await contacts_since(s, [member.id], min(day, week)))[member.id]
-    if len(contacts) >= budget.per_week:
-        return Verdict(WEEKLY_CAP)
-    today = await contacts_since(s, [member.id], day) if day > week else {member.id: contacts}
-    if len(today[member.id]) >= budget.per_day:
-        return Verdict(DAILY_CAP)
-    return Verdict(None)
+    had = (await contact_times(s, [member.id], window_start(now, local)))[member.id]
+    return Verdict(cap_reason(budget, had, now, local))
 
 
 def log_contact(

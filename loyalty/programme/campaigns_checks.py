@@ -46,6 +46,8 @@ def _step_names(step: StepSpec, known: Known, loc: Loc) -> Iterator[tuple[Loc, s
         when = step.split.when
         if when.segment is not None and when.segment not in known.segments:
             yield (*loc, "split", "if"), f"unknown segment {when.segment!r}"
+        if when.tier is not None and when.tier not in known.tiers:
+            yield (*loc, "split", "if", "tier"), f"unknown tier {when.tier!r}"
     if step.grant_offer is not None and step.grant_offer.offer not in known.offers:
         yield (*loc, "grant_offer", "offer"), f"unknown offer {step.grant_offer.offer!r}"
     if step.send is not None and step.send.template not in known.templates:

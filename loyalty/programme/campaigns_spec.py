@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from loyalty.programme.spec_base import DisplayName, Key, SpecModel, Weekday
 
@@ -137,21 +137,30 @@ class WaitForEventSpec(SpecModel):
 
 
 class ConditionSpec(SpecModel):
-    """Exactly one: in a `segment` now, gave a `consent`, or `received` (true or false) the
-    event the last wait for an event waited for."""
+    """Exactly one: in a `segment` now, gave a `consent`, `received` (true or false) the
+    event the last wait for an event waited for, in `tier` (that tier or a higher one, now),
+    or bought something in the last `purchased_within_days` days."""
 
     segment: Key | None = None
     consent: ConsentName | None = None
     received: bool | None = None
+    tier: Key | None = None
+    purchased_within_days: int | None = Field(None, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ConditionSpec:
         if sum(v is not None for _, v in self) != 1:
-            raise ValueError("a condition is exactly one of: segment, consent, received")
+            raise ValueError(
+                "a condition is exactly one of: segment, consent, received, tier, "
+                "purchased_within_days"
+            )
         return self
 
 
 class SplitSpec(SpecModel):
+    # Written `if` and `else` in the file; stored files and definitions dump them by name.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     when: ConditionSpec = Field(alias="if")
     then: Key
     otherwise: Key | None = Field(None, alias="else")
@@ -227,7 +236,8 @@ class CampaignSpec(SpecModel):
 
 
 class CampaignsSection(SpecModel):
-    contact: ContactRules = ContactRules()
+    # None: the settings' budget (TROUW_QUIET_HOURS_*, TROUW_MARKETING_*_CAP) applies.
+    contact: ContactRules | None = None
     control_group: ControlGroupSpec | None = None
     templates: list[TemplateSpec] = []
     definitions: list[CampaignSpec] = []

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import DomainError
 from loyalty.members import service as members
-from loyalty.messaging.contacts import ContactBudget
+from loyalty.messaging.budget import lock_contacts, log_contact
 from loyalty.points import ledger
 from loyalty.programme.store import current_file
 from loyalty.programme.surveys_spec import QuestionSpec, SurveySpec
@@ -33,7 +33,10 @@ from loyalty.surveys.targeting import (
     COMPLETED,
     EXPIRED,
     IN_PROGRESS,
+    Rules,
+    SurveyFacts,
     decide,
+    held_by_budget,
     member_facts,
     rules_of,
     targets_segment,
@@ -81,29 +84,27 @@ def open_key(member_id: int, survey_id: int) -> str:
     return f"{member_id}:{survey_id}"
 
 
-async def start(
-    db: Database, member_id: int, survey_id: int, budget: ContactBudget | None, now: datetime
-) -> ResponseView:
+async def start(db: Database, member_id: int, survey_id: int, now: datetime) -> ResponseView:
     try:
-        return await _start(db, member_id, survey_id, budget, now)
+        return await _start(db, member_id, survey_id, now)
     except IntegrityError:
         # Another device started the same survey at the same moment: take that response.
-        return await _start(db, member_id, survey_id, budget, now)
+        return await _start(db, member_id, survey_id, now)
 
 
-async def _start(
-    db: Database, member_id: int, survey_id: int, budget: ContactBudget | None, now: datetime
-) -> ResponseView:
+async def _start(db: Database, member_id: int, survey_id: int, now: datetime) -> ResponseView:
     async with db.unit_of_work() as uow:
         s = uow.session
         survey = await s.get(Survey, survey_id)
         if survey is None:
             raise refusal(SurveysError.SURVEY_NOT_FOUND)
-        # The member's lock (their point account row on PostgreSQL; SQLite has one writer):
-        # two surveys started at once must not both pass the cool-down or the budget.
+        # The member's contact lock, then their point account row (the order campaigns take
+        # them in; SQLite has one writer): two surveys started at once, or a survey and a
+        # message, must not both pass the cool-down or the budget.
+        await lock_contacts(s, member_id)
         await ledger.lock_account(s, member_id, now)
         file = await current_file(s)
-        rules = rules_of(file, budget)
+        rules = rules_of(s, file)
         expire = timedelta(hours=file.surveys.expire_after_hours)
         await _expire_stale(s, member_id, survey_id, now)
         # The targeting in force now; the questions of the survey's current version.
@@ -113,6 +114,8 @@ async def _start(
         current = await version_spec(s, survey.id, survey.version)
         reason = decide(survey, targeting, facts, rules, now)
         if reason is not None:
+            if _log_if_held(s, survey, targeting, facts, rules, now):
+                await uow.commit()  # the refusal's reason stays in the contact log
             raise refusal(reason)
         resumed = facts.open_response(survey.id)
         if resumed is not None:
@@ -143,6 +146,31 @@ async def _start(
             trigger.response_id = response.id
         await uow.commit()
     return ResponseView(response, current)
+
+
+def _log_if_held(
+    s: AsyncSession,
+    survey: Survey,
+    targeting: SurveySpec,
+    facts: SurveyFacts,
+    rules: Rules,
+    now: datetime,
+) -> bool:
+    """A survey not asked because of the contact budget is logged as such."""
+    held_by = held_by_budget(survey, targeting, facts, rules, now)
+    if held_by is None:
+        return False
+    log_contact(
+        s,
+        facts.member_id,
+        sender="surveys",
+        channel="in_app",
+        ref=f"survey:{survey.key}",
+        reason=held_by,
+        transactional=False,
+        now=now,
+    )
+    return True
 
 
 async def _expire_stale(s: AsyncSession, member_id: int, survey_id: int, now: datetime) -> None:

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import select
 
 from loyalty.core.clock import Clock
-from loyalty.messaging.contacts import ContactBudget
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
 from loyalty.surveys import flow, results
@@ -41,18 +40,16 @@ class MemberSurvey:
 
 
 class SurveysService:
-    def __init__(self, db: Database, clock: Clock, budget: ContactBudget | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        # The contact budget shared with marketing messages (None: no budget).
-        self.budget = budget
 
     async def surveys(self, member_id: int) -> list[MemberSurvey]:
         """The surveys this member may take now: in progress first, then by id."""
         now = self.clock.now()
         async with self.db.unit_of_work(write=False) as uow:
             s = uow.session
-            rules = rules_of(await current_file(s), self.budget)
+            rules = rules_of(s, await current_file(s))
             live = [
                 (survey, spec_of(survey.definition))
                 for survey in await s.scalars(
@@ -78,7 +75,7 @@ class SurveysService:
         return found[0] if found else None
 
     async def start(self, member_id: int, survey_id: int) -> ResponseView:
-        return await flow.start(self.db, member_id, survey_id, self.budget, self.clock.now())
+        return await flow.start(self.db, member_id, survey_id, self.clock.now())
 
     async def answer(self, member_id: int, response_id: int, given: AnswerInput) -> ResponseView:
         return await flow.answer(self.db, member_id, response_id, given, self.clock.now())

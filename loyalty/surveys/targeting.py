@@ -12,13 +12,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import NotFound
 from loyalty.members import service as members
-from loyalty.messaging.contacts import ContactBudget, contacts_since
+from loyalty.messaging.budget import Budget, budget_in_force, cap_reason, window_start, zone_of
+from loyalty.messaging.contacts import contact_times
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.surveys_spec import SurveySpec
 from loyalty.segments.membership import segment_keys_of
@@ -31,10 +33,12 @@ IN_PROGRESS, COMPLETED, EXPIRED = "in_progress", "completed", "expired"
 
 @dataclass(frozen=True)
 class Rules:
-    """What holds across surveys: the cool-down and the contact budget (None: no budget)."""
+    """What holds across surveys: the cool-down and the one contact budget (its caps per
+    day and week in the member's time zone, else `zone`, the programme's)."""
 
-    cooldown: timedelta = timedelta(days=14)
-    budget: ContactBudget | None = None
+    cooldown: timedelta
+    budget: Budget
+    zone: ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ class SurveyFacts:
     asked: list[Asked] = field(default_factory=list)
     # The trigger that makes each survey due now (the earliest), by survey id.
     triggers: dict[int, SurveyTrigger] = field(default_factory=dict)
-    contacts: int = 0
+    # Why the contact budget holds surveys back now (daily_cap, weekly_cap), or None.
+    held_by: str | None = None
     # Keys of the segments the member is in now (read only when a survey names a segment).
     segments: frozenset[str] = frozenset()
 
@@ -71,8 +76,9 @@ def _state_at(response: SurveyResponse, now: datetime) -> str:
     return response.state
 
 
-def rules_of(file: ProgrammeFile, budget: ContactBudget | None) -> Rules:
-    return Rules(timedelta(days=file.surveys.cooldown_days), budget)
+def rules_of(s: AsyncSession, file: ProgrammeFile) -> Rules:
+    budget = budget_in_force(s, file.campaigns.contact)
+    return Rules(timedelta(days=file.surveys.cooldown_days), budget, file.programme.zone)
 
 
 def sampled(survey_key: str, member_id: int, percent: int) -> bool:
@@ -110,12 +116,11 @@ async def member_facts(
         .order_by(SurveyTrigger.due_at, SurveyTrigger.id)
     ):
         triggers.setdefault(trigger.survey_id, trigger)
-    contacts = 0
-    if rules.budget is not None:
-        since = now - rules.budget.window
-        contacts = len((await contacts_since(s, [member_id], since))[member_id])
+    zone = zone_of(member, rules.zone)
+    had = (await contact_times(s, [member_id], window_start(now, zone)))[member_id]
+    held_by = cap_reason(rules.budget, had, now, zone)
     segments = await segment_keys_of(s, member_id) if by_segment else frozenset()
-    return SurveyFacts(member_id, member.status == "active", asked, triggers, contacts, segments)
+    return SurveyFacts(member_id, member.status == "active", asked, triggers, held_by, segments)
 
 
 def targets_segment(spec: SurveySpec) -> bool:
@@ -136,9 +141,18 @@ def decide(
         return None  # resuming is always allowed while the survey runs
     if survey.starts_at is not None and now < survey.starts_at:
         return SurveysError.SURVEY_NOT_AVAILABLE
-    if not _allowed_now(survey, spec, facts, rules, now):
+    if not _allowed_now(survey, spec, facts, rules, now) or facts.held_by is not None:
         return SurveysError.SURVEY_NOT_AVAILABLE
     return None
+
+
+def held_by_budget(
+    survey: Survey, spec: SurveySpec, facts: SurveyFacts, rules: Rules, now: datetime
+) -> str | None:
+    """The budget's reason when it alone keeps this survey from the member now."""
+    if facts.held_by is None or facts.open_response(survey.id) is not None:
+        return None
+    return facts.held_by if _allowed_now(survey, spec, facts, rules, now) else None
 
 
 def _allowed_now(
@@ -156,6 +170,4 @@ def _allowed_now(
         return False
     if facts.asked and now < max(a.started_at for a in facts.asked) + rules.cooldown:
         return False
-    if targeting.after is not None and survey.id not in facts.triggers:
-        return False
-    return rules.budget is None or facts.contacts < rules.budget.limit
+    return targeting.after is None or survey.id in facts.triggers

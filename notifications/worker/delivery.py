@@ -1,10 +1,11 @@
 """Sending claimed deliveries and recording what happened.
 
 What policy says just before sending (`Courier.verdict`, asked in the claiming transaction):
-consent, quiet hours, contact pressure, the device still being the member's, the event still
-being news. Then each claim is sent over its channel outside any transaction, and the
-outcome is written only if the claim's lease token still matches: a worker whose lease ran
-out (and whose delivery another worker took over) records nothing.
+consent, quiet hours and the caps of the one contact budget (in the member's time zone), the
+device still being the member's, the event still being news. Then each claim is sent over
+its channel outside any transaction, and the outcome is written only if the claim's lease
+token still matches: a worker whose lease ran out (and whose delivery another worker took
+over) records nothing.
 
 Retries back off exponentially with jitter (base·2^(n-1), capped); after the last attempt
 the delivery is dead.
@@ -27,6 +28,7 @@ from sqlalchemy import update
 from loyalty.core.clock import Clock
 from loyalty.core.events import Event, Recorded
 from loyalty.messaging import devices
+from loyalty.messaging.budget import QUIET_HOURS, Budget, cap_reason, quiet_until
 from loyalty.messaging.contacts import Contact, push_contact
 from loyalty.messaging.models import Device, NotificationDelivery
 from loyalty.storage.database import Database
@@ -36,6 +38,7 @@ from notifications.channels.base import Delivery, PushMessage, PushSender
 from notifications.config import NotificationConfig
 
 log = logging.getLogger("trouw.worker")
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,14 @@ class Claim:
 
 @dataclass(frozen=True)
 class Checks:
-    """What the claiming transaction read for the policy checks of one batch. `sent` (the
-    marketing contacts each member had in the contact-pressure window: pushes and surveys)
-    grows as the batch is claimed."""
+    """What the claiming transaction read for the policy checks of one batch. `had` (the
+    marketing contacts each member had this week and when: campaign messages, pushes and
+    surveys) grows as the batch is claimed; `zones` are the members' time zones."""
 
     consents: set[tuple[int, str]]
-    sent: dict[int, set[Contact]]
-    zone: ZoneInfo
+    had: dict[int, dict[Contact, datetime]]
+    zones: dict[int, ZoneInfo]
+    budget: Budget
     now: datetime
 
 
@@ -150,13 +154,15 @@ class Courier:
         if (device.member_id, policy.PUSH_CONSENT) not in checks.consents:
             return Delivery.failed("no_consent")
         if row.kind == "marketing":
-            until = policy.quiet_until(config.quiet_hours, now, checks.zone)
+            zone = checks.zones.get(device.member_id, UTC_ZONE)
+            until = quiet_until(checks.budget.quiet, now, zone)
             if until is not None:
-                return Delivery.deferred(until, "quiet_hours")
-            cap = config.contact_pressure
-            others = checks.sent.get(device.member_id, set()) - {push_contact(row.event_id)}
-            if cap is not None and len(others) >= cap.limit:
-                return Delivery.failed("contact_pressure")
+                return Delivery.deferred(until, QUIET_HOURS)
+            had = checks.had.get(device.member_id, {})
+            if push_contact(row.event_id) not in had:  # else counted already (a campaign's)
+                reason = cap_reason(checks.budget, had, now, zone)
+                if reason is not None:
+                    return Delivery.failed(reason)
         return None
 
     # -- sending -------------------------------------------------------------------------

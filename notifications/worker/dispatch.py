@@ -30,6 +30,7 @@ from loyalty.core.outbox import recorded
 from loyalty.members import service as members
 from loyalty.members.models import Member
 from loyalty.messaging import devices, inbox
+from loyalty.messaging.budget import Budget, budget_in_force, quiet_until, zone_of
 from loyalty.messaging.models import Device, NotificationDelivery, OutboxDispatch
 from loyalty.points.models import LedgerEntry
 from loyalty.programme.spec import ProgrammeFile
@@ -64,6 +65,7 @@ class _Audience:
     consents: set[tuple[int, str]]
     phones: dict[int, list[Device]]
     entries: dict[int, LedgerEntry]
+    budget: Budget
 
     @property
     def zone(self) -> ZoneInfo:
@@ -204,12 +206,14 @@ class Dispatcher:
         if entry_ids:
             found = await s.scalars(select(LedgerEntry).where(LedgerEntry.id.in_(entry_ids)))
             entries = {row.id: row for row in found}
+        file = await current_file(s)
         return _Audience(
-            file=await current_file(s),
+            file=file,
             people={m.id: m for m in await members.members_by_ids(s, member_ids)},
             consents=consents,
             phones=phones,
             entries=entries,
+            budget=budget_in_force(s, file.campaigns.contact),
         )
 
     def _plan_for_member(self, plan: _Plan, audience: _Audience, item: Recorded[Event]) -> None:
@@ -244,7 +248,8 @@ class Dispatcher:
     ) -> None:
         due = plan.now
         if policy.kind_of(item.event) == "marketing":
-            due = policy.quiet_until(self.config.quiet_hours, plan.now, audience.zone) or plan.now
+            zone = zone_of(member, audience.zone)
+            due = quiet_until(audience.budget.quiet, plan.now, zone) or plan.now
         message = {
             "title": words.title,
             "body": words.body,

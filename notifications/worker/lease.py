@@ -4,6 +4,12 @@ Due deliveries (pending, `next_attempt_at` <= now) are locked (`FOR UPDATE SKIP 
 PostgreSQL; SQLite has one writer) and leased: `next_attempt_at` moves to now + lease and a
 fresh lease token is set, so no other worker takes them until the lease runs out. Those that
 policy settles without sending (`Courier.verdict`) are settled in the same transaction.
+
+Marketing pushes spend the one contact budget: the claiming transaction takes the contact
+lock of each member it pushes marketing to (in member order), counts their contacts, and
+writes each new contact it claims to the contact log at once, so that a campaign or survey
+deciding at the same moment sees it; a push not sent for consent or a cap is logged with the
+reason.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -21,7 +27,18 @@ from loyalty.core.clock import Clock
 from loyalty.core.events import Event, Recorded, UnknownEvent
 from loyalty.core.models import OutboxEvent
 from loyalty.core.outbox import recorded
-from loyalty.messaging.contacts import Contact, push_contact
+from loyalty.members.service import members_by_ids
+from loyalty.messaging.budget import (
+    DAILY_CAP,
+    NO_CONSENT,
+    WEEKLY_CAP,
+    Budget,
+    budget_in_force,
+    lock_contacts,
+    log_contact,
+    zone_of,
+)
+from loyalty.messaging.contacts import Contact, contact_times, push_contact
 from loyalty.messaging.models import Device, NotificationDelivery
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
@@ -31,6 +48,8 @@ from notifications.config import NotificationConfig
 from notifications.worker.delivery import Checks, Claim, Courier, settle
 
 log = logging.getLogger("trouw.worker")
+# Reasons a push is not sent that the contact log records.
+_LOGGED = frozenset({NO_CONSENT, DAILY_CAP, WEEKLY_CAP})
 
 
 @dataclass(frozen=True)
@@ -89,18 +108,20 @@ class Leaser:
         token = secrets.token_hex(16)
         claims: list[Claim] = []
         decided = 0
+        refused: set[tuple[int, int]] = set()
         for row in rows:
             device = batch.phones.get(int(row.target)) if row.target.isdigit() else None
             outcome = self._before_sending(row, batch, device)
             if outcome is not None:
                 settle(row, outcome, now)
                 decided += 1
+                if outcome.status == "failed" and outcome.detail in _LOGGED:
+                    _log_refusal(s, row, outcome.detail, refused, now)
                 continue
             event = batch.events[row.event_id]
             assert event is not None
             if row.channel == "push" and row.kind == "marketing" and row.member_id is not None:
-                # Counted now, so a second marketing push in this batch sees it.
-                batch.checks.sent.setdefault(row.member_id, set()).add(push_contact(row.event_id))
+                _spend(s, batch.checks.had.setdefault(row.member_id, {}), row, now)
             claims.append(self._take(row, event, device, token, now))
         await s.flush()
         return claims, decided
@@ -157,14 +178,19 @@ class Leaser:
         marketing = sorted(
             {r.member_id for r in pushes if r.kind == "marketing" and r.member_id is not None}
         )
-        zone = ZoneInfo("UTC")
-        sent: dict[int, set[Contact]] = {}
+        had: dict[int, dict[Contact, datetime]] = {}
+        zones: dict[int, ZoneInfo] = {}
+        budget = Budget()
         if marketing:
-            zone = (await current_file(s)).programme.zone
-            if self.config.contact_pressure is not None:
-                since = now - self.config.contact_pressure.window
-                sent = await policy.marketing_contacts(s, marketing, since)
-        return _Batch(events, phones, Checks(consents, sent, zone, now))
+            file = await current_file(s)
+            budget = budget_in_force(s, file.campaigns.contact)
+            for member_id in marketing:  # in member order: no two workers wait on each other
+                await lock_contacts(s, member_id)
+            people = await members_by_ids(s, marketing)
+            zones = {m.id: zone_of(m, file.programme.zone) for m in people}
+            # A week and a day back covers the start of each member's local week.
+            had = await contact_times(s, marketing, now - timedelta(days=8))
+        return _Batch(events, phones, Checks(consents, had, zones, budget, now))
 
 
 async def _events(s: AsyncSession, ids: set[int]) -> dict[int, Recorded[Event] | None]:
@@ -176,3 +202,50 @@ async def _events(s: AsyncSession, ids: set[int]) -> dict[int, Recorded[Event] |
             log.warning("outbox event %s cannot be read here: %s", row.id, exc)
             found[row.id] = None
     return found
+
+
+def _spend(
+    s: AsyncSession, had: dict[Contact, datetime], row: NotificationDelivery, now: datetime
+) -> None:
+    """A marketing push claimed: a contact, logged now unless already counted (another phone
+    of the member, or the campaign that sent the message), so the next sender sees it."""
+    contact = push_contact(row.event_id)
+    if contact in had:
+        return
+    had[contact] = now
+    assert row.member_id is not None
+    log_contact(
+        s,
+        row.member_id,
+        sender="notifications",
+        channel="push",
+        ref=f"event:{row.event_id}",
+        reason=None,
+        transactional=False,
+        now=now,
+        event_id=row.event_id,
+    )
+
+
+def _log_refusal(
+    s: AsyncSession,
+    row: NotificationDelivery,
+    reason: str,
+    refused: set[tuple[int, int]],
+    now: datetime,
+) -> None:
+    """A push not sent for consent or the budget, logged once per member and event."""
+    if row.member_id is None or (row.member_id, row.event_id) in refused:
+        return
+    refused.add((row.member_id, row.event_id))
+    log_contact(
+        s,
+        row.member_id,
+        sender="notifications",
+        channel="push",
+        ref=f"event:{row.event_id}",
+        reason=reason,
+        transactional=row.kind != "marketing",
+        now=now,
+        event_id=row.event_id,
+    )

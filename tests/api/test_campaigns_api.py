@@ -6,9 +6,12 @@ numbers); refusals carry codes."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from strawberry import relay
 
 from api.core.ids import row_id
@@ -44,6 +47,34 @@ async def _run_reactions(database_url: str) -> None:
             pass
     finally:
         await db.dispose()
+
+
+def _check_csv(server: ServerHandle, database_url: str, campaign_id: str, admin: str) -> None:
+    """The report as CSV over HTTP: for admin keys only; an unknown campaign is 404."""
+    url = f"{server.url}/admin/campaigns/{campaign_id}/report.csv"
+    till = api_key(database_url, ["pos"], datetime.now(UTC), "till-csv")
+    with httpx.Client(timeout=30) as http:
+        got = http.get(url, headers={"Authorization": f"Bearer {admin}"})
+        assert got.status_code == 200
+        assert got.headers["content-type"].startswith("text/csv")
+        assert got.headers["content-disposition"] == 'attachment; filename="excuse-report.csv"'
+        rows = list(csv.DictReader(io.StringIO(got.text)))
+        assert [(r["kind"], r["name"]) for r in rows][:4] == [
+            ("outcome", "conversion"),
+            ("outcome", "revenue_per_member"),
+            ("outcome", "offer_redemption"),
+            ("outcome", "retention"),
+        ]
+        liability = next(r for r in rows if r["name"] == "points_liability_added")
+        assert (liability["treated"], liability["held_out"]) == ("100.0", "0.0")
+        split = rows[-1]
+        assert (split["kind"], split["treated"], split["held_out"]) == ("split", "1", "1")
+        assert http.get(url).status_code == 401
+        assert http.get(url, headers={"Authorization": f"Bearer {till}"}).status_code == 403
+        unknown = url.replace(campaign_id, relay.GlobalID("Campaign", "999999").node_id)
+        assert http.get(unknown, headers={"Authorization": f"Bearer {admin}"}).status_code == 404
+        unknown = f"{server.url}/admin/campaigns/{relay.GlobalID('Campaign', '999999')}/report.csv"
+        assert http.get(unknown, headers={"Authorization": f"Bearer {admin}"}).status_code == 404
 
 
 def _member(server: ServerHandle, n: int) -> dict[str, Any]:
@@ -107,6 +138,7 @@ def test_a_late_delivery_gets_excuse_plus_end_to_end(
     assert names == ["conversion", "revenue_per_member", "offer_redemption", "retention"]
     liability = {g["name"]: g for g in report["guardrails"]}["points_liability_added"]
     assert (liability["treatedValue"], liability["heldOutValue"]) == (100, 0)
+    _check_csv(server, clean_database, campaign_id, office.token)
     dry = office.data(DRY_RUN, {"campaignId": campaign_id})["campaignDryRun"]
     assert dry["wouldEnter"] == 0  # both are in the journey already
     assert {b["reason"]: b["count"] for b in dry["blocked"]}["in_journey"] == 2

@@ -154,6 +154,8 @@ INVALID = [
     ("interests", [f"interest {i}" for i in range(31)], "INVALID_INTEREST"),
     ("firstName", "x" * 101, "INVALID_NAME"),
     ("lastName", "y" * 101, "INVALID_NAME"),
+    ("timeZone", "Mars/Olympus_Mons", "INVALID_TIME_ZONE"),
+    ("timeZone", "../../etc/passwd", "INVALID_TIME_ZONE"),
 ]
 
 
@@ -281,3 +283,20 @@ def test_an_api_key_is_not_a_member(
         assert [e["extensions"]["code"] for e in result["errors"]] == ["FORBIDDEN"], operation
     assert integration.error_codes("{ me { id } }") == ["FORBIDDEN"]
     assert profile(client, token) == before
+
+
+TIME_ZONE = """mutation($input: UpdateProfileInput!) {
+  updateProfile(input: $input) { member { timeZone } userErrors { field code } } }"""
+
+
+def test_the_time_zone_is_an_optional_iana_name(member: Any) -> None:
+    """Not in the contract's documents (an optional field beside them): set, kept when left
+    out, cleared with null (the programme's time zone applies then)."""
+    client, token, _ = member
+    assert client.data("{ me { timeZone } }", token=token)["me"]["timeZone"] is None
+    sent = client.data(TIME_ZONE, {"input": {"timeZone": " America/New_York "}}, token=token)
+    assert sent["updateProfile"] == {"member": {"timeZone": "America/New_York"}, "userErrors": []}
+    assert update(client, token, firstName="Evi")["userErrors"] == []
+    assert client.data("{ me { timeZone } }", token=token)["me"]["timeZone"] == "America/New_York"
+    cleared = client.data(TIME_ZONE, {"input": {"timeZone": None}}, token=token)
+    assert cleared["updateProfile"]["member"] == {"timeZone": None}

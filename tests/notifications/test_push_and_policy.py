@@ -1,5 +1,6 @@
 """App pushes and the inbox through the worker, with a push sender of our own: texts from real
-events, consent, quiet hours in programme time, the contact-pressure cap, dead tokens."""
+events, consent, quiet hours in the member's (else the programme's) time, the one contact
+budget's caps per day and week, dead tokens."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select, update
 
 from loyalty.core.clock import FixedClock
 from loyalty.members import service as members
+from loyalty.members.models import Member
+from loyalty.messaging.budget import Budget, install_fallback, quiet_until
+from loyalty.messaging.models import ContactLog
 from loyalty.points.service import MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.storage.database import Database
 from notifications.channels import PushResult
-from notifications.config import ContactPressure, QuietHours
-from notifications.policy import quiet_until
 from tests.loyalty.services import set_status
 from tests.notifications.helpers import (
     AFTERNOON,
+    PROGRAMME,
     FakePush,
     deliveries,
     devices_of,
@@ -34,6 +38,11 @@ from tests.notifications.helpers import (
 )
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# The programme file's own budget: quiet from 21:00 to 08:00, in the member's time zone.
+BUDGET = """\
+campaigns:
+  contact: {per_day: 5, per_week: 10, quiet_hours: {start: "21:00", end: "08:00"}}
+"""
 
 
 @pytest.fixture
@@ -289,9 +298,10 @@ async def test_a_push_that_falls_due_in_quiet_hours_is_deferred_again(
     assert (delivery.attempts, delivery.last_error) == (1, "quiet_hours")
 
 
-async def test_contact_pressure_caps_marketing_pushes_per_member(
+async def test_the_contact_budget_caps_marketing_pushes_per_member(
     db: Database, clock: FixedClock
 ) -> None:
+    install_fallback(db.info, Budget(per_day=3, per_week=10, quiet=None))
     member_id = await member(db, clock, devices=(("ios", "a"), ("android", "b")))
     other_id = await member(db, clock, "bert@example.com", devices=(("ios", "c"),))
     for n in range(4):
@@ -300,9 +310,7 @@ async def test_contact_pressure_caps_marketing_pushes_per_member(
     for n in range(2):
         await event(db, clock, "balance.changed", member_id, earned(n + 1))
     push = senders()
-    worker = make_worker(
-        db, clock, push=push, contact_pressure=ContactPressure(3, timedelta(days=7))
-    )
+    worker = make_worker(db, clock, push=push)
     await worker.run_once()
     await worker.run_once()
 
@@ -311,19 +319,49 @@ async def test_contact_pressure_caps_marketing_pushes_per_member(
     # Three events on two phones each (one event on two phones is one contact); the fourth
     # is dropped on both.
     assert sorted(d.status for d in mine) == ["delivered"] * 6 + ["failed"] * 2
-    assert {d.last_error for d in mine if d.status == "failed"} == {"contact_pressure"}
+    assert {d.last_error for d in mine if d.status == "failed"} == {"daily_cap"}
     # Others are not affected, nor are transactional pushes, nor the inbox.
     assert [d.status for d in marketing if d.member_id == other_id] == ["delivered"]
     transactional = [d for d in await deliveries(db, "push") if d.kind == "transactional"]
     assert [d.status for d in transactional] == ["delivered"] * 4
     assert len(await inbox_of(db, member_id)) == 4
-
-    # A week later there is room again.
-    clock.advance(timedelta(days=7, seconds=1))
-    later = await event(db, clock, "points.expiring", member_id, expiring(999))
+    # The contact log: each push claimed once (not per phone), the refused one with why.
+    async with db.unit_of_work(write=False) as uow:
+        log = list(await uow.session.scalars(select(ContactLog).order_by(ContactLog.id)))
+    mine_logged = [(c.sent, c.reason) for c in log if c.member_id == member_id]
+    assert sorted(mine_logged, key=str) == [(False, "daily_cap")] + [(True, None)] * 3
+    assert [(c.sender, c.sent) for c in log if c.member_id == other_id] == [("notifications", True)]
+    # The next local day, the fourth would have gone: the day's cap is the member's day.
+    clock.advance(timedelta(days=1))
+    later = await event(db, clock, "points.expiring", member_id, expiring(200))
     await worker.run_once()
     newest = [d for d in await deliveries(db, "push") if d.event_id == later]
     assert [d.status for d in newest] == ["delivered"] * 2
+
+
+async def test_quiet_hours_and_days_are_the_members_own(db: Database, clock: FixedClock) -> None:
+    """22:30 in Amsterdam is 16:30 in New York: a New Yorker's marketing push goes at once,
+    an Amsterdammer's waits until 08:00 there. The programme file's budget wins over the
+    settings'."""
+    install_fallback(db.info, Budget(per_day=None, per_week=None, quiet=None))
+    await install(db, clock, PROGRAMME + BUDGET)
+    clock.set(datetime(2026, 3, 11, 22, 30, tzinfo=AMSTERDAM))
+    anna = await member(db, clock)
+    bob = await member(db, clock, "bob@example.com", devices=(("ios", "ny"),))
+    async with db.unit_of_work() as uow:
+        await uow.session.execute(
+            update(Member).where(Member.id == bob).values(time_zone="America/New_York")
+        )
+        await uow.commit()
+    for who in (anna, bob):
+        await event(db, clock, "points.expiring", who, expiring())
+    push = senders()
+    await make_worker(db, clock, push=push).run_once()
+    assert [token for token, _ in push["ios"].sent] == ["ny"]
+    waiting = [d for d in await deliveries(db, "push") if d.status == "pending"]
+    assert [(d.member_id, d.next_attempt_at) for d in waiting] == [
+        (anna, datetime(2026, 3, 12, 8, 0, tzinfo=AMSTERDAM))
+    ]
 
 
 async def test_old_events_are_not_pushed(db: Database, clock: FixedClock) -> None:
@@ -370,9 +408,9 @@ async def test_an_inbox_message_is_written_once_per_event(db: Database, clock: F
         (datetime(2026, 3, 28, 22, 0), datetime(2026, 3, 29, 8, 0)),
     ],
 )
-def test_quiet_hours_are_read_in_programme_time(local: datetime, until: datetime | None) -> None:
+def test_quiet_hours_are_read_in_local_time(local: datetime, until: datetime | None) -> None:
     at = local.replace(tzinfo=AMSTERDAM).astimezone(UTC)
-    found = quiet_until(QuietHours(time(21), time(8)), at, AMSTERDAM)
+    found = quiet_until((time(21), time(8)), at, AMSTERDAM)
     assert found == (until.replace(tzinfo=AMSTERDAM) if until else None)
     if found is not None:
         assert found.tzinfo == UTC
@@ -380,9 +418,7 @@ def test_quiet_hours_are_read_in_programme_time(local: datetime, until: datetime
 
 def test_quiet_hours_within_one_day_and_none() -> None:
     at = datetime(2026, 3, 11, 12, 30, tzinfo=UTC)  # 13:30 in Amsterdam
-    lunch = QuietHours(time(12), time(14))
+    lunch = (time(12), time(14))
     assert quiet_until(lunch, at, AMSTERDAM) == datetime(2026, 3, 11, 14, 0, tzinfo=AMSTERDAM)
-    assert quiet_until(QuietHours(time(8), time(8)), at, AMSTERDAM) is None
+    assert quiet_until((time(8), time(8)), at, AMSTERDAM) is None
     assert quiet_until(None, at, AMSTERDAM) is None
-    assert QuietHours.parse("", "08:00") is None
-    assert QuietHours.parse("22:00", "07:30") == QuietHours(time(22), time(7, 30))

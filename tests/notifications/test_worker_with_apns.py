@@ -26,9 +26,7 @@ async def test_a_410_from_apns_removes_the_device(db: Database, clock: FixedCloc
         sender = ApnsSender(
             key.team_id, key.key_id, key.pem, TOPIC, base_url=apns.url, ca_file=apns.ca_file
         )
-        worker = Worker(
-            db, clock, NotificationConfig(ids=server_ids(), quiet_hours=None), {"ios": sender}
-        )
+        worker = Worker(db, clock, NotificationConfig(ids=server_ids()), {"ios": sender})
         try:
             await worker.run_once()
         finally:

@@ -16,8 +16,9 @@ from loyalty.core.clock import FixedClock
 from loyalty.core.errors import DomainError
 from loyalty.core.events import PointsExpiring
 from loyalty.core.outbox import emit
-from loyalty.messaging.contacts import ContactBudget, contacts_since, push_contact
-from loyalty.messaging.models import NotificationDelivery
+from loyalty.messaging.budget import Budget, install_fallback
+from loyalty.messaging.contacts import contacts_since, push_contact
+from loyalty.messaging.models import ContactLog, NotificationDelivery
 from loyalty.points.service import EventInput, MemberRef, PointsService, PurchaseInput, PurchaseLine
 from loyalty.storage.database import Database
 from loyalty.surveys.answers import AnswerInput
@@ -92,17 +93,16 @@ async def test_the_contact_budget_counts_surveys_with_messages(
     surveys = [(f"vraag-{n}", "{}") for n in range(6)]
     await install_text(db, clock, programme(0, *surveys))
     member_id = (await add_member(db, clock)).id
-    service = SurveysService(db, clock, ContactBudget(limit=2, window=timedelta(days=7)))
+    install_fallback(db.info, Budget(per_day=2, per_week=2, quiet=None))
+    service = SurveysService(db, clock)
     asked: list[int] = []
     for day in range(28):
         clock.set(at("2025-03-01T10:00:00+01:00") + timedelta(days=day))
         while await _take_first(service, member_id) is not None:
             asked.append(day)
-    # At most two surveys in any seven days, however many are waiting.
-    for start in range(28):
-        assert sum(1 for d in asked if start <= d < start + 7) <= 2
-    # A contact exactly seven days ago still counts: the next two come on the eighth day.
-    assert asked == [0, 0, 8, 8, 16, 16]
+    # At most two surveys in each (ISO, Monday to Sunday) week of the member, however many
+    # are waiting: 1 March 2025 is a Saturday, so the next two come on Monday 3 March.
+    assert asked == [0, 0, 2, 2, 9, 9]
 
 
 async def test_sampling_is_the_same_members_every_time(db: Database, clock: FixedClock) -> None:
@@ -196,7 +196,8 @@ async def test_a_marketing_push_uses_the_budget_a_survey_would_use(
     clock.set(at("2025-03-01T10:00:00+01:00"))
     await install_text(db, clock, programme(0, ("vraag", "{}")))
     member_id = (await add_member(db, clock)).id
-    service = SurveysService(db, clock, ContactBudget(limit=1, window=timedelta(days=7)))
+    install_fallback(db.info, Budget(per_day=1, per_week=1, quiet=None))
+    service = SurveysService(db, clock)
     assert await service.surveys(member_id) != []
     async with db.unit_of_work() as uow:
         expiring = PointsExpiring(member_id=member_id, points=5, expires_at=clock.now())
@@ -219,6 +220,13 @@ async def test_a_marketing_push_uses_the_budget_a_survey_would_use(
         )
         await uow.commit()
     assert await service.surveys(member_id) == []
+    # Starting it anyway is refused, and the contact log says why.
+    with pytest.raises(DomainError) as refused:
+        await service.start(member_id, (await _ids(db))["vraag"])
+    assert refused.value.code == SurveysError.SURVEY_NOT_AVAILABLE
+    async with db.unit_of_work(write=False) as uow:
+        logged = list(await uow.session.scalars(select(ContactLog)))
+    assert [(c.sender, c.sent, c.reason) for c in logged] == [("surveys", False, "weekly_cap")]
     async with db.unit_of_work(write=False) as uow:
         since = clock.now() - timedelta(days=7)
         assert await contacts_since(uow.session, [member_id], since) == {
