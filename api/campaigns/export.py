@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from strawberry import relay
 
 from api.core.context import authenticate
 from api.core.ids import row_id
@@ -21,12 +20,11 @@ def _problem(status: int, code: str, message: str) -> Response:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
-def _campaign_id(raw: str) -> int:
-    try:
-        global_id = relay.GlobalID.from_id(raw)
-    except relay.GlobalIDValueError:
+def _campaign_id(services: Services, raw: str) -> int:
+    global_id = services.ids.parse(raw) if services.ids else None
+    if global_id is None or global_id.type_name != "Campaign":
         return 0
-    return row_id(global_id.node_id) if global_id.type_name == "Campaign" else 0
+    return row_id(global_id.node_id)
 
 
 async def report_csv(request: Request) -> Response:
@@ -39,7 +37,7 @@ async def report_csv(request: Request) -> Response:
         return _problem(401, "UNAUTHENTICATED", "Send an API key with the `admin` scope")
     if not isinstance(principal, Integration) or not principal.allows("admin"):
         return _problem(403, "FORBIDDEN", "Needs an API key with the `admin` scope")
-    campaign_id = _campaign_id(request.path_params["campaign_id"])
+    campaign_id = _campaign_id(services, request.path_params["campaign_id"])
     try:
         key, text = await services.campaigns.report_csv(campaign_id)
     except DomainError as exc:

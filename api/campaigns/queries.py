@@ -8,6 +8,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from api.campaigns.types import Campaign, CampaignDryRun
+from api.core import ids
 from api.core.context import Context
 from api.core.errors import bad_input
 from api.core.ids import row_id
@@ -18,11 +19,10 @@ from loyalty.core.errors import DomainError
 
 def campaign_row_id(raw: str) -> int:
     """The row id of a `Campaign` global id, or 0 for anything else."""
-    try:
-        global_id = relay.GlobalID.from_id(raw)
-    except relay.GlobalIDValueError:
+    global_id = ids.parse(raw)
+    if global_id is None or global_id.type_name != "Campaign":
         return 0
-    return row_id(global_id.node_id) if global_id.type_name == "Campaign" else 0
+    return row_id(global_id.node_id)
 
 
 @strawberry.type

@@ -75,6 +75,11 @@ def seal_node_ids() -> None:
                 field.extensions.append(Sealed())
 
 
+def sealed(type_name: str, row: int) -> str:
+    """The id of a row as the API shows it, for fields that carry another object's id."""
+    return current().encode(relay.GlobalID(type_name, str(row)))
+
+
 def parse(raw: str) -> relay.GlobalID | None:
     return current().parse(raw)
 

@@ -12,6 +12,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from api.core import ids
 from api.core.context import Context
 from api.core.permissions import visible_nodes
 
@@ -229,7 +230,7 @@ class OfferApplied:
     @classmethod
     def of(cls, applied: AppliedOffer) -> OfferApplied:
         return cls(
-            offer_id=strawberry.ID(relay.to_base64("Offer", applied.offer_id)),
+            offer_id=strawberry.ID(ids.sealed("Offer", applied.offer_id)),
             offer_key=applied.offer_key,
             title=applied.title,
             applied=applied.applied,
@@ -243,7 +244,7 @@ class OfferApplied:
     def of_preview(cls, applied: Applied) -> OfferApplied:
         offer = applied.offer
         return cls(
-            offer_id=strawberry.ID(relay.to_base64("Offer", offer.id)),
+            offer_id=strawberry.ID(ids.sealed("Offer", offer.id)),
             offer_key=offer.key,
             title=offer.title,
             applied=applied.given,

@@ -11,6 +11,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from api.core import ids
 from api.core.context import Context
 from api.core.ids import row_id
 from api.core.permissions import visible_nodes
@@ -152,7 +153,7 @@ class OfferCouponRedemption:
         return cls(
             code=use.application.coupon_code or "",
             status="REDEEMED",
-            offer_id=strawberry.ID(relay.to_base64("Offer", use.offer.id)),
+            offer_id=strawberry.ID(ids.sealed("Offer", use.offer.id)),
             offer_key=use.offer.key,
             title=use.offer.title,
             kind=use.offer.kind,

@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from strawberry import relay
 
-from api.core.ids import row_id
 from api.wiring import build_reactions, wire_database
 from loyalty.campaigns.holdouts import held_out
 from loyalty.core.clock import FixedClock
@@ -22,7 +20,7 @@ from loyalty.core.reactions import ReactionRunner
 from loyalty.storage.database import Database
 from tests.contract.operations import operation
 from tests.loyalty.campaigns.helpers import programme
-from tests.support.data import api_key, install
+from tests.support.data import api_key, install, opened_id, sealed_id
 from tests.support.flows import sign_up
 from tests.support.server import ServerHandle
 
@@ -71,9 +69,9 @@ def _check_csv(server: ServerHandle, database_url: str, campaign_id: str, admin:
         assert (split["kind"], split["treated"], split["held_out"]) == ("split", "1", "1")
         assert http.get(url).status_code == 401
         assert http.get(url, headers={"Authorization": f"Bearer {till}"}).status_code == 403
-        unknown = url.replace(campaign_id, relay.GlobalID("Campaign", "999999").node_id)
+        unknown = url.replace(campaign_id, "not-an-id")
         assert http.get(unknown, headers={"Authorization": f"Bearer {admin}"}).status_code == 404
-        unknown = f"{server.url}/admin/campaigns/{relay.GlobalID('Campaign', '999999')}/report.csv"
+        unknown = f"{server.url}/admin/campaigns/{sealed_id('Campaign:999999')}/report.csv"
         assert http.get(unknown, headers={"Authorization": f"Bearer {admin}"}).status_code == 404
 
 
@@ -87,7 +85,7 @@ def _pick(server: ServerHandle, treated: bool) -> dict[str, Any]:
     for n in range(100):
         me = _member(server, n + (0 if treated else 100))
 
-        member_id = row_id(relay.GlobalID.from_id(me["id"]).node_id)
+        _, member_id = opened_id(me["id"])
         if held_out("excuse", member_id, 0.5) != treated:
             return me
     raise AssertionError("no member on that side")

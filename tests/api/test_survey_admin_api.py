@@ -133,13 +133,18 @@ def test_bad_surveys_are_refused_at_their_field_and_only_admins_may(
         ({"targeting": {"segment": "onbekend"}}, "targeting.segment", "onbekend"),
         ({"targeting": {"delayHours": -2}}, "targeting.delayHours", "greater"),
         ({"incentivePoints": -1}, "incentivePoints", "greater"),
-        ({"title": "Winter\u0000kaart"}, "title", "control"),
+    ]
+    # Text with control characters is refused before any area sees it (docs/security.md).
+    controls = [
+        ({"title": "Winter\u0000kaart"}, ["input", "title"]),
         (
             {"questions": [{**QUESTIONS[1], "prompt": "Waar\u0007om?"}]},
-            "questions.0.prompt",
-            "control",
+            ["input", "questions", "0", "prompt"],
         ),
     ]
+    for change, path in controls:
+        refused = office.data(CREATE, {"input": {**NEW, **change}})["createSurvey"]
+        assert _errors(refused) == [("INVALID_TEXT", path)], change
     for change, field, fragment in cases:
         refused = office.data(CREATE, {"input": {**NEW, **change}})["createSurvey"]
         assert _errors(refused) == [("INVALID_SURVEY", ["input", field])], change
