@@ -38,6 +38,7 @@ from api.core.metrics import (
     operation_names,
 )
 from api.core.persisted import PersistedDocuments, Refused
+from api.core.request_ids import RequestIds, note_operation
 from api.core.request_scope import RequestScopes
 from api.core.services import Services
 from api.privacy.download import data_export
@@ -102,6 +103,7 @@ class GraphQLEndpoint(MeasuredOperations, ResponseMedia, GraphQL[Context, None])
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         data: GraphQLRequestData = kwargs["request_data"]
+        note_operation(data.operation_name)
         refused = (data.extensions or {}).get(_REFUSED)
         if isinstance(refused, Refused):
             error = GraphQLError(refused.message, extensions={"code": str(refused.reason)})
@@ -240,4 +242,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(RequestScopes, open_scope=db.request)
     app.add_middleware(BodyLimit)
     app.add_middleware(CountWebsockets)
+    app.add_middleware(RequestIds)  # outermost: every answer has an id and an access line
     return app

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     wallet_google_callback_keys_url: str = "https://pay.google.com/gp/m/issuer/keys"
 
     log_level: LogLevel = "info"
+    # text: readable lines (development); json: one JSON object per line, for log collectors.
+    log_format: Literal["text", "json"] = "text"
     # Prometheus metrics at /metrics; with a token set, scrapes must send it as a bearer token.
     metrics: bool = True
     metrics_token: SecretStr | None = None
@@ -165,7 +167,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL, such as https://loyalty.example.com")
         return value.rstrip("/")
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
