@@ -41,6 +41,7 @@ from api.core.persisted import PersistedDocuments, Refused
 from api.core.request_ids import RequestIds, note_operation
 from api.core.request_scope import RequestScopes
 from api.core.services import Services
+from api.core.tracing import trace_app
 from api.privacy.download import data_export
 from api.schema import build_schema
 from api.settings import Settings
@@ -243,4 +244,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodyLimit)
     app.add_middleware(CountWebsockets)
     app.add_middleware(RequestIds)  # outermost: every answer has an id and an access line
+    trace_app(app, db.engine, settings)  # with tracing on, its middleware wraps them all
     return app

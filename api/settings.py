@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import cached_property
 from pathlib import Path
@@ -128,6 +129,8 @@ class Settings(BaseSettings):
     # Prometheus metrics at /metrics; with a token set, scrapes must send it as a bearer token.
     metrics: bool = True
     metrics_token: SecretStr | None = None
+    # OpenTelemetry traces (docs/operations.md#traces; needs `pip install 'trouw[otel]'`).
+    otel_enabled: bool = False
     # Personal data (docs/privacy.md). Master keys `id:base64key,…` (32 bytes each, the first
     # wraps new member keys, the others stay readable until re-wrapped) and the blind-index
     # key (base64, at least 32 bytes). Unset in development: a generated keyring is kept in
@@ -219,6 +222,13 @@ class Settings(BaseSettings):
                 "delivery is not taken by a second worker while the first still sends it"
             )
         return self
+
+    @field_validator("otel_enabled")
+    @classmethod
+    def _otel_installed(cls, value: bool) -> bool:
+        if value and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ValueError("needs the OpenTelemetry extra: pip install 'trouw[otel]'")
+        return value
 
     @cached_property
     def idp_enabled(self) -> bool:

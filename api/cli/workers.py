@@ -11,6 +11,7 @@ from api.cli.running import run, run_wired, stop_on_signals
 from api.cli.startup import StartupError, check_port, check_wallet_settings, load_settings
 from api.core.logs import configure_logging
 from api.core.metrics import record_job, serve_metrics
+from api.core.tracing import trace_worker
 from api.wiring import notification_config, working
 from loyalty.core.clock import SystemClock
 from loyalty.core.reactions import Reactions
@@ -88,6 +89,7 @@ def worker(metrics_port: int | None) -> None:
     check_wallet_settings(settings)
 
     async def work(db: Database, reactions: Reactions) -> None:
+        trace_worker(db.engine, settings)
         async with working(settings, db, reactions, SystemClock()) as (background, delivery):
             stop_on_signals(background.stop)
             push = ", ".join(delivery.worker.push_senders) or "none"
