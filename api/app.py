@@ -16,7 +16,7 @@ from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -29,6 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.types import ExecutionResult
 
 from api.core.context import Context, apply_credentials
+from api.core.graphiql import ASSETS_PATH, OfflineGraphiQL, graphiql_assets
 from api.core.loaders import Loaders
 from api.core.media import ResponseMedia
 from api.core.metrics import (
@@ -81,7 +82,7 @@ class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 _REFUSED = "trouw.persistedRefusal"
 
 
-class GraphQLEndpoint(MeasuredOperations, ResponseMedia, GraphQL[Context, None]):
+class GraphQLEndpoint(OfflineGraphiQL, MeasuredOperations, ResponseMedia, GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PingingTransportWS
 
     def __init__(self, schema: BaseSchema, persisted: PersistedDocuments, **options: Any) -> None:
@@ -237,6 +238,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/privacy/exports/{token}", data_export),
             *WALLET_ROUTES,
             *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),
+            *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
         ],
         lifespan=lifespan,
     )
