@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -33,6 +33,7 @@ from api.campaigns.export import report_csv
 from api.core import ids
 from api.core.client_address import trusted_networks
 from api.core.context import Context, apply_credentials
+from api.core.graphiql import ASSETS_PATH, OfflineGraphiQL, graphiql_assets
 from api.core.headers import SecurityHeaders
 from api.core.loaders import Loaders
 from api.core.media import ResponseMedia
@@ -43,8 +44,10 @@ from api.core.metrics import (
     operation_names,
 )
 from api.core.persisted import PersistedDocuments, Refused
+from api.core.request_ids import RequestIds, note_operation
 from api.core.request_scope import RequestScopes
 from api.core.services import Services
+from api.core.tracing import trace_app
 from api.privacy.download import data_export
 from api.running import serving
 from api.schema import build_schema
@@ -86,7 +89,7 @@ class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 _REFUSED = "trouw.persistedRefusal"
 
 
-class GraphQLEndpoint(MeasuredOperations, ResponseMedia, GraphQL[Context, None]):
+class GraphQLEndpoint(OfflineGraphiQL, MeasuredOperations, ResponseMedia, GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PingingTransportWS
 
     def __init__(self, schema: BaseSchema, persisted: PersistedDocuments, **options: Any) -> None:
@@ -109,6 +112,7 @@ class GraphQLEndpoint(MeasuredOperations, ResponseMedia, GraphQL[Context, None])
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         data: GraphQLRequestData = kwargs["request_data"]
+        note_operation(data.operation_name)
         refused = (data.extensions or {}).get(_REFUSED)
         if isinstance(refused, Refused):
             error = GraphQLError(refused.message, extensions={"code": str(refused.reason)})
@@ -250,6 +254,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/privacy/exports/{token}", data_export),
             *WALLET_ROUTES,
             *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),
+            *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
         ],
         lifespan=lifespan,
     )
@@ -258,8 +263,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 def _add_middleware(app: Starlette, settings: Settings, db: Database) -> None:
-    """Outermost last: the headers and CORS wrap everything; the request scope (one connection
-    per request) is innermost, inside the body limit."""
+    """Outermost last: request ids (and their access line) wrap everything, then the headers
+    and CORS; the request scope (one connection per request) is innermost, inside the body
+    limit."""
     app.add_middleware(RequestScopes, open_scope=db.request)
     app.add_middleware(BodyLimit)
     app.add_middleware(CountWebsockets)
@@ -272,3 +278,5 @@ def _add_middleware(app: Starlette, settings: Settings, db: Database) -> None:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders, hsts_seconds=settings.hsts_seconds)
+    app.add_middleware(RequestIds)  # outermost: every answer has an id and an access line
+    trace_app(app, db.engine, settings)  # with tracing on, its middleware wraps them all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import cached_property
 from pathlib import Path
@@ -137,9 +138,13 @@ class Settings(BaseSettings):
     wallet_google_callback_keys_url: str = "https://pay.google.com/gp/m/issuer/keys"
 
     log_level: LogLevel = "info"
+    # text: readable lines (development); json: one JSON object per line, for log collectors.
+    log_format: Literal["text", "json"] = "text"
     # Prometheus metrics at /metrics; with a token set, scrapes must send it as a bearer token.
     metrics: bool = True
     metrics_token: SecretStr | None = None
+    # OpenTelemetry traces (docs/operations.md#traces; needs `pip install 'trouw[otel]'`).
+    otel_enabled: bool = False
     # Personal data (docs/privacy.md). Master keys `id:base64key,…` (32 bytes each, the first
     # wraps new member keys, the others stay readable until re-wrapped) and the blind-index
     # key (base64, at least 32 bytes). Unset in development: a generated keyring is kept in
@@ -179,7 +184,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL, such as https://loyalty.example.com")
         return value.rstrip("/")
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -231,6 +236,13 @@ class Settings(BaseSettings):
                 "delivery is not taken by a second worker while the first still sends it"
             )
         return self
+
+    @field_validator("otel_enabled")
+    @classmethod
+    def _otel_installed(cls, value: bool) -> bool:
+        if value and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ValueError("needs the OpenTelemetry extra: pip install 'trouw[otel]'")
+        return value
 
     @cached_property
     def idp_enabled(self) -> bool:

@@ -13,6 +13,7 @@ from loyalty.core.clock import Clock
 from loyalty.core.events import UnknownEvent, event_type
 from loyalty.core.models import OutboxEvent
 from loyalty.core.outbox import recorded
+from loyalty.core.request_ids import bound_request_id
 from loyalty.storage.database import Database
 from loyalty.storage.locks import try_exclusive
 from notifications.bus import BusMessage, EventBus
@@ -46,6 +47,16 @@ def messages_of(rows: Iterable[OutboxEvent]) -> list[BusMessage]:
         except UnknownEvent as exc:
             log.error("outbox event %s is left off the bus: %s", row.id, exc)
     return messages
+
+
+def _log_published(message: BusMessage, request_id: str | None) -> None:
+    with bound_request_id(request_id):
+        log.info(
+            "event %s (%s) published",
+            message.event_id,
+            message.topic,
+            extra={"event_id": message.event_id, "topic": message.topic},
+        )
 
 
 class OutboxRelay:
@@ -94,6 +105,7 @@ class OutboxRelay:
             # Published before being marked: a crash in between publishes again (at least
             # once); subscribers drop what they have seen by event id.
             messages = messages_of(events)
+            requests = {e.id: e.request_id for e in events}
             for message in messages:
                 await self.bus.publish(message)
             await s.execute(
@@ -103,6 +115,7 @@ class OutboxRelay:
             )
             await uow.commit()
         for message in messages:
+            _log_published(message, requests.get(message.event_id))
             for observe in self.observers:
                 observe(message)
         return len(events)

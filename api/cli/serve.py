@@ -29,9 +29,12 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
     """Serve the GraphQL API (and, on the embedded SQLite default, migrate first)."""
     import uvicorn
 
+    from api.core.logs import configure_logging, logging_config
+
     if with_demo:
         _demo_wallet(f"http://{host}:{port}")
     settings = load_settings()
+    configure_logging(settings)
     check_port(host, port)
     check_wallet_settings(settings)
 
@@ -71,6 +74,8 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=logging_config(settings),
+        access_log=False,  # the app logs each request itself, with its id (api/core/request_ids.py)
         proxy_headers=True,
     )
 

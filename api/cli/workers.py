@@ -4,14 +4,15 @@ after-commit reactions, and giving dead deliveries another go."""
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import click
 
 from api.cli.progress import progress_bar
 from api.cli.running import run, run_wired, stop_on_signals
 from api.cli.startup import check_port, check_wallet_settings, load_settings
+from api.core.logs import configure_logging
 from api.core.metrics import record_job, serve_metrics
+from api.core.tracing import trace_worker
 from api.running import working
 from loyalty.core.clock import SystemClock
 from loyalty.core.reactions import Reactions
@@ -67,7 +68,8 @@ def jobs_run(only: tuple[str, ...]) -> None:
 @METRICS_PORT
 def scheduler(interval: float, metrics_port: int | None) -> None:
     """Run the scheduled jobs every INTERVAL seconds until stopped (Ctrl+C, SIGTERM)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings()
+    configure_logging(settings)
     expose_metrics(metrics_port)
 
     async def work(db: Database) -> None:
@@ -76,7 +78,7 @@ def scheduler(interval: float, metrics_port: int | None) -> None:
         click.echo(f"running scheduled jobs every {interval:g}s")
         await run_scheduler(db, SystemClock(), interval, stop, observe=record_job)
 
-    run(work)
+    run(work, settings)
 
 
 @click.command()
@@ -85,12 +87,13 @@ def worker(metrics_port: int | None) -> None:
     """Deliver notifications (push, webhooks, inbox) from the outbox and run the after-commit
     reactions, until stopped. Run as many as needed on PostgreSQL; on SQLite one (or the loop
     inside `trouw serve`) is enough."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = load_settings()
+    configure_logging(settings)
     expose_metrics(metrics_port)
     check_wallet_settings(settings)
 
     async def work(db: Database, reactions: Reactions) -> None:
+        trace_worker(db.engine, settings)
         async with working(settings, db, reactions, SystemClock()) as (background, delivery):
             stop_on_signals(background.stop)
             push = ", ".join(delivery.worker.push_senders) or "none"

@@ -1,9 +1,9 @@
 """Security headers on every HTTP response, as pure ASGI middleware (no body buffering).
 
 HTML (the GraphiQL page) gets a content security policy that lets GraphiQL load its scripts
-and styles from unpkg.com and talk to this server only; everything else (JSON, passes) gets a
-policy that allows nothing. HSTS is sent only when configured: behind plain HTTP it would
-lock browsers out. docs/security.md lists them.
+and styles from this server (its pinned assets, `api/static/graphiql/`) and talk to it only;
+everything else (JSON, passes) gets a policy that allows nothing. HSTS is sent only when
+configured: behind plain HTTP it would lock browsers out. docs/security.md lists them.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GRAPHIQL_CSP = (
     "default-src 'none'; "
-    "script-src 'self' 'unsafe-inline' https://unpkg.com; "
-    "style-src 'self' 'unsafe-inline' https://unpkg.com; "
-    "img-src 'self' data: https://unpkg.com; "
-    "font-src 'self' data: https://unpkg.com; "
+    "script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; "
+    "font-src 'self' data:; "
     "connect-src 'self'; "
     "worker-src 'self' blob:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

@@ -69,3 +69,5 @@ class Recorded(Generic[E]):
     id: int
     occurred_at: datetime
     event: E
+    # The HTTP request the change came from, if any (`loyalty.core.request_ids`).
+    request_id: str | None = None

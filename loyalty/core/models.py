@@ -25,6 +25,9 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]]
     occurred_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+    # The HTTP request the change came from (`loyalty.core.request_ids`); None for changes
+    # made by jobs and commands. Kept out of the payload, so webhook signatures do not cover it.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (Index("ix_outbox_events_unpublished", "published_at", "id"),)
 

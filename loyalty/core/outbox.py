@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.events import Event, Recorded, decode
 from loyalty.core.models import OutboxEvent
+from loyalty.core.request_ids import current_request_id
 
 # Where a session keeps the events emitted in it that in-transaction reactions have yet to
 # see (`loyalty.core.reactions.Reactions.run_in_transaction`).
@@ -23,6 +24,7 @@ def emit(s: AsyncSession, event: Event, now: datetime) -> OutboxEvent:
         payload=event.to_payload(),
         occurred_at=now,
         published_at=None,
+        request_id=current_request_id(),
     )
     s.add(row)
     s.info.setdefault(EMITTED, []).append((event, now))
@@ -36,5 +38,8 @@ def take_emitted(s: AsyncSession) -> list[tuple[Event, datetime]]:
 
 def recorded(row: OutboxEvent) -> Recorded[Event]:
     return Recorded(
-        row.id, row.occurred_at, decode(row.topic, row.member_id, row.payload, row.version)
+        row.id,
+        row.occurred_at,
+        decode(row.topic, row.member_id, row.payload, row.version),
+        request_id=row.request_id,
     )

@@ -33,6 +33,7 @@ from loyalty.core.clock import Clock
 from loyalty.core.events import Event, Recorded
 from loyalty.core.models import OutboxEvent, ReactionReceipt
 from loyalty.core.outbox import recorded, take_emitted
+from loyalty.core.request_ids import bound_request_id
 from loyalty.storage.database import Database, insert_for
 
 log = logging.getLogger("trouw.reactions")
@@ -146,7 +147,9 @@ class ReactionRunner:
                     return 0  # another process did it
                 row = await s.get(OutboxEvent, event_id)
                 if row is not None:
-                    await reaction.handler(s, recorded(row))
+                    # What the reaction emits carries the request id of what caused it.
+                    with bound_request_id(row.request_id):
+                        await reaction.handler(s, recorded(row))
                 await uow.commit()
         except Exception:
             # Tried again next round; the receipt was rolled back with the rest.

@@ -6,6 +6,8 @@ Each request carries:
 - `Trouw-Event-Type`: the event's name (`loyalty.core.events`), e.g. `balance.changed`.
 - `Trouw-Timestamp`: unix seconds when this attempt was signed.
 - `Trouw-Signature`: `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`.
+- `Trouw-Request-Id`: the id of the API request that made the change, when one did (not
+  signed; for joining up logs).
 
 The body is `{"id", "type", "occurred_at", "member_id", "data"}`, `data` being the event's
 payload (`Event.to_payload()`; docs/webhooks.md lists them all). Receivers verify the
@@ -33,6 +35,7 @@ from notifications.channels.base import Delivery
 from notifications.config import WebhookEndpoint
 
 SIGNATURE_HEADER = "Trouw-Signature"
+REQUEST_ID_HEADER = "Trouw-Request-Id"
 TOLERANCE = timedelta(minutes=5)
 USER_AGENT = "Trouw-Webhooks/1"
 
@@ -85,7 +88,7 @@ def headers_for(
     endpoint: WebhookEndpoint, recorded: Recorded[Event], body: bytes, now: datetime
 ) -> dict[str, str]:
     timestamp = int(now.timestamp())
-    return {
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Trouw-Event-Id": str(recorded.id),
@@ -93,6 +96,10 @@ def headers_for(
         "Trouw-Timestamp": str(timestamp),
         SIGNATURE_HEADER: signature_header(endpoint.secret, timestamp, body),
     }
+    if recorded.request_id is not None:
+        # Not signed: it joins the delivery up with the request in logs, nothing more.
+        headers[REQUEST_ID_HEADER] = recorded.request_id
+    return headers
 
 
 def _retry_after(response: httpx.Response, now: datetime) -> datetime | None:

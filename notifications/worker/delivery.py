@@ -27,6 +27,7 @@ from sqlalchemy import update
 
 from loyalty.core.clock import Clock
 from loyalty.core.events import Event, Recorded
+from loyalty.core.request_ids import bound_request_id
 from loyalty.messaging import devices
 from loyalty.messaging.budget import QUIET_HOURS, Budget, cap_reason, quiet_until
 from loyalty.messaging.contacts import Contact, push_contact
@@ -81,6 +82,30 @@ def settle(row: NotificationDelivery, outcome: Delivery, now: datetime) -> None:
     row.status = "failed" if outcome.status == "failed" else "dead"
     row.last_error = outcome.detail[:500]
     row.lease_token = None
+
+
+def _log_attempt(claim: Claim, status: str, detail: str) -> None:
+    """One line per attempt: what was sent where, for which event, and how it went."""
+    level = logging.WARNING if status in ("dead", "failed") else logging.INFO
+    log.log(
+        level,
+        "delivery %s (%s %s, event %s) %s: %s",
+        claim.id,
+        claim.channel,
+        claim.target,
+        claim.event.id,
+        status,
+        detail,
+        extra={
+            "delivery_id": claim.id,
+            "channel": claim.channel,
+            "target": claim.target,
+            "event_id": claim.event.id,
+            "topic": claim.event.event.name,
+            "attempt": claim.attempts,
+            "outcome": status,
+        },
+    )
 
 
 class Courier:
@@ -175,8 +200,10 @@ class Courier:
 
         async def one(claim: Claim) -> None:
             async with gate:
-                outcome = await self.send(claim)
-                await self.record(claim, outcome)
+                # Its log lines carry the id of the request the change came from.
+                with bound_request_id(claim.event.request_id):
+                    outcome = await self.send(claim)
+                    await self.record(claim, outcome)
 
         results = await asyncio.gather(*(one(c) for c in claims), return_exceptions=True)
         for claim, result in zip(claims, results, strict=True):
@@ -277,14 +304,5 @@ class Courier:
             if outcome.remove_device and claim.device_id is not None:
                 await devices.remove(uow.session, claim.device_id)
             await uow.commit()
-        if outcome.status in ("dead", "failed") or values.get("status") == "dead":
-            log.warning(
-                "delivery %s (%s %s, event %s) %s: %s",
-                claim.id,
-                claim.channel,
-                claim.target,
-                claim.event.id,
-                values.get("status", outcome.status),
-                outcome.detail,
-            )
+        _log_attempt(claim, str(values.get("status", outcome.status)), outcome.detail)
         return bool(getattr(result, "rowcount", 0))

@@ -12,7 +12,7 @@ A cursor (`loyalty.core.cursors`) bounds the scan: every event at or below it is
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +27,7 @@ from loyalty.core.clock import Clock
 from loyalty.core.events import BalanceChanged, Event, Recorded, UnknownEvent
 from loyalty.core.models import OutboxEvent
 from loyalty.core.outbox import recorded
+from loyalty.core.request_ids import bound_request_id
 from loyalty.members import service as members
 from loyalty.members.models import Member
 from loyalty.messaging import devices, inbox
@@ -157,10 +158,10 @@ class Dispatcher:
                 _undispatched(position).order_by(OutboxEvent.id).limit(self.config.batch_size)
             )
             events = _readable(rows)
-            if events:
-                await self._fan_out(s, events, now)
+            plan = await self._fan_out(s, events, now) if events else _Plan(now)
             await self._advance(s, position, now)
             await uow.commit()
+        _log_dispatched(events, plan)
         return len(events)
 
     async def _advance(self, s: AsyncSession, position: int, now: datetime) -> None:
@@ -183,7 +184,7 @@ class Dispatcher:
 
     async def _fan_out(
         self, s: AsyncSession, events: Sequence[Recorded[Event]], now: datetime
-    ) -> None:
+    ) -> _Plan:
         audience = await self._audience(s, events)
         plan = _Plan(now)
         for item in events:
@@ -192,6 +193,7 @@ class Dispatcher:
                     plan.add(item, "webhook", endpoint.url)
             self._plan_for_member(plan, audience, item)
         await plan.write(s, [item.id for item in events])
+        return plan
 
     async def _audience(self, s: AsyncSession, events: Sequence[Recorded[Event]]) -> _Audience:
         member_ids = sorted({e.event.member_id for e in events if e.event.member_id is not None})
@@ -258,6 +260,22 @@ class Dispatcher:
         }
         for device in audience.phones[member.id]:
             plan.add(item, "push", str(device.id), message=message, due=due)
+
+
+def _log_dispatched(events: Sequence[Recorded[Event]], plan: _Plan) -> None:
+    """One line per event fanned out, with its deliveries by channel (inbox messages are
+    delivered here; webhooks and pushes log each attempt when sent)."""
+    counts = Counter((row["event_id"], row["channel"]) for row in plan.rows)
+    for item in events:
+        channels = {c: counts[(item.id, c)] for c in ("webhook", "push", "inbox")}
+        with bound_request_id(item.request_id):
+            log.info(
+                "event %s (%s) dispatched: %s",
+                item.id,
+                item.event.name,
+                ", ".join(f"{n} {c}" for c, n in channels.items()),
+                extra={"event_id": item.id, "topic": item.event.name, "deliveries": channels},
+            )
 
 
 def _readable(rows: Iterable[OutboxEvent]) -> list[Recorded[Event]]:

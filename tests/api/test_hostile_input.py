@@ -151,7 +151,8 @@ def test_security_headers_on_every_response(server: ServerHandle) -> None:
         assert response.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert "strict-transport-security" not in response.headers
-    assert "https://unpkg.com" in page.headers["content-security-policy"]
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    assert "unpkg" not in page.headers["content-security-policy"]
     assert api.headers["content-security-policy"].startswith("default-src 'none'")
     # No CORS unless origins are configured.
     preflight = httpx.options(
