@@ -19,6 +19,7 @@ from loyalty.core.events import MemberSignedUp, Recorded
 from loyalty.core.request_ids import accepted, bound_request_id
 from notifications.channels import webhooks
 from notifications.config import WebhookEndpoint
+from tests.support.data import server_ids
 
 
 @pytest.fixture
@@ -100,10 +101,10 @@ def test_webhooks_carry_the_request_id_outside_the_signature() -> None:
     event = MemberSignedUp(member_id=1, channel="app")
     now = datetime.now(UTC)
     with_id = Recorded(5, now, event, request_id="req-3")
-    body = webhooks.body_of(with_id)
+    body = webhooks.body_of(with_id, server_ids())
     headers = webhooks.headers_for(endpoint, with_id, body, now)
     assert headers["Trouw-Request-Id"] == "req-3"
     assert b"req-3" not in body
-    assert body == webhooks.body_of(Recorded(5, now, event))
+    assert body == webhooks.body_of(Recorded(5, now, event), server_ids())
     without = webhooks.headers_for(endpoint, Recorded(5, now, event), body, now)
     assert "Trouw-Request-Id" not in without
