@@ -88,7 +88,7 @@ class LiveStream:
         self._listener: Listener | None = None
 
     def start(self) -> None:
-        channels = (member_channel(self.member_id),)
+        channels: tuple[str, ...] = (member_channel(self.member_id),)
         if self.programme_wide:
             channels = (*channels, PROGRAMME_CHANNEL)
         # Listening starts before catching up: what is published meanwhile waits its turn.

@@ -12,7 +12,8 @@ does not plan; that transport builds the same events with `balance_event` and `o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 
 import strawberry
 from strawberry.types import Info
@@ -75,6 +76,16 @@ OFFER_CHANGES: dict[type[Event], OfferChange] = {
 OFFER_EVENTS: tuple[type[Event], ...] = (OfferChanged, *OFFER_CHANGES)
 
 
+def _offer_changed(message: BusMessage) -> OffersChangedEvent:
+    """`offer.changed` carries the offer as the member sees it: nothing to read."""
+    event = OfferChanged.from_payload(message.member_id, message.payload)
+    return OffersChangedEvent(
+        cursor=encode_cursor("events", message.event_id),
+        change=OfferChange(event.change),
+        offer=Offer.of_payload(dict(event.offer)),
+    )
+
+
 async def offers_event(
     context: Context, member_id: int, message: BusMessage
 ) -> OffersChangedEvent | None:
@@ -82,8 +93,7 @@ async def offers_event(
     event = message.event()
     cursor = encode_cursor("events", message.event_id)
     if isinstance(event, OfferChanged):
-        offer = Offer.of_payload(dict(event.offer))
-        return OffersChangedEvent(cursor=cursor, change=OfferChange(event.change), offer=offer)
+        return _offer_changed(message)
     offer_id = getattr(event, "offer_id", None)
     offers = context.services.offers
     if offer_id is None:
@@ -99,6 +109,34 @@ async def offers_event(
     return OffersChangedEvent(
         cursor=cursor, change=OFFER_CHANGES[type(event)], offer=Offer.of_view(view)
     )
+
+
+# The event a message becomes for a member: the event, None (nothing for them), or an
+# awaitable of either when it takes a read first.
+Build = Callable[[Context, int, BusMessage], object | Awaitable[object | None] | None]
+
+
+@dataclass(frozen=True)
+class LiveField:
+    """A subscription field as the lean transport runs it."""
+
+    kinds: tuple[type[Event], ...]
+    programme_wide: bool
+    build: Build
+
+
+def _build_offers(
+    context: Context, member_id: int, message: BusMessage
+) -> object | Awaitable[object | None]:
+    if message.is_a(OfferChanged):
+        return _offer_changed(message)
+    return offers_event(context, member_id, message)
+
+
+LIVE_FIELDS: dict[str, LiveField] = {
+    "balanceChanged": LiveField((BalanceChanged,), False, lambda _c, _m, msg: balance_event(msg)),
+    "offersChanged": LiveField(OFFER_EVENTS, True, _build_offers),
+}
 
 
 async def open_stream(context: Context, after: str | None) -> tuple[MemberPrincipal, int | None]:
