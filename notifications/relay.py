@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import cast
 
 from sqlalchemy import select, update
 
@@ -18,6 +19,15 @@ from loyalty.storage.locks import try_exclusive
 from notifications.bus import BusMessage, EventBus
 
 log = logging.getLogger("trouw.relay")
+# What `message_of` reads of a row.
+_MESSAGE_COLUMNS = (
+    OutboxEvent.id,
+    OutboxEvent.topic,
+    OutboxEvent.version,
+    OutboxEvent.member_id,
+    OutboxEvent.occurred_at,
+    OutboxEvent.payload,
+)
 # Any constant works; it only has to be the same in every process of an installation.
 RELAY_LOCK_KEY = 0x7472_6F75_7700_0001
 
@@ -52,7 +62,7 @@ class OutboxRelay:
     """Any number of processes may run a relay: on PostgreSQL an advisory lock lets one
     publish at a time (so events leave in commit order); on SQLite the write lock does."""
 
-    def __init__(self, db: Database, bus: EventBus, clock: Clock, batch: int = 200) -> None:
+    def __init__(self, db: Database, bus: EventBus, clock: Clock, batch: int = 1000) -> None:
         self.db = db
         self.bus = bus
         self.clock = clock
@@ -74,25 +84,27 @@ class OutboxRelay:
             s = uow.session
             if not await try_exclusive(s, RELAY_LOCK_KEY):
                 return 0
-            events = list(
-                await s.scalars(
-                    select(OutboxEvent)
+            # The columns, not ORM objects: a burst of thousands of events (a change that
+            # reaches every member) is read at a fraction of the cost.
+            rows = (
+                await s.execute(
+                    select(*_MESSAGE_COLUMNS)
                     .where(OutboxEvent.published_at.is_(None))
                     .order_by(OutboxEvent.id)
                     .limit(self.batch)
                 )
-            )
+            ).all()
             # Published before being marked: a crash in between publishes again (at least
             # once); subscribers drop what they have seen by event id.
-            for message in messages_of(events):
+            for message in messages_of(cast("list[OutboxEvent]", rows)):
                 await self.bus.publish(message)
             await s.execute(
                 update(OutboxEvent)
-                .where(OutboxEvent.id.in_([e.id for e in events]))
+                .where(OutboxEvent.id.in_([row.id for row in rows]))
                 .values(published_at=self.clock.now())
             )
             await uow.commit()
-        return len(events)
+        return len(rows)
 
     async def run(self, stop: asyncio.Event, interval: float = 0.1) -> None:
         while not stop.is_set():

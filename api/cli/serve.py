@@ -64,6 +64,9 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         workers=workers,
         log_level=settings.log_level,
         proxy_headers=True,
+        # Live updates are small JSON messages; compressing them costs every socket its
+        # own zlib state (about 45 KiB) and each message CPU, for little gain.
+        ws_per_message_deflate=False,
     )
 
 

@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -33,7 +34,8 @@ from strawberry import Schema
 
 from api.core.context import Context, apply_credentials
 from api.core.loaders import Loaders
-from api.core.services import Services
+from api.core.services import Reads, Services
+from api.live.eager import send_eagerly
 from api.live.operations import Executed, Live, Operation, error_payload
 from api.live.plans import Plans
 from api.live.subscriptions import LIVE_FIELDS
@@ -73,7 +75,23 @@ class LiveTransport:
         await Connection(self, scope, send).run(receive)
 
 
+class SocketLoaders(Loaders):
+    """A socket's DataLoaders (batching, no cache: the context outlives any one operation),
+    made when an operation first uses them: live subscriptions never do."""
+
+    def __init__(self, reads: Reads) -> None:
+        self._reads = reads
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_reads":
+            raise AttributeError(name)
+        Loaders.__init__(self, self._reads, cache=False)
+        return object.__getattribute__(self, name)
+
+
 class Connection:
+    """One socket: its protocol state, its operations and what waits to be written."""
+
     __slots__ = (
         "_flusher",
         "_out",
@@ -164,7 +182,7 @@ class Connection:
             services=self.services,
             request=HTTPConnection(self.scope),
             response=None,
-            loaders=Loaders(self.services.reads, cache=False),
+            loaders=SocketLoaders(self.services.reads),
             connection_params=payload,
         )
         authorization = payload.get("authorization") or payload.get("Authorization")
@@ -240,19 +258,37 @@ class Connection:
     def _queue(self, message: Message) -> None:
         self._out.append(message)
         if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+            self._drain()
 
-    async def _flush(self) -> None:
+    def _drain(self) -> None:
+        """Send what is queued now; if a send has to wait (the client reads slowly), a task
+        finishes it and goes on with the rest."""
         out = self._out
+        while out:
+            try:
+                waiting = send_eagerly(self._send(out.popleft()))
+            except Exception as exc:
+                self._gone(exc)
+                return
+            if waiting is not None:
+                self._flusher = asyncio.get_running_loop().create_task(self._resume(waiting))
+                return
+
+    async def _resume(self, waiting: Coroutine[Any, Any, None]) -> None:
         try:
-            while out:
-                await self._send(out.popleft())
-        except Exception as exc:  # the client went away; `run` hears of it and cleans up
-            log.debug("websocket send failed: %r", exc)
-            self.closing = True
-            out.clear()
+            await waiting
+        except Exception as exc:
+            self._gone(exc)
+            return
         finally:
             self._flusher = None
+        self._drain()
+
+    def _gone(self, exc: Exception) -> None:
+        # The client went away; `run` hears of it and cleans up.
+        log.debug("websocket send failed: %r", exc)
+        self.closing = True
+        self._out.clear()
 
     def _ping(self) -> None:
         if not self.closing:
