@@ -14,8 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from strawberry.dataloader import DataLoader
 
 from api.core.errors import ApiError, ApiErrorCode
 from api.core.services import Services
@@ -30,6 +34,9 @@ from notifications.bus import (
     member_channel,
 )
 
+if TYPE_CHECKING:
+    from loyalty.storage.database import Database
+
 log = logging.getLogger("trouw.live")
 READY_TIMEOUT = 2.0
 
@@ -37,6 +44,24 @@ READY_TIMEOUT = 2.0
 Take = Callable[[BusMessage], Awaitable[None] | None]
 # Called once when the stream ends by itself: with the error, or None.
 End = Callable[[BaseException | None], None]
+
+
+# Subscribers that start together (a burst of reconnecting apps) look up where they start
+# from in one query: one loader per database, batching what is asked in the same moment.
+_NEWEST: weakref.WeakKeyDictionary[Database, DataLoader[tuple[int, bool], int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _newest(db: Database) -> DataLoader[tuple[int, bool], int]:
+    loader = _NEWEST.get(db)
+    if loader is None:
+
+        async def load(asks: list[tuple[int, bool]]) -> list[int]:
+            return await feed.newest_of(db, asks)
+
+        loader = _NEWEST[db] = DataLoader(load_fn=load, cache=False, max_batch_size=500)
+    return loader
 
 
 def slow_consumer() -> ApiError:
@@ -163,7 +188,8 @@ class LiveStream:
                 await asyncio.wait_for(ready.wait(), READY_TIMEOUT)
         if self._last is None:
             # No cursor: changes from now on. Anything already committed counts as seen.
-            self._last = await feed.newest(self.services.db, self.member_id, self.programme_wide)
+            newest = _newest(self.services.db)
+            self._last = await newest.load((self.member_id, self.programme_wide))
         else:
             await self._replay()
 
