@@ -79,9 +79,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, part: str = "both") -> float:
+    """User plus system CPU time of a process (or only `user` or `system`)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]), int(fields[12])
+    ticks = {"user": user, "system": system}.get(part, user + system)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float]) -> str:
@@ -324,6 +327,7 @@ class Run:
         self.n = n
         self.failed = 0
         self.connect_s = self.connect_cpu = self.deliver_cpu = self.idle_cpu_rate = 0.0
+        self.deliver_kernel = 0.0
         self.idle_kib = self.loaded_kib = 0
         self.latencies: list[float] = []
 
@@ -345,7 +349,7 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=None if os.environ.get("BENCH_SERVER_STDERR") else subprocess.DEVNULL,
     )
 
 
@@ -379,10 +383,12 @@ async def measure(
         run.loaded_kib = rss_kib(server_pid)
         await commit_changes(db, [member_id for member_id, _ in members])
         committed, cpu = time.monotonic(), cpu_seconds(server_pid)
+        kernel = cpu_seconds(server_pid, "system")
         for pipe in pipes:
             pipe.send("collect")
         received = [at for pipe in pipes for at in _expect(pipe, "received")]
         run.deliver_cpu = cpu_seconds(server_pid) - cpu
+        run.deliver_kernel = cpu_seconds(server_pid, "system") - kernel
         run.deliver_cpu -= run.idle_cpu_rate * (time.monotonic() - committed)
         run.latencies = [at - committed for at in received]
         for pipe in pipes:
@@ -413,7 +419,8 @@ def report(run: Run, base: list[float]) -> None:
     print(
         f"server CPU per connection (connect, authenticate, subscribe): "
         f"{run.connect_cpu / n * 1000:.2f} ms;  per delivery: "
-        f"{run.deliver_cpu / max(got, 1) * 1000:.3f} ms"
+        f"{run.deliver_cpu / max(got, 1) * 1000:.3f} ms "
+        f"(of which in the kernel {run.deliver_kernel / max(got, 1) * 1000:.3f} ms)"
     )
     if got:
         done = max(run.latencies)

@@ -158,6 +158,8 @@ class Executed:
             connection.complete(op_id)
         except asyncio.CancelledError:
             raise
+        except GraphQLSyntaxError as exc:  # raised, not returned, when the parser cache parses
+            connection.close(4400, exc.message)
         except Exception:
             log.exception("a websocket operation failed")
             connection.complete(op_id)

@@ -126,8 +126,7 @@ class LiveStream:
         self._closed = True
         if self._listener is not None:
             self._listener.close()
-        if self._worker is not None and self._worker is not asyncio.current_task():
-            self._worker.cancel()
+        # A worker still reading finishes that read, then stops: it takes nothing more.
 
     def _finish(self, error: BaseException | None) -> None:
         if not self._closed:
@@ -172,8 +171,6 @@ class LiveStream:
                 step = self._step(self._pending.popleft())
                 if step is not None:
                     await step
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             self._finish(exc)
         finally:
