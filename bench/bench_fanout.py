@@ -332,9 +332,12 @@ class Run:
         self.latencies: list[float] = []
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+def serve(url: str, port: int, worker: bool) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TROUW_")}
     env.update(TROUW_DATABASE_URL=url, TROUW_SECRET_KEY=SECRET, TROUW_LOG_LEVEL="warning")
+    # On SQLite `trouw serve` also runs the notification worker and the after-commit
+    # reactions, which take the same burst of events (and SQLite's one write lock).
+    env.update(TROUW_WORKER_IN_SERVE="true" if worker else "false")
     return subprocess.Popen(
         [
             sys.executable,
@@ -442,6 +445,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="serve without the notification worker (as beside a separate `trouw worker`)",
+    )
     args = parser.parse_args()
     raise_fd_limit()  # the server inherits it
     with tempfile.TemporaryDirectory() as tmp:
@@ -449,7 +457,7 @@ async def main() -> None:
         db = Database(url)
         members = await seed(db, args.subscribers)
         port = 18000 + os.getpid() % 1000
-        server = serve(url, port)
+        server = serve(url, port, worker=not args.no_worker)
         try:
             wait_ready(port)
             run = await measure(db, members, port, server.pid, args.clients)
@@ -460,6 +468,7 @@ async def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
             await db.dispose()
+    print(f"notification worker in the server: {'no' if args.no_worker else 'yes'}")
     report(run, await baseline(args.subscribers))
 
 
