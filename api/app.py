@@ -3,8 +3,6 @@ runs beside it (built by the composition root, `api/wiring.py`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,9 +22,6 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.types import ExecutionResult
 
 from api.campaigns.export import report_csv
@@ -48,6 +43,7 @@ from api.core.request_ids import RequestIds, note_operation
 from api.core.request_scope import RequestScopes
 from api.core.services import Services
 from api.core.tracing import trace_app
+from api.live.transport import LiveTransport
 from api.privacy.download import data_export
 from api.running import serving
 from api.schema import build_schema
@@ -63,34 +59,13 @@ log = logging.getLogger("trouw")
 MAX_BODY_BYTES = 1_048_576
 
 
-class PingingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with server pings: Strawberry's keep-alive only covers the legacy
-    protocol, and idle sockets are otherwise dropped by proxies and mobile networks."""
-
-    async def handle(self) -> None:
-        pinger = asyncio.create_task(self._ping())
-        try:
-            await super().handle()
-        finally:
-            pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pinger
-
-    async def _ping(self) -> None:
-        interval = self.view.keep_alive_interval or 15
-        with contextlib.suppress(Exception):
-            while True:
-                await asyncio.sleep(interval)
-                if self.connection_acknowledged:
-                    await self.send_message({"type": "ping"})
-
-
 # Where a persisted document's refusal travels from parsing to execution.
 _REFUSED = "trouw.persistedRefusal"
 
 
 class GraphQLEndpoint(OfflineGraphiQL, MeasuredOperations, ResponseMedia, GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = PingingTransportWS
+    """GraphQL over HTTP, and over websockets for clients of the legacy graphql-ws protocol;
+    graphql-transport-ws is served by `api.live.transport`."""
 
     def __init__(self, schema: BaseSchema, persisted: PersistedDocuments, **options: Any) -> None:
         super().__init__(schema, **options)
@@ -235,8 +210,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             return JSONResponse({"status": "unavailable", "reason": "database"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    schema = build_schema(settings)
     graphql = GraphQLEndpoint(
-        build_schema(settings),
+        schema,
         persisted_documents(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
@@ -248,7 +224,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql),
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute(
+                "/graphql",
+                LiveTransport(schema, graphql, keep_alive=settings.ws_keepalive_seconds),
+            ),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
             Route("/admin/campaigns/{campaign_id}/report.csv", report_csv),
             Route("/privacy/exports/{token}", data_export),

@@ -16,9 +16,9 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -27,6 +27,7 @@ from loyalty.core.events import Event, event_type
 
 log = logging.getLogger("trouw.bus")
 QUEUE_SIZE = 256
+L = TypeVar("L", bound="Listener")
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,21 @@ class Overflowed(Exception):
     """A subscriber fell too far behind; it should reconnect and catch up by cursor."""
 
 
-class Subscription:
-    """What one subscriber receives, in publication order."""
+class Listener:
+    """One subscriber's place on the bus: `deliver` is called with each message of its
+    channels, in publication order, as it is published (it must not block or raise)."""
 
-    def __init__(self, fanout: _Fanout, channels: tuple[str, ...]) -> None:
+    __slots__ = ("_fanout", "_not_live", "channels", "deliver", "ready")
+
+    def __init__(
+        self,
+        fanout: _Fanout,
+        channels: tuple[str, ...],
+        deliver: Callable[[BusMessage], None],
+    ) -> None:
         self.channels = channels
+        self.deliver = deliver
         self._fanout = fanout
-        self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(QUEUE_SIZE)
-        self.overflowed = False
         # Set once messages published from now on, on every channel, will reach this subscriber.
         self.ready = asyncio.Event()
         self._not_live = set(channels)
@@ -94,6 +102,23 @@ class Subscription:
             self.ready.set()
 
     def _offer(self, message: BusMessage) -> None:
+        self.deliver(message)
+
+    def close(self) -> None:
+        self._fanout._drop(self)
+
+
+class Subscription(Listener):
+    """What one subscriber receives, in publication order, as an async iterator."""
+
+    __slots__ = ("_queue", "overflowed")
+
+    def __init__(self, fanout: _Fanout, channels: tuple[str, ...]) -> None:
+        super().__init__(fanout, channels, self._put)
+        self._queue: asyncio.Queue[BusMessage | None] = asyncio.Queue(QUEUE_SIZE)
+        self.overflowed = False
+
+    def _put(self, message: BusMessage) -> None:
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -105,7 +130,7 @@ class Subscription:
             self.close()
 
     def close(self) -> None:
-        self._fanout._drop(self)
+        super().close()
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)
 
@@ -127,25 +152,33 @@ class EventBus(Protocol):
     async def close(self) -> None: ...
     async def publish(self, message: BusMessage) -> None: ...
     def subscribe(self, *channels: str) -> Subscription: ...
+    def listen(self, deliver: Callable[[BusMessage], None], *channels: str) -> Listener: ...
 
 
 class _Fanout:
     """Local subscribers by channel."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._subscribers: dict[str, set[Listener]] = defaultdict(set)
 
     def subscribe(self, *channels: str) -> Subscription:
         """One queue for the messages of all these channels, in the order they arrive."""
-        subscription = Subscription(self, channels)
-        for channel in channels:
+        return self._add(Subscription(self, channels))
+
+    def listen(self, deliver: Callable[[BusMessage], None], *channels: str) -> Listener:
+        """`deliver(message)` for each message of these channels, called as it is published:
+        no queue and no task per subscriber (what live fan-out to many sockets needs)."""
+        return self._add(Listener(self, channels, deliver))
+
+    def _add(self, listener: L) -> L:
+        for channel in listener.channels:
             first = not self._subscribers[channel]
-            self._subscribers[channel].add(subscription)
+            self._subscribers[channel].add(listener)
             if first:
                 self._channel_opened(channel)
             elif self._is_live(channel):
-                subscription._live(channel)
-        return subscription
+                listener._live(channel)
+        return listener
 
     def _is_live(self, channel: str) -> bool:
         return True
@@ -154,7 +187,7 @@ class _Fanout:
         for subscription in self._subscribers.get(channel, ()):
             subscription._live(channel)
 
-    def _drop(self, subscription: Subscription) -> None:
+    def _drop(self, subscription: Listener) -> None:
         for channel in subscription.channels:
             members = self._subscribers.get(channel)
             if members is None or subscription not in members:
@@ -165,8 +198,15 @@ class _Fanout:
                 self._channel_closed(channel)
 
     def _deliver(self, message: BusMessage) -> None:
-        for subscription in list(self._subscribers.get(message.channel, ())):
-            subscription._offer(message)
+        listeners = self._subscribers.get(message.channel)
+        if not listeners:
+            return
+        for listener in tuple(listeners):
+            try:
+                listener._offer(message)
+            except Exception:
+                # One subscriber's bug must not keep the message from the others.
+                log.exception("a bus subscriber failed on event %s", message.event_id)
 
     def _resync_all(self) -> None:
         marker = BusMessage(event_id=0, topic=RESYNC, member_id=None, occurred_at="", payload={})

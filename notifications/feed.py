@@ -36,6 +36,26 @@ async def newest(db: Database, member_id: int, programme_wide: bool = False) -> 
     return int(found or 0)
 
 
+async def newest_of(db: Database, asks: Sequence[tuple[int, bool]]) -> list[int]:
+    """`newest` for many (member, programme_wide) at once, in one query: what a burst of
+    subscribers connecting together needs."""
+    members = sorted({member_id for member_id, _ in asks})
+    wide = any(programme_wide for _, programme_wide in asks)
+    whose = OutboxEvent.member_id.in_(members)
+    async with db.unit_of_work(write=False) as uow:
+        rows = await uow.session.execute(
+            select(OutboxEvent.member_id, func.max(OutboxEvent.id))
+            .where(or_(whose, OutboxEvent.member_id.is_(None)) if wide else whose)
+            .group_by(OutboxEvent.member_id)
+        )
+        found: dict[int | None, int] = {member_id: int(top) for member_id, top in rows}
+    everyone = found.get(None, 0)
+    return [
+        max(found.get(member_id, 0), everyone) if programme_wide else found.get(member_id, 0)
+        for member_id, programme_wide in asks
+    ]
+
+
 async def missed(
     db: Database,
     member_id: int,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from sqlalchemy import select, update
 
@@ -19,6 +20,16 @@ from loyalty.storage.locks import try_exclusive
 from notifications.bus import BusMessage, EventBus
 
 log = logging.getLogger("trouw.relay")
+# What `message_of` reads of a row.
+_MESSAGE_COLUMNS = (
+    OutboxEvent.id,
+    OutboxEvent.topic,
+    OutboxEvent.version,
+    OutboxEvent.member_id,
+    OutboxEvent.occurred_at,
+    OutboxEvent.payload,
+    OutboxEvent.request_id,
+)
 # Any constant works; it only has to be the same in every process of an installation.
 RELAY_LOCK_KEY = 0x7472_6F75_7700_0001
 
@@ -68,7 +79,7 @@ class OutboxRelay:
         db: Database,
         bus: EventBus,
         clock: Clock,
-        batch: int = 200,
+        batch: int = 1000,
         observers: Sequence[Callable[[BusMessage], None]] = (),
     ) -> None:
         self.db = db
@@ -94,23 +105,25 @@ class OutboxRelay:
             s = uow.session
             if not await try_exclusive(s, RELAY_LOCK_KEY):
                 return 0
-            events = list(
-                await s.scalars(
-                    select(OutboxEvent)
+            # The columns, not ORM objects: a burst of thousands of events (a change that
+            # reaches every member) is read at a fraction of the cost.
+            rows = (
+                await s.execute(
+                    select(*_MESSAGE_COLUMNS)
                     .where(OutboxEvent.published_at.is_(None))
                     .order_by(OutboxEvent.id)
                     .limit(self.batch)
                 )
-            )
+            ).all()
             # Published before being marked: a crash in between publishes again (at least
             # once); subscribers drop what they have seen by event id.
-            messages = messages_of(events)
-            requests = {e.id: e.request_id for e in events}
+            messages = messages_of(cast("list[OutboxEvent]", rows))
+            requests = {row.id: row.request_id for row in rows}
             for message in messages:
                 await self.bus.publish(message)
             await s.execute(
                 update(OutboxEvent)
-                .where(OutboxEvent.id.in_([e.id for e in events]))
+                .where(OutboxEvent.id.in_([row.id for row in rows]))
                 .values(published_at=self.clock.now())
             )
             await uow.commit()
@@ -118,7 +131,7 @@ class OutboxRelay:
             _log_published(message, requests.get(message.event_id))
             for observe in self.observers:
                 observe(message)
-        return len(events)
+        return len(rows)
 
     async def run(self, stop: asyncio.Event, interval: float = 0.1) -> None:
         while not stop.is_set():

@@ -77,6 +77,9 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
         log_config=logging_config(settings),
         access_log=False,  # the app logs each request itself, with its id (api/core/request_ids.py)
         proxy_headers=True,
+        # Live updates are small JSON messages; compressing them costs every socket its
+        # own zlib state (about 45 KiB) and each message CPU, for little gain.
+        ws_per_message_deflate=False,
     )
 
 

@@ -25,12 +25,17 @@ def _refused(context: Context) -> ApiError:
 
 
 def require_member(info: Info[Context, None]) -> MemberPrincipal:
-    principal = info.context.principal
+    return member_of(info.context)
+
+
+def member_of(context: Context) -> MemberPrincipal:
+    """The signed-in member, or the ApiError that says why there is none."""
+    principal = context.principal
     if isinstance(principal, MemberPrincipal):
         return principal
     if principal is not None:
         raise forbidden("Only a signed-in member can do this")
-    raise _refused(info.context)
+    raise _refused(context)
 
 
 def require_scope(info: Info[Context, None], scope: str) -> Integration:

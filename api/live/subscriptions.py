@@ -1,27 +1,31 @@
-"""Live updates over graphql-transport-ws: a member hears about their own changes only.
+"""Live updates: a member hears about their own changes only.
 
 Each subscription first listens on the bus, then (given a cursor) replays what the member
 missed from the outbox, then streams; event ids it has already sent are skipped, so a client
-that reconnects with its last cursor misses nothing and sees nothing twice.
+that reconnects with its last cursor misses nothing and sees nothing twice (`api.live.stream`).
+
+These are the schema's subscription fields, run by Strawberry for the legacy graphql-ws
+protocol and for documents the lean graphql-transport-ws transport (`api.live.transport`)
+does not plan; that transport builds the same events with `balance_event` and `offers_event`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncGenerator
-from typing import TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 
 import strawberry
 from strawberry.types import Info
 
 from api.core.context import Context
-from api.core.errors import ApiError, ApiErrorCode
 from api.core.pagination import decode_id_cursor, encode_cursor
-from api.core.permissions import require_member
+from api.core.permissions import member_of
+from api.live.stream import LiveStream, slow_consumer
 from api.live.types import BalanceChangedEvent, OfferChange, OffersChangedEvent
 from api.offers.types import Offer
 from api.points.types import Balance, ExpiringPoints, PointsTransaction, TransactionKind
+from loyalty.auth.service import MemberPrincipal
 from loyalty.core.events import (
     BalanceChanged,
     Event,
@@ -31,20 +35,10 @@ from loyalty.core.events import (
     OfferGranted,
     OfferRedeemed,
 )
-from notifications import feed
-from notifications.bus import (
-    PROGRAMME_CHANNEL,
-    RESYNC,
-    BusMessage,
-    Overflowed,
-    member_channel,
-)
-
-READY_TIMEOUT = 2.0
-T = TypeVar("T")
+from notifications.bus import QUEUE_SIZE, BusMessage
 
 
-def _balance_event(message: BusMessage) -> BalanceChangedEvent:
+def balance_event(message: BusMessage) -> BalanceChangedEvent:
     e = BalanceChanged.from_payload(message.member_id, message.payload)
     return BalanceChangedEvent(
         cursor=encode_cursor("events", message.event_id),
@@ -82,18 +76,26 @@ OFFER_CHANGES: dict[type[Event], OfferChange] = {
 OFFER_EVENTS: tuple[type[Event], ...] = (OfferChanged, *OFFER_CHANGES)
 
 
-async def _offers_event(
-    info: Info[Context, None], message: BusMessage
+def _offer_changed(message: BusMessage) -> OffersChangedEvent:
+    """`offer.changed` carries the offer as the member sees it: nothing to read."""
+    event = OfferChanged.from_payload(message.member_id, message.payload)
+    return OffersChangedEvent(
+        cursor=encode_cursor("events", message.event_id),
+        change=OfferChange(event.change),
+        offer=Offer.of_payload(dict(event.offer)),
+    )
+
+
+async def offers_event(
+    context: Context, member_id: int, message: BusMessage
 ) -> OffersChangedEvent | None:
     """The change with the offer as the member sees it now; None when the offer is gone."""
     event = message.event()
     cursor = encode_cursor("events", message.event_id)
     if isinstance(event, OfferChanged):
-        offer = Offer.of_payload(dict(event.offer))
-        return OffersChangedEvent(cursor=cursor, change=OfferChange(event.change), offer=offer)
+        return _offer_changed(message)
     offer_id = getattr(event, "offer_id", None)
-    member_id = require_member(info).member_id
-    offers = info.context.services.offers
+    offers = context.services.offers
     if offer_id is None:
         return None
     if event.member_id is None:
@@ -109,57 +111,76 @@ async def _offers_event(
     )
 
 
+# The event a message becomes for a member: the event, None (nothing for them), or an
+# awaitable of either when it takes a read first.
+Build = Callable[[Context, int, BusMessage], object | Awaitable[object | None] | None]
+
+
+@dataclass(frozen=True)
+class LiveField:
+    """A subscription field as the lean transport runs it."""
+
+    kinds: tuple[type[Event], ...]
+    programme_wide: bool
+    build: Build
+
+
+def _build_offers(
+    context: Context, member_id: int, message: BusMessage
+) -> object | Awaitable[object | None]:
+    if message.is_a(OfferChanged):
+        return _offer_changed(message)
+    return offers_event(context, member_id, message)
+
+
+LIVE_FIELDS: dict[str, LiveField] = {
+    "balanceChanged": LiveField((BalanceChanged,), False, lambda _c, _m, msg: balance_event(msg)),
+    "offersChanged": LiveField(OFFER_EVENTS, True, _build_offers),
+}
+
+
+async def open_stream(context: Context, after: str | None) -> tuple[MemberPrincipal, int | None]:
+    """Who listens, and from where: what every live subscription checks as it starts."""
+    # A socket lives long: the session may have ended since it connected.
+    await context.reauthenticate()
+    return member_of(context), decode_id_cursor("events", after)
+
+
 async def _stream(
     info: Info[Context, None],
     event_types: tuple[type[Event], ...],
     after: str | None,
     programme_wide: bool = False,
 ) -> AsyncGenerator[BusMessage, None]:
-    """The member's events of these types: missed ones first (given a cursor), then live;
-    with `programme_wide` also those about no member in particular (an offer made for all)."""
-    # A socket lives long: the session may have ended since it connected.
-    await info.context.reauthenticate()
-    member_id = require_member(info).member_id
-    last = decode_id_cursor("events", after)
-    services = info.context.services
-    topics = {kind.name for kind in event_types}
-    mine = member_channel(member_id)
-    subscription = (
-        services.bus.subscribe(mine, PROGRAMME_CHANNEL)
-        if programme_wide
-        else services.bus.subscribe(mine)
-    )
-    try:
-        # If the bus is away, go on: live updates resume when it is back.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(subscription.ready.wait(), READY_TIMEOUT)
-        if last is None:
-            # No cursor: changes from now on. Anything already committed counts as seen.
-            last = await feed.newest(services.db, member_id, programme_wide)
+    """The member's events of these types (see `LiveStream`), for Strawberry's executor: the
+    legacy graphql-ws protocol and documents the lean transport does not plan."""
+    member, last = await open_stream(info.context, after)
+    queue: asyncio.Queue[BusMessage | BaseException | None] = asyncio.Queue()
+
+    def take(message: BusMessage) -> None:
+        if queue.qsize() >= QUEUE_SIZE:
+            stream.close()
+            queue.put_nowait(slow_consumer())
         else:
-            missed = await feed.missed(
-                services.db, member_id, event_types, last, programme_wide=programme_wide
-            )
-            for message in missed:
-                last = message.event_id
-                yield message
-        async for message in subscription:
-            if message.topic == RESYNC:
-                # The bus was away: what was published meanwhile is in the outbox.
-                for again in await feed.missed(
-                    services.db, member_id, event_types, last, programme_wide=programme_wide
-                ):
-                    last = again.event_id
-                    yield again
-            elif message.topic in topics and message.event_id > last:
-                last = message.event_id
-                yield message
-    except Overflowed:
-        raise ApiError(
-            ApiErrorCode.SLOW_CONSUMER, "Too many updates queued; reconnect with your cursor"
-        ) from None
+            queue.put_nowait(message)
+
+    stream = LiveStream(
+        info.context.services,
+        member.member_id,
+        event_types,
+        last,
+        take,
+        queue.put_nowait,
+        programme_wide=programme_wide,
+    )
+    stream.start()
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
-        subscription.close()
+        stream.close()
 
 
 @strawberry.type
@@ -172,13 +193,14 @@ class LiveSubscriptions:
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[BalanceChangedEvent, None]:
         async for message in _stream(info, (BalanceChanged,), after):
-            yield _balance_event(message)
+            yield balance_event(message)
 
     @strawberry.subscription(description="The member's personal offers changed.")
     async def offers_changed(
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[OffersChangedEvent, None]:
         async for message in _stream(info, OFFER_EVENTS, after, programme_wide=True):
-            event = await _offers_event(info, message)
+            member_id = member_of(info.context).member_id
+            event = await offers_event(info.context, member_id, message)
             if event is not None:
                 yield event

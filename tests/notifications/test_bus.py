@@ -97,3 +97,30 @@ async def test_one_subscription_hears_its_member_and_the_programme(redis_url: st
     finally:
         await sender.close()
         await receiver.close()
+
+
+async def test_a_listener_is_called_as_messages_are_published_and_not_after_closing() -> None:
+    bus = InProcessBus()
+    heard: list[int] = []
+    listener = bus.listen(lambda m: heard.append(m.event_id), "member:1", PROGRAMME_CHANNEL)
+    assert listener.ready.is_set()
+    await bus.publish(message(1, member_id=1))
+    await bus.publish(message(2, member_id=2))
+    await bus.publish(BusMessage(3, "offer.granted", None, "", {}))
+    assert heard == [1, 3]  # at once, without a task
+    listener.close()
+    await bus.publish(message(4, member_id=1))
+    assert heard == [1, 3] and bus.channels == []
+
+
+async def test_a_failing_listener_does_not_keep_a_message_from_the_others() -> None:
+    bus = InProcessBus()
+    heard: list[int] = []
+
+    def broken(_: BusMessage) -> None:
+        raise RuntimeError("a bug in one subscriber")
+
+    bus.listen(broken, "member:1")
+    bus.listen(lambda m: heard.append(m.event_id), "member:1")
+    await bus.publish(message(1, member_id=1))
+    assert heard == [1]

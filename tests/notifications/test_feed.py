@@ -130,3 +130,17 @@ async def test_an_event_no_type_reads_is_left_off_the_bus_and_the_feed(
     assert [m.event_id for m in await feed.missed(db, anna, BalanceChanged, 0)] == [before, after]
     # It was handled (published), so the relay does not stall on it.
     assert await OutboxRelay(db, bus, clock).run_once() == 0
+
+
+async def test_newest_of_many_members_in_one_query_is_newest_of_each(
+    db: Database, clock: FixedClock
+) -> None:
+    anna = await member(db, clock, devices=())
+    bert = await member(db, clock, "bert@example.com", devices=())
+    await event(db, clock, "balance.changed", anna, earned(10))
+    await event(db, clock, "balance.changed", bert, earned(20))
+    await event(db, clock, "balance.changed", anna, earned(30))
+    asks = [(anna, False), (bert, False), (bert + 1000, False), (anna, True), (bert + 1000, True)]
+    expected = [await feed.newest(db, m, programme_wide=wide) for m, wide in asks]
+    assert await feed.newest_of(db, asks) == expected
+    assert expected[2] == expected[4] == 0 and expected[0] > expected[1] > 0
