@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -85,11 +87,21 @@ async def _figures(db: Database, clock: FixedClock) -> dict[str, Any]:
         }
 
 
+def _file_bytes(path: Path) -> bytes:
+    """A file's bytes, read by another process: closing a descriptor of a SQLite file in this
+    process would drop every POSIX lock this process's connections hold on it, and another
+    process (a worker of a later test) could then rebuild the WAL index under them."""
+    reader = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
+    return subprocess.run(
+        [sys.executable, "-c", reader, str(path)], capture_output=True, check=True
+    ).stdout
+
+
 async def _raw_dump(db: Database) -> bytes:
     """Every table's rows as the database holds them (the file itself for SQLite)."""
     if db.is_sqlite:
         path = Path(str(db.url.database))
-        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        return b"".join(_file_bytes(p) for p in (path, Path(f"{path}-wal")) if p.exists())
     out = []
     async with db.engine.connect() as conn:
         for table in metadata().sorted_tables:
