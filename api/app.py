@@ -195,6 +195,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             async with serving(settings, db, reactions, clock) as services:
                 app.state.services = services
+                ids.install(services.ids)
                 yield
         finally:
             await db.dispose()

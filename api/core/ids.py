@@ -38,13 +38,24 @@ class IdCodec:
 _current: ContextVar[IdCodec | None] = ContextVar("trouw_ids", default=None)
 
 
+# The codec of the installation this process serves, for work outside any request's context
+# (live events written to sockets from the bus's callbacks).
+_installation: IdCodec | None = None
+
+
 def use(codec: IdCodec | None) -> None:
     """Make `codec` the one of this request (called when its context is made)."""
     _current.set(codec)
 
 
+def install(codec: IdCodec | None) -> None:
+    """Make `codec` the process's own (when the app starts)."""
+    global _installation
+    _installation = codec
+
+
 def current() -> IdCodec:
-    codec = _current.get()
+    codec = _current.get() or _installation
     if codec is None:
         raise RuntimeError("no id codec for this request")
     return codec

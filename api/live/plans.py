@@ -47,6 +47,9 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.private import is_private
 
+from api.core import ids
+from api.core.ids import Sealed
+
 # A compiled selection: (response key, read the value from the parent, finish it) per field.
 Reader = Callable[[Any], Any]
 Finish = Callable[[Any], Any]
@@ -244,13 +247,17 @@ class _Compiler:
         for field in definition.fields:
             if is_private(field.type) or converter.get_graphql_name(field) != name:
                 continue
-            if field.permission_classes or field.extensions or field.directives:
+            sealed_id = field.extensions and all(isinstance(e, Sealed) for e in field.extensions)
+            if field.permission_classes or (field.extensions and not sealed_id) or field.directives:
                 raise _NoPlan
-            if field.base_resolver is None:
+            if field.base_resolver is None and not sealed_id:
                 return attrgetter(field.python_name)
             if field.python_name == "_id" and _plain_node(definition.origin):
                 id_attr = definition.origin.resolve_id_attr()
-                return lambda source: relay.GlobalID(type_name, str(getattr(source, id_attr)))
+                # Sealed as the executor's `Sealed` extension would (the installation's key).
+                return lambda source: ids.current().encode(
+                    relay.GlobalID(type_name, str(getattr(source, id_attr)))
+                )
             raise _NoPlan
         raise _NoPlan
 

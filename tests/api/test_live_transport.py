@@ -5,7 +5,6 @@ graphql-ws protocol still served."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from loyalty.core.events import OfferChanged
 from loyalty.core.outbox import emit
 from loyalty.storage.database import Database
 from tests.api.test_websocket import bearer, closed_with, init, receive, socket
+from tests.support.data import opened_id
 from tests.support.server import ServerHandle
 
 OFFERS = "subscription { offersChanged { change offer { title } } }"
@@ -32,7 +32,7 @@ def member(server: ServerHandle) -> dict[str, Any]:
 
 def _row_id(server: ServerHandle, member: dict[str, Any]) -> int:
     global_id = server.client(member["session"]["accessToken"]).data("{ me { id } }")["me"]["id"]
-    return int(base64.b64decode(global_id).decode().split(":")[1])
+    return opened_id(global_id)[1]
 
 
 async def _offer(database_url: str, member_id: int, title: str) -> None:
