@@ -55,12 +55,15 @@ probes.register(OPEN, _open)
 
 
 async def purchase_recorded(s: AsyncSession, event: PurchaseRecorded, now: datetime) -> None:
-    if event.member_id is None or probes.answer(s, OPEN, event.member_id) is False:
+    if event.member_id is None:
         return
     token = payment_of(s, event.purchase_id)
     if token is not None:
-        # The card may hold or refuse the referral before the purchase can qualify it.
+        # Every card paid with is kept (a referrer's card counts against their friends), and
+        # it may hold or refuse a referral before the purchase can qualify it.
         await payments.paid(s, event.member_id, token, now)
+    elif probes.answer(s, OPEN, event.member_id) is False:
+        return  # no referral of this member waits for a purchase
     row = await s.scalar(
         select(Referral).where(
             Referral.friend_id == event.member_id,
