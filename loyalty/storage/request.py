@@ -97,6 +97,12 @@ class RequestScope:
     async def begin(self, *, write: bool) -> None:
         """Make sure the open transaction may do what the unit of work needs."""
         assert self.session is not None and self.connection is not None
+        transaction = self.session.get_transaction()
+        if self.connection.invalidated or (transaction is not None and not transaction.is_active):
+            # An earlier unit's statement failed or its connection was lost: start afresh
+            # rather than hand this unit a transaction it cannot use.
+            self.session.expunge_all()
+            await self.session.rollback()
         if self.session.in_transaction():
             if not write or self.writing or self.engine.dialect.name != "sqlite":
                 return
@@ -156,8 +162,10 @@ class ScopedUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         try:
-            if self._write and not self._committed:
-                # Undo everything, leaving what was read usable (detached, not expired).
+            # Undo an uncommitted write, and end a transaction a failed statement left unusable
+            # (on PostgreSQL every later statement of the request would fail), leaving what
+            # was read usable (detached, not expired).
+            if (self._write and not self._committed) or exc is not None:
                 self.session.expunge_all()
                 await self.session.rollback()
         finally:

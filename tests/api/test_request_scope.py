@@ -89,3 +89,20 @@ def test_a_failing_sibling_field_leaves_no_broken_connection(server: ServerHandl
         result = client.post("{ me { lifecycleStage } liability { value } }")
         assert result["errors"] and "Unexpected error." not in str(result["errors"])
     assert client.data("{ me { memberNumber } }")["me"]["memberNumber"]
+
+
+def test_a_failed_statement_does_not_spoil_the_next_mutation(
+    server: ServerHandle, clean_database: str
+) -> None:
+    """Mutations run one after another in one request: a statement the database refused in
+    one (here a sign-up by a member already signed in, found by the fuzz test) must not leave
+    the next one a transaction it cannot use."""
+    client = server.client()
+    client.token = sign_up(client, "serial@example.com")["session"]["accessToken"]
+    document = """mutation {
+      signUp(input: { email: "", password: "", birthDate: "2000-01-01" }) { userErrors { code } }
+      setConsent(input: { channel: EMAIL, granted: true }) { userErrors { code } }
+    }"""
+    result = client.post(document)
+    assert "Unexpected error." not in str(result), result
+    assert client.data("{ me { memberNumber } }")["me"]["memberNumber"]

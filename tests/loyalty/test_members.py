@@ -556,6 +556,7 @@ def test_members_codes_keep_their_wire_strings() -> None:
         "INVALID_LOCALE",
         "INVALID_CHANNEL",
         "INVALID_INTEREST",
+        "INVALID_TIME_ZONE",
     }
 
 

@@ -18,6 +18,7 @@ from loyalty.storage.database import Database
 from notifications.channels import PushMessage, PushResult
 from notifications.config import NotificationConfig
 from notifications.worker import Worker
+from tests.support.data import server_ids
 
 
 class AcceptingPush:
@@ -36,7 +37,8 @@ async def main() -> None:
     wire_database(db, reactions)
     clock = SystemClock()
     runner = ReactionRunner(db, reactions, clock, batch=10)
-    worker = Worker(db, clock, NotificationConfig(batch_size=10), {"ios": AcceptingPush("ios")})
+    config = NotificationConfig(ids=server_ids(), batch_size=10)
+    worker = Worker(db, clock, config, {"ios": AcceptingPush("ios")})
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("journey worker ready", flush=True)
