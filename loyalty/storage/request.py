@@ -97,12 +97,6 @@ class RequestScope:
     async def begin(self, *, write: bool) -> None:
         """Make sure the open transaction may do what the unit of work needs."""
         assert self.session is not None and self.connection is not None
-        transaction = self.session.get_transaction()
-        if self.connection.invalidated or (transaction is not None and not transaction.is_active):
-            # An earlier unit's statement failed or its connection was lost: start afresh
-            # rather than hand this unit a transaction it cannot use.
-            self.session.expunge_all()
-            await self.session.rollback()
         if self.session.in_transaction():
             if not write or self.writing or self.engine.dialect.name != "sqlite":
                 return
