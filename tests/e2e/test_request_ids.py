@@ -141,6 +141,10 @@ def test_a_purchase_and_its_webhook_delivery_share_one_request_id(served: Served
         assert time.monotonic() < deadline, "no webhook carried the purchase's request id"
         time.sleep(0.1)
     assert "purchase.recorded" in _webhooks_of(served.receiver, given)
+    # The relay publishes (and logs) on its own: wait until the outbox is empty before stopping.
+    while "trouw_outbox_unpublished 0.0" not in httpx.get(f"{served.base}/metrics").text:
+        assert time.monotonic() < deadline, "the relay did not publish the purchase's events"
+        time.sleep(0.1)
     logs = served.stop()
     assert served.proc.returncode == 0
 
