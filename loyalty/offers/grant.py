@@ -16,7 +16,7 @@ from loyalty.core.outbox import emit
 from loyalty.offers.eligibility import _offer_state
 from loyalty.offers.errors import OffersError
 from loyalty.offers.models import MemberOffer, Offer
-from loyalty.offers.service import ACTIVATED, _coupon, _take_place
+from loyalty.offers.service import _take_place, add_activation
 
 
 async def grant_offer(
@@ -41,18 +41,7 @@ async def grant_offer(
         await _take_place(s, offer, now)
     except DomainError as exc:
         return str(getattr(exc.code, "value", exc.code))
-    mine = MemberOffer(
-        member_id=member_id,
-        offer_id=offer.id,
-        offer_version=offer.version,
-        state=ACTIVATED,
-        uses=0,
-        coupon_code=_coupon(offer),
-        activated_at=now,
-        updated_at=now,
-    )
-    s.add(mine)
-    await s.flush()
+    mine = await add_activation(s, offer, member_id, now)
     granted = OfferGranted(
         member_id=member_id, offer_id=offer.id, offer_key=offer.key, reason=reason[:200]
     )

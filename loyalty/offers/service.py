@@ -226,18 +226,7 @@ class OffersService:
             if verdict.reason is not None:
                 raise refusal(verdict.reason)
             await _take_place(s, offer, now)
-            mine = MemberOffer(
-                member_id=member_id,
-                offer_id=offer.id,
-                offer_version=offer.version,
-                state=ACTIVATED,
-                uses=0,
-                coupon_code=_coupon(offer),
-                activated_at=now,
-                updated_at=now,
-            )
-            s.add(mine)
-            await s.flush()
+            mine = await add_activation(s, offer, member_id, now)
             event = OfferActivated(
                 member_id=member_id,
                 offer_id=offer.id,
@@ -275,3 +264,22 @@ async def _take_place(s: AsyncSession, offer: Offer, now: datetime) -> None:
     await s.refresh(offer)
     if offer.global_limit is not None and offer.activated_count == offer.global_limit:
         offer_went(s, offer, LIMIT_REACHED, now)  # the last place: nobody new may have it
+
+
+async def add_activation(
+    s: AsyncSession, offer: Offer, member_id: int, now: datetime
+) -> MemberOffer:
+    """The member's row for an offer activated now (its limits and budget already taken)."""
+    mine = MemberOffer(
+        member_id=member_id,
+        offer_id=offer.id,
+        offer_version=offer.version,
+        state=ACTIVATED,
+        uses=0,
+        coupon_code=_coupon(offer),
+        activated_at=now,
+        updated_at=now,
+    )
+    s.add(mine)
+    await s.flush()
+    return mine
