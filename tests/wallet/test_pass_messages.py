@@ -23,6 +23,7 @@ from loyalty.core.clock import FixedClock
 from loyalty.core.reactions import ReactionRunner
 from loyalty.points.refs import MemberRef
 from loyalty.storage.database import Database
+from loyalty.wallet.messages import PassMessage, keep_message, latest_message
 from loyalty.wallet.models import WalletPass, WalletPassMessage
 from loyalty.wallet.service import WalletService
 from tests.loyalty.campaigns.helpers import contact_log, install
@@ -293,3 +294,16 @@ async def test_only_members_the_budget_lets_through_get_the_message_on_their_pas
     async with db.unit_of_work(write=False) as uow:
         kept = list(await uow.session.scalars(select(WalletPassMessage)))
     assert [(k.member_id, k.title) for k in kept] == [(anna, TITLE)]
+
+
+async def test_a_message_is_replaced_by_a_newer_one_only(db: Database, clock: FixedClock) -> None:
+    """Reactions may run late or in several processes: an older event never wins."""
+    member = (await add_member(db, clock, "order@example.com")).id
+    for event_id, title in ((10, "tien"), (12, "twaalf"), (11, "elf")):
+        async with db.unit_of_work() as uow:
+            await keep_message(uow.session, member, event_id, PassMessage(title, "-", clock.now()))
+            await uow.commit()
+    async with db.unit_of_work(write=False) as uow:
+        kept = await latest_message(uow.session, member)
+        kept_id = await uow.session.scalar(select(WalletPassMessage.event_id))
+    assert kept is not None and (kept.title, kept_id) == ("twaalf", 12)
