@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from loyalty.programme.offers_spec import StoreSpec
 from loyalty.programme.wallet_spec import WalletSpec
+from loyalty.wallet.messages import PassMessage
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class PassView:
     programme: PassProgramme
     offers: tuple[PassOffer, ...] = field(default_factory=tuple)
     modified_at: datetime | None = None
+    # The latest campaign message sent on the `pass` channel (None: none yet).
+    message: PassMessage | None = None
 
     @property
     def balance_value(self) -> Decimal:

@@ -11,6 +11,7 @@ from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
 from loyalty.tiers.read import TierReads
+from loyalty.wallet.messages import PassMessage, latest_message
 from loyalty.wallet.service import PassState
 from wallet.passes import PassOffer, PassProgramme, PassView
 
@@ -78,4 +79,9 @@ class PassViews:
                 for o in offers
             ),
             modified_at=state.modified_at,
+            message=await self._message(member.id),
         )
+
+    async def _message(self, member_id: int) -> PassMessage | None:
+        async with self.db.unit_of_work(write=False) as uow:
+            return await latest_message(uow.session, member_id)

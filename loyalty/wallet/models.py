@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loyalty.storage.base import Base
@@ -54,3 +54,18 @@ class WalletRegistration(Base):
 
 
 Index("ix_wallet_registrations_push_token", WalletRegistration.push_token)
+
+
+class WalletPassMessage(Base):
+    """The latest campaign message sent to the member on the `pass` channel, as the back of
+    their pass shows it (one per member; kept for a pass made later, too). `event_id` is the
+    `campaign.message` event's, so a message never replaces a newer one."""
+
+    __tablename__ = "wallet_pass_messages"
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime]

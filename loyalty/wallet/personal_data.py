@@ -1,5 +1,6 @@
-"""What wallet holds about a member: their pass and the devices registered for it. Deleted on
-erasure (the pass on the phone stops updating and its link stops working)."""
+"""What wallet holds about a member: their pass, the devices registered for it and the latest
+campaign message the pass shows. Deleted on erasure (the pass on the phone stops updating and
+its link stops working)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.core.personal_data import Holding, PersonalDataRegistry, delete_rows, rows_as_dicts
-from loyalty.wallet.models import WalletPass, WalletRegistration
+from loyalty.core.personal_data import (
+    Holding,
+    PersonalDataRegistry,
+    delete_rows,
+    rows_as_dicts,
+    rows_of,
+)
+from loyalty.wallet.models import WalletPass, WalletPassMessage, WalletRegistration
 
 
 async def _export(session: AsyncSession, member_id: int) -> Any:
@@ -35,5 +42,15 @@ def register(registry: PersonalDataRegistry) -> None:
             _export,
             delete_rows(WalletPass),
             erasure="deleted, with the device registrations",
+        )
+    )
+    registry.add(
+        Holding(
+            "wallet",
+            "walletPassMessage",
+            ("wallet_pass_messages",),
+            rows_of(WalletPassMessage),
+            delete_rows(WalletPassMessage),
+            erasure="deleted",
         )
     )

@@ -7,12 +7,14 @@ import io
 import json
 import subprocess
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from loyalty.programme.wallet_spec import WalletImages, WalletNfc, WalletSpec
+from loyalty.wallet.messages import PassMessage
 from tests.wallet.helpers import dev_certs, issuer, openssl_verify, rule_breaches, unzip, view
 from wallet.apple.pkpass import build_pkpass, pass_files
 from wallet.devcerts import DevCertFiles
@@ -104,7 +106,7 @@ def test_pass_json_written_as_text_is_json_with_every_value_as_given(certs: DevC
     card = document["storeCard"]
     assert card["primaryFields"] == [{"key": "member", "label": "Member", "value": odd}]
     assert card["secondaryFields"] == [] and "relevantDates" not in document
-    assert [f["key"] for f in card["backFields"]] == ["terms", "links"]
+    assert [f["key"] for f in card["backFields"]] == ["message", "terms", "links"]
     assert document["formatVersion"] == 1 and document["sharingProhibited"] is True
     full = json.loads(pass_files(view(), issuer(certs))["pass.json"])
     assert [f["key"] for f in full["storeCard"]["secondaryFields"]] == [
@@ -112,6 +114,21 @@ def test_pass_json_written_as_text_is_json_with_every_value_as_given(certs: DevC
     ]  # fmt: skip
     assert full["storeCard"]["secondaryFields"][2]["value"] == "2027-03-21T12:00:00Z"
     assert full["storeCard"]["headerFields"][0]["textAlignment"] == "PKTextAlignmentRight"
+
+
+def test_the_campaign_message_is_one_back_field_whose_value_changes(certs: DevCertFiles) -> None:
+    """The field is on every pass under one key, so a message is a changed value: Wallet then
+    shows the change message, "%@" (the message itself), on the lock screen."""
+    before = unzip(build_pkpass(view(), issuer(certs)))
+    sent = PassMessage("Dubbele punten", 'Dit weekend "dubbel" op koffie.', datetime.now(UTC))
+    after = unzip(build_pkpass(view(message=sent), issuer(certs)))
+    assert rule_breaches(after) == []
+    fields = [json.loads(f["pass.json"])["storeCard"]["backFields"][0] for f in (before, after)]
+    assert fields == [
+        {"key": "message", "label": "News", "value": "No news yet.", "changeMessage": "%@"},
+        {"key": "message", "label": "Dubbele punten", "value": sent.body, "changeMessage": "%@"},
+    ]
+    assert b'"No news yet." = "Nog geen nieuws.";' in after["nl.lproj/pass.strings"]
 
 
 def test_images_come_from_the_asset_files_named_scaled_to_each_size(

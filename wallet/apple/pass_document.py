@@ -111,9 +111,18 @@ def _secondary(view: PassView) -> list[str]:
     return fields
 
 
+def _message(view: PassView) -> str:
+    """The campaign message, first on the back. The field is there on every pass with the same
+    key, so that Wallet sees a new message as a changed value and shows it on the lock screen
+    (`changeMessage` "%@": the message itself)."""
+    found = view.message
+    label, value = (found.title, found.body) if found else ("News", "No news yet.")
+    return _field("message", label, value, ("changeMessage", "%@"))
+
+
 def _back(view: PassView) -> list[str]:
     look = view.programme.look
-    fields = []
+    fields = [_message(view)]
     if view.pending:
         fields.append(_field("pending", "Pending points", view.pending))
     offers = view.offers[:MAX_BACK_OFFERS]

@@ -22,6 +22,8 @@ TEXTS: dict[str, str] = {
     "Offers": "Aanbiedingen",
     "Your offers have changed: %@": "Je aanbiedingen zijn gewijzigd: %@",
     "Loyalty card": "Klantenkaart",
+    "News": "Nieuws",
+    "No news yet.": "Nog geen nieuws.",
 }
 LANGUAGES = ("en", "nl")
 

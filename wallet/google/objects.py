@@ -38,6 +38,8 @@ def loyalty_class(
 
 def loyalty_object(issuer_id: str, view: PassView) -> dict[str, Any]:
     text = []
+    if view.message is not None:  # the latest campaign message, as on the Apple pass's back
+        text.append({"id": "message", "header": view.message.title, "body": view.message.body})
     if view.tier:
         text.append({"id": "tier", "header": "Tier", "body": view.tier})
     if view.expiring_points and view.expiring_at:
