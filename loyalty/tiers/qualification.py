@@ -52,10 +52,18 @@ def previous_window_end(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> 
     return start - timedelta(microseconds=1)
 
 
-def _counted(member_id: int, file: ProgrammeFile, now: datetime) -> ColumnElement[Any]:
+def _counted(member_id: Any, file: ProgrammeFile, now: datetime) -> ColumnElement[Any]:
     """What counts in the window containing `now`, as one SQL expression (spend or points)."""
     assert file.tiers is not None
     start, _ = window(file.tiers, now, file)
+    return _counted_between(member_id, file, start, now)
+
+
+def _counted_between(
+    member_id: Any, file: ProgrammeFile, start: Any, now: Any
+) -> ColumnElement[Any]:
+    """What counts from `start` to `now` (values, or bound parameters of a kept statement)."""
+    assert file.tiers is not None
     purchases = (
         Purchase.member_id == member_id,
         Purchase.occurred_at >= start,
@@ -95,13 +103,21 @@ def _windows(file: ProgrammeFile, now: datetime) -> list[datetime]:
     return [now] if ended is None else [now, ended]
 
 
-def columns(member_id: int, file: ProgrammeFile, now: datetime) -> list[ColumnElement[Any]]:
-    """What `deserved` reads, as scalar subqueries for a statement sent anyway (a purchase's
-    read after its account lock, `loyalty.points.purchase_context`); none when qualification
-    is not counted in a window (no tiers, or on the balance)."""
+def bounds(file: ProgrammeFile, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The windows `deserved` counts at `now` (start, end); none when qualification is not
+    counted in a window (no tiers, or on the balance)."""
     if file.tiers is None or file.tiers.qualify_on == "balance":
         return []
-    return [_counted(member_id, file, instant) for instant in _windows(file, now)]
+    return [(window(file.tiers, at, file)[0], at) for at in _windows(file, now)]
+
+
+def columns(
+    member_id: Any, file: ProgrammeFile, windows: list[tuple[Any, Any]]
+) -> list[ColumnElement[Any]]:
+    """What `deserved` reads in `windows` (`bounds`, or bound parameters standing for them),
+    as scalar subqueries for a statement sent anyway (a purchase's read after its account
+    lock, `loyalty.points.purchase_context`)."""
+    return [_counted_between(member_id, file, start, end) for start, end in windows]
 
 
 @dataclass
@@ -125,11 +141,11 @@ _MOVING_SPEND = ("eligible_total", "returned_eligible")
 
 
 def keep(s: Any, member_id: int, file: ProgrammeFile, now: datetime, values: list[Any]) -> None:
-    """Remember what `columns` read (in the transaction that holds the member's lock)."""
+    """Remember what `columns` read for `bounds(file, now)` (in the transaction that holds
+    the member's lock)."""
     assert file.tiers is not None
-    spec = file.tiers
-    windows = [(window(spec, at, file)[0], at) for at in _windows(file, now)]
-    counts = _Counts(member_id, now, spec.qualify_on == "spend", windows, list(values))
+    spend = file.tiers.qualify_on == "spend"
+    counts = _Counts(member_id, now, spend, bounds(file, now), list(values))
     s.info[_KNOWN] = (s.sync_session.get_transaction(), counts)
 
 
