@@ -37,6 +37,7 @@ from bench.common import (
     process,
     trouw_serve,
 )
+from bench.purchase_case import PROGRAMME, record_purchase
 from loyalty.auth.apikeys import create_api_key
 from loyalty.members import service as members
 from loyalty.members.signals import NO_SIGNALS
@@ -44,31 +45,6 @@ from loyalty.programme.install import install_programme
 from loyalty.programme.loader import parse_programme
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
-
-PROGRAMME = """
-programme: {key: bench, name: Bench, currency: EUR, point_value: "0.01", timezone: Europe/Amsterdam}
-points: {pending_days: 14, expiry: {method: end_of_year, years: 1}}
-earning:
-  base: {points_per_unit: 1, rounding: down, exclude_categories: [giftcard]}
-  rules:
-    - {key: pastry, kind: multiplier, multiplier: 2, categories: [pastry]}
-    - {key: big, kind: bonus, points: 25, min_order: "20.00"}
-  caps: [{per: day, points: 100000}]
-tiers:
-  levels:
-    - {key: brons, name: Brons, threshold: 0}
-    - {key: zilver, name: Zilver, threshold: 500, earn_multiplier: "1.25"}
-"""
-BASKET = [
-    {"sku": "KOF-01", "quantity": "2", "unitPrice": "3.20", "category": "coffee"},
-    {"sku": "GEB-07", "quantity": "1", "unitPrice": "4.75", "category": "pastry"},
-    {"sku": "GC-25", "quantity": "1", "unitPrice": "25.00", "category": "giftcard"},
-]
-RECORD_PURCHASE = (
-    "mutation RecordPurchase($input: RecordPurchaseInput!) { recordPurchase(input: $input) {"
-    " purchase { id externalId pointsEarned pointsPending }"
-    " member { id balance { available pending } } userErrors { field message code } } }"
-)
 
 
 async def prepare(url: str, n_members: int) -> tuple[list[str], str]:
@@ -121,9 +97,7 @@ def main() -> None:
         numbers, key = asyncio.run(prepare(url, options.members))
 
         def body(i: int) -> dict[str, object]:
-            member = {"memberNumber": numbers[i % len(numbers)]}
-            purchase = {"member": member, "externalId": f"{run}-{i}", "lines": BASKET}
-            return {"query": RECORD_PURCHASE, "variables": {"input": purchase}}
+            return record_purchase(numbers[i % len(numbers)], f"{run}-{i}")
 
         figures = []
         # Several workers need Redis for live updates across processes, as in production.

@@ -12,28 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from bench.purchase_case import BASKET, PROGRAMME
 from loyalty.core.clock import FixedClock
 from tests.contract.operations import operation
 from tests.support.data import api_key, install
 from tests.support.flows import sign_up
 from tests.support.server import ServerHandle
 
-# The issue's measured case (bench/bench_purchases.py): a base rate, a multiplier, a bonus, a
-# daily cap, a pending period, expiry and two tiers; no offers and no surveys.
-PROGRAMME = """
-programme: {key: bench, name: Bench, currency: EUR, point_value: "0.01", timezone: Europe/Amsterdam}
-points: {pending_days: 14, expiry: {method: end_of_year, years: 1}}
-earning:
-  base: {points_per_unit: 1, rounding: down, exclude_categories: [giftcard]}
-  rules:
-    - {key: pastry, kind: multiplier, multiplier: 2, categories: [pastry]}
-    - {key: big, kind: bonus, points: 25, min_order: "20.00"}
-  caps: [{per: day, points: 100000}]
-tiers:
-  levels:
-    - {key: brons, name: Brons, threshold: 0}
-    - {key: zilver, name: Zilver, threshold: 500, earn_multiplier: "1.25"}
-"""
 RECORD_PURCHASE = operation("pos/pos.graphql", "RecordPurchase")
 ME = "query { me { memberNumber } }"
 # Measured: 10, in one transaction (BEGIN; the member and their account, locked, with the
@@ -45,11 +30,6 @@ ME = "query { me { memberNumber } }"
 # offers, surveys, referrals each a round trip; the tier check four), then 13 (the tier check
 # a query of its own, the audit entry in a transaction of its own after the purchase's).
 MAX_ROUND_TRIPS = 10
-BASKET = [
-    {"sku": "KOF-01", "quantity": "2", "unitPrice": "3.20", "category": "coffee"},
-    {"sku": "GEB-07", "quantity": "1", "unitPrice": "4.75", "category": "pastry"},
-    {"sku": "GC-25", "quantity": "1", "unitPrice": "25.00", "category": "giftcard"},
-]
 
 
 @pytest.fixture
