@@ -60,88 +60,72 @@ def awards(lines: list[dict[str, Any]]) -> tuple[Decimal, Decimal, list[tuple[in
     return total, eligible, [a for a in found if a[0] > 0]
 
 
-async def graphql(request: Request) -> Response:
+async def _authorised(request: Request, pool: asyncpg.Pool) -> bool:
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
-    pool: asyncpg.Pool = request.app.state.pool
     if token not in KNOWN_KEYS:
         key_id = token.split("_")[1]
         stored = await pool.fetchval("SELECT secret_hash FROM api_keys WHERE key_id = $1", key_id)
         if stored is None or not secrets_match(token, stored):
-            return JSONResponse({"errors": [{"message": "unauthenticated"}]}, status_code=401)
+            return False
         KNOWN_KEYS.add(token)
-    data = (await request.json())["variables"]["input"]
-    now = datetime.now(UTC)
+    return True
+
+
+async def _write(conn: Any, data: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The purchase's rows, in the caller's transaction; None when the externalId is known."""
     total, eligible, found = awards(data["lines"])
     points = sum(p for p, _, _ in found)
     available_at, expires_at = now + timedelta(days=14), now + timedelta(days=365)
-    async with pool.acquire() as conn, conn.transaction():
-        member_id = await conn.fetchval(
-            "SELECT id FROM members WHERE member_number = $1", data["member"]["memberNumber"]
-        )
-        balance, lifetime = await conn.fetchrow(LOCK, member_id, now)
-        if await conn.fetchval(
-            "SELECT id FROM purchases WHERE external_id = $1", data["externalId"]
-        ):
-            return JSONResponse({"errors": [{"message": "replayed"}]})
-        purchase_id = await conn.fetchval(
-            PURCHASE,
-            member_id,
-            data["externalId"],
-            now,
-            total,
-            eligible,
-            json.dumps(data["lines"]),
-            points,
-        )
-        entries = await conn.fetch(
-            ENTRIES,
-            member_id,
-            now,
-            available_at,
-            expires_at,
-            purchase_id,
-            [p for p, _, _ in found],
-            [d for _, d, _ in found],
-            [r for _, _, r in found],
-        )
-        await conn.execute(
-            LOTS,
-            member_id,
-            purchase_id,
-            now,
-            available_at,
-            expires_at,
-            [e["id"] for e in entries],
-            [e["points"] for e in entries],
-        )
-        await conn.execute(ACCOUNT, member_id, points, now)
-        pending = points  # pending until the programme's pending period ends
-        events = [
-            json.dumps({"entry_id": e["id"], "points": e["points"], "pending": pending})
-            for e in entries
-        ]
-        topics = ["balance.changed"] * len(events) + ["purchase.recorded"]
-        events.append(json.dumps({"purchase_id": purchase_id, "points": points}))
-        await conn.execute(OUTBOX, member_id, now, topics, events)
-    return JSONResponse(
-        {
-            "data": {
-                "recordPurchase": {
-                    "purchase": {
-                        "id": str(purchase_id),
-                        "externalId": data["externalId"],
-                        "pointsEarned": points,
-                        "pointsPending": points,
-                    },
-                    "member": {
-                        "id": str(member_id),
-                        "balance": {"available": balance - lifetime, "pending": pending},
-                    },
-                    "userErrors": [],
-                }
-            }
-        }
+    number = data["member"]["memberNumber"]
+    member_id = await conn.fetchval("SELECT id FROM members WHERE member_number = $1", number)
+    balance, lifetime = await conn.fetchrow(LOCK, member_id, now)
+    if await conn.fetchval("SELECT id FROM purchases WHERE external_id = $1", data["externalId"]):
+        return None
+    lines = json.dumps(data["lines"])
+    purchase_id = await conn.fetchval(
+        PURCHASE, member_id, data["externalId"], now, total, eligible, lines, points
     )
+    entries = await conn.fetch(
+        ENTRIES,
+        *(member_id, now, available_at, expires_at, purchase_id),
+        *([p for p, _, _ in found], [d for _, d, _ in found], [r for _, _, r in found]),
+    )
+    ids, amounts = [e["id"] for e in entries], [e["points"] for e in entries]
+    await conn.execute(LOTS, member_id, purchase_id, now, available_at, expires_at, ids, amounts)
+    await conn.execute(ACCOUNT, member_id, points, now)
+    pending = points  # pending until the programme's pending period ends
+    events = [
+        json.dumps({"entry_id": i, "points": p, "pending": pending})
+        for i, p in zip(ids, amounts, strict=True)
+    ]
+    topics = ["balance.changed"] * len(events) + ["purchase.recorded"]
+    events.append(json.dumps({"purchase_id": purchase_id, "points": points}))
+    await conn.execute(OUTBOX, member_id, now, topics, events)
+    return {
+        "purchase": {
+            "id": str(purchase_id),
+            "externalId": data["externalId"],
+            "pointsEarned": points,
+            "pointsPending": points,
+        },
+        "member": {
+            "id": str(member_id),
+            "balance": {"available": balance - lifetime, "pending": pending},
+        },
+        "userErrors": [],
+    }
+
+
+async def graphql(request: Request) -> Response:
+    pool: asyncpg.Pool = request.app.state.pool
+    if not await _authorised(request, pool):
+        return JSONResponse({"errors": [{"message": "unauthenticated"}]}, status_code=401)
+    data = (await request.json())["variables"]["input"]
+    async with pool.acquire() as conn, conn.transaction():
+        answer = await _write(conn, data, datetime.now(UTC))
+    if answer is None:
+        return JSONResponse({"errors": [{"message": "replayed"}]})
+    return JSONResponse({"data": {"recordPurchase": answer}})
 
 
 async def ready(_: Request) -> Response:

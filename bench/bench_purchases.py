@@ -37,6 +37,8 @@ from bench.common import (
     process,
     trouw_serve,
 )
+from bench.purchase_case import PROGRAMME, record_purchase
+from bench.server_cpu import measuring, per_request
 from loyalty.auth.apikeys import create_api_key
 from loyalty.members import service as members
 from loyalty.members.signals import NO_SIGNALS
@@ -44,31 +46,6 @@ from loyalty.programme.install import install_programme
 from loyalty.programme.loader import parse_programme
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
-
-PROGRAMME = """
-programme: {key: bench, name: Bench, currency: EUR, point_value: "0.01", timezone: Europe/Amsterdam}
-points: {pending_days: 14, expiry: {method: end_of_year, years: 1}}
-earning:
-  base: {points_per_unit: 1, rounding: down, exclude_categories: [giftcard]}
-  rules:
-    - {key: pastry, kind: multiplier, multiplier: 2, categories: [pastry]}
-    - {key: big, kind: bonus, points: 25, min_order: "20.00"}
-  caps: [{per: day, points: 100000}]
-tiers:
-  levels:
-    - {key: brons, name: Brons, threshold: 0}
-    - {key: zilver, name: Zilver, threshold: 500, earn_multiplier: "1.25"}
-"""
-BASKET = [
-    {"sku": "KOF-01", "quantity": "2", "unitPrice": "3.20", "category": "coffee"},
-    {"sku": "GEB-07", "quantity": "1", "unitPrice": "4.75", "category": "pastry"},
-    {"sku": "GC-25", "quantity": "1", "unitPrice": "25.00", "category": "giftcard"},
-]
-RECORD_PURCHASE = (
-    "mutation RecordPurchase($input: RecordPurchaseInput!) { recordPurchase(input: $input) {"
-    " purchase { id externalId pointsEarned pointsPending }"
-    " member { id balance { available pending } } userErrors { field message code } } }"
-)
 
 
 async def prepare(url: str, n_members: int) -> tuple[list[str], str]:
@@ -109,6 +86,10 @@ def pgbench(url: str, clients: int, seconds: float) -> Figures:
     return Figures("pgbench tpcb-like", int(tps * seconds), seconds, latency, float("nan"), 0)
 
 
+def _port(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=16)
@@ -121,15 +102,14 @@ def main() -> None:
         numbers, key = asyncio.run(prepare(url, options.members))
 
         def body(i: int) -> dict[str, object]:
-            member = {"memberNumber": numbers[i % len(numbers)]}
-            purchase = {"member": member, "externalId": f"{run}-{i}", "lines": BASKET}
-            return {"query": RECORD_PURCHASE, "variables": {"input": purchase}}
+            return record_purchase(numbers[i % len(numbers)], f"{run}-{i}")
 
-        figures = []
+        figures: list[Figures] = []
+        cpu: list[tuple[float, float]] = []
         # Several workers need Redis for live updates across processes, as in production.
         env = environment(url, TROUW_REDIS_URL=REDIS, TROUW_REDIS_PREFIX=f"bench{run}:")
         for workers in options.workers:
-            with trouw_serve(env, workers) as base:
+            with trouw_serve(env, workers) as base, measuring(_port(base), 1.0) as spent:
                 figures.append(
                     load(
                         f"Trouw RecordPurchase ({workers} worker{'s' if workers > 1 else ''})",
@@ -140,9 +120,13 @@ def main() -> None:
                         token=key,
                     )
                 )
+            cpu.append(per_request(spent, figures[-1].requests))
         port = free_port()
         args = [sys.executable, "-m", "bench.baseline_purchases", str(port), url]
-        with process(args, environment(url), f"http://127.0.0.1:{port}/ready"):
+        with (
+            process(args, environment(url), f"http://127.0.0.1:{port}/ready"),
+            measuring(port, 1.0) as spent,
+        ):
             baseline = load(
                 "asyncpg endpoint, same writes",
                 f"http://127.0.0.1:{port}/graphql",
@@ -151,7 +135,18 @@ def main() -> None:
                 seconds=options.seconds,
                 token=key,
             )
+        cpu.append(per_request(spent, baseline.requests))
         tpcb = pgbench(url, options.clients, options.seconds)
+    report(options, figures, baseline, tpcb, cpu)
+
+
+def report(
+    options: argparse.Namespace,
+    figures: list[Figures],
+    baseline: Figures,
+    tpcb: Figures,
+    cpu: list[tuple[float, float]],
+) -> None:
     print(f"RecordPurchase on PostgreSQL, {options.clients} clients, {options.seconds:.0f} s each")
     for figure in figures:
         print(figure.line(baseline))
@@ -162,6 +157,11 @@ def main() -> None:
     print(baseline.line())
     print(f"{tpcb.label:<34} {tpcb.rate:8.1f}/s  avg {tpcb.p50_ms:6.1f} ms")
     print(f"Trouw / pgbench tpcb-like: {figures[0].rate / tpcb.rate:.3f}x")
+    print("CPU per request (server; load generator):")
+    for figure, (server, client) in zip([*figures, baseline], cpu, strict=True):
+        print(f"  {figure.label:<34} {server:6.2f} ms; {client:5.2f} ms")
+    ratio = cpu[0][0] / cpu[-1][0]
+    print(f"Server CPU per purchase, Trouw (1 worker) / asyncpg endpoint: {ratio:.2f}x")
     print(json.dumps({"trouw": figures[0].rate, "asyncpg": baseline.rate, "pgbench": tpcb.rate}))
 
 

@@ -6,11 +6,18 @@ called, the mutation, its outcome ("ok", or the userErrors' codes, or the top-le
 code), the objects it touched (ids in the input and the nodes in the payload, as `Type:rowid`),
 a summary of the input without secrets or personal data (`policy.KEPT_TEXT`), the client's
 address and user agent.
+
+The mutations in `policy.IN_TRANSACTION` are recorded in their write's own transaction
+instead (`loyalty.audit.service.armed`): the entry commits or rolls back with the change and
+costs no transaction of its own. When their write did not commit (a refusal, a retry answered
+from the first purchase, an error), the entry is written after the resolver as for the rest.
 """
 
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -22,10 +29,10 @@ from strawberry.types import Info
 from strawberry.types.base import has_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
-from api.audit.policy import KEPT_TEXT, MEMBER_SELF_SERVICE
+from api.audit.policy import IN_TRANSACTION, KEPT_TEXT, MEMBER_SELF_SERVICE
 from api.core import ids
 from api.core.context import Context
-from loyalty.audit.service import Actor, AuditRecord
+from loyalty.audit.service import Actor, AuditRecord, armed
 from loyalty.auth.apikeys import Integration
 
 _MAX_ITEMS = 20
@@ -98,35 +105,37 @@ class Audited(FieldExtension):
             result = next_(source, info, **kwargs)
             return await result if inspect.isawaitable(result) else result
         summary = {to_camel_case(k): summarise(v, to_camel_case(k)) for k, v in kwargs.items()}
-        try:
-            result = next_(source, info, **kwargs)
-            payload = await result if inspect.isawaitable(result) else result
-        except Exception as exc:
-            code = getattr(exc, "extensions", {}).get("code", "ERROR")
-            await self._record(info, principal, str(code), _targets(summary, None), summary)
-            raise
-        await self._record(info, principal, _outcome(payload), _targets(summary, payload), summary)
+        record = self._entry(info, principal, summary)
+        with armed(record) if self.mutation in IN_TRANSACTION else nullcontext() as waiting:
+            try:
+                result = next_(source, info, **kwargs)
+                payload = await result if inspect.isawaitable(result) else result
+            except Exception as exc:
+                if waiting is None or not waiting.committed:
+                    code = str(getattr(exc, "extensions", {}).get("code", "ERROR"))
+                    await self._record(info, replace(record, outcome=code))
+                raise
+        if waiting is None or not waiting.committed:
+            targets = _targets(summary, payload)
+            await self._record(info, replace(record, outcome=_outcome(payload), targets=targets))
         return payload
 
-    async def _record(
-        self,
-        info: Info[Context, None],
-        key: Integration,
-        outcome: str,
-        targets: list[str],
-        summary: dict[str, Any],
-    ) -> None:
+    def _entry(
+        self, info: Info[Context, None], key: Integration, summary: dict[str, Any]
+    ) -> AuditRecord:
+        """The entry as the input tells it: outcome "ok", the objects the input names."""
         context = info.context
-        record = AuditRecord(
+        return AuditRecord(
             actor=Actor("api_key", key.name, str(key.api_key_id)),
             action=self.mutation,
-            outcome=outcome,
-            targets=targets,
+            targets=_targets(summary, None),
             summary=summary,
             client_address=context.client_address,
             user_agent=context.user_agent,
         )
-        await context.services.audit.record(record)
+
+    async def _record(self, info: Info[Context, None], record: AuditRecord) -> None:
+        await info.context.services.audit.record(record)
 
 
 def audit_mutations(mutation: type) -> None:

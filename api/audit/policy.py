@@ -44,3 +44,7 @@ KEPT_TEXT = frozenset(
         "until",
     }
 )
+
+# Mutations recorded in the transaction of their write, by an in-transaction reaction that
+# names the objects their payload does (`loyalty.audit.reactions`): a till's purchase.
+IN_TRANSACTION = frozenset({"recordPurchase"})

@@ -1,6 +1,9 @@
 """Exports and erasures are audited whoever asks for them (a member in the app, an admin key,
 the erasure job), in the same transaction as the change: an admin's mutation is recorded by
-the API as well, but a member's own request and the erasure itself only here."""
+the API as well, but a member's own request and the erasure itself only here.
+
+A till's purchase is recorded in its own transaction too, when the API armed the entry for
+it (`service.armed`): with the purchase and the member, the objects its payload names."""
 
 from __future__ import annotations
 
@@ -8,13 +11,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.audit.service import SYSTEM, Actor, AuditRecord, record_in
+from loyalty.audit.service import SYSTEM, Actor, AuditRecord, record_armed, record_in
 from loyalty.core.events import (
     DataExported,
     ErasureCancelled,
     ErasureRequested,
     Event,
     MemberErased,
+    PurchaseRecorded,
 )
 from loyalty.core.reactions import Reactions
 
@@ -43,6 +47,11 @@ async def _record(session: AsyncSession, event: Event, now: datetime) -> None:
     await record_in(session, record, now)
 
 
+async def _purchase(session: AsyncSession, event: PurchaseRecorded, now: datetime) -> None:
+    record_armed(session, [f"Purchase:{event.purchase_id}", f"Member:{event.member_id}"], now)
+
+
 def register(reactions: Reactions) -> None:
+    reactions.in_transaction(PurchaseRecorded, _purchase)
     for event_type in (DataExported, ErasureRequested, ErasureCancelled, MemberErased):
         reactions.in_transaction(event_type, _record)

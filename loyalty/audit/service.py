@@ -3,16 +3,24 @@ removes an entry.
 
 `record_in(session, record, now)` is the hook for every area that must leave a trace in the
 same transaction as its change (API keys, exports and erasures); `AuditLog.record` writes one
-entry in a transaction of its own (what the API does after each admin or till mutation).
+entry in a transaction of its own (what the API does after an admin or till mutation).
+
+A mutation whose write knows every object it touches (a till's purchase) is instead recorded
+in the write's own transaction: the API arms the entry (`armed`) before the resolver runs, an
+in-transaction reaction completes it with the objects (`record_armed`), and it commits or rolls
+back with the change; the API writes its own entry only when none committed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.audit.models import AuditEntry
@@ -57,7 +65,14 @@ def _clip(text: str | None, length: int) -> str | None:
 async def record_in(session: AsyncSession, record: AuditRecord, now: datetime) -> AuditEntry:
     """Add an entry inside the caller's unit of work: it commits or rolls back with the
     change it describes."""
-    entry = AuditEntry(
+    entry = _entry(record, now)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+def _entry(record: AuditRecord, now: datetime) -> AuditEntry:
+    return AuditEntry(
         at=now,
         actor_kind=record.actor.kind,
         actor_id=_clip(record.actor.id, 64),
@@ -69,9 +84,46 @@ async def record_in(session: AsyncSession, record: AuditRecord, now: datetime) -
         client_address=_clip(record.client_address, 64),
         user_agent=_clip(record.user_agent, 300),
     )
-    session.add(entry)
-    await session.flush()
-    return entry
+
+
+@dataclass
+class Armed:
+    """An entry waiting for the write it describes: `record` has the outcome "ok" and the
+    targets named by the input; `entry` is set once a transaction added it."""
+
+    record: AuditRecord
+    entry: AuditEntry | None = None
+
+    @property
+    def committed(self) -> bool:
+        """Whether the entry was added and its transaction committed (a rollback makes an
+        object added in it transient again)."""
+        return self.entry is not None and inspect(self.entry).has_identity
+
+
+_armed: ContextVar[Armed | None] = ContextVar("trouw_audit_armed", default=None)
+
+
+@contextmanager
+def armed(record: AuditRecord) -> Iterator[Armed]:
+    """Let a write inside (of this task) record `record` in its own transaction."""
+    waiting = Armed(record)
+    token = _armed.set(waiting)
+    try:
+        yield waiting
+    finally:
+        _armed.reset(token)
+
+
+def record_armed(session: AsyncSession, targets: list[str], now: datetime) -> None:
+    """Add the armed entry, if any and not added yet, with `targets` after the input's, to
+    the session's transaction (flushed with the rest of it)."""
+    waiting = _armed.get()
+    if waiting is None or (waiting.entry is not None and not inspect(waiting.entry).transient):
+        return  # not armed, or added already (rolled back, an entry is transient again)
+    everything = list(dict.fromkeys([*waiting.record.targets, *targets]))
+    waiting.entry = _entry(replace(waiting.record, targets=everything), now)
+    session.add(waiting.entry)
 
 
 class AuditLog:

@@ -27,6 +27,9 @@ MemberId = ColumnElement[int] | InstrumentedAttribute[int]
 Probe = Callable[[MemberId], ColumnElement[Any]]
 
 _probes: dict[str, Probe] = {}
+# The probes' columns per member-id expression, built once (probes ask nothing that depends on
+# a value, so the same expressions serve every statement; their SQL is compiled once too).
+_built: dict[int, tuple[MemberId, list[ColumnElement[Any]]]] = {}
 # Where a session keeps the answers: (the transaction they were read in, member id, answers).
 _ANSWERS = "trouw.probes"
 
@@ -34,11 +37,19 @@ _ANSWERS = "trouw.probes"
 def register(name: str, probe: Probe) -> None:
     """Add (or replace) a probe; its name is prefixed by the area that asks it."""
     _probes[name] = probe
+    _built.clear()
 
 
 def columns(member_id: MemberId) -> list[ColumnElement[Any]]:
     """Every registered probe as a labelled column for the member `member_id` names."""
-    return [probe(member_id).label(f"probe_{i}") for i, probe in enumerate(_probes.values())]
+    built = _built.get(id(member_id))
+    if built is None or built[0] is not member_id:
+        made: list[ColumnElement[Any]] = [
+            probe(member_id).label(f"probe_{i}") for i, probe in enumerate(_probes.values())
+        ]
+        built = (member_id, made)
+        _built[id(member_id)] = built
+    return list(built[1])
 
 
 def names() -> list[str]:

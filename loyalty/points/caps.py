@@ -43,11 +43,24 @@ def used_columns(
     count: bool = False,
 ) -> list[ColumnElement[int]]:
     """What `used` reads, as one scalar subquery per cap key (to join another statement)."""
+    return used_since(member_id, keys, starts(keys, at, file), count=count)
+
+
+def starts(keys: Sequence[earning.CapKey], at: datetime, file: ProgrammeFile) -> list[Any]:
+    """Where each cap key's current period began (None: it never ends)."""
+    return [earning.period_start(period, at, file.programme.zone) for _, period in keys]
+
+
+def used_since(
+    member_id: Any, keys: Sequence[earning.CapKey], since: Sequence[Any], *, count: bool = False
+) -> list[ColumnElement[int]]:
+    """`used_columns` from the periods' starts (values, or bound parameters of a kept
+    statement)."""
     return [
-        select(_used_within(rule, period, at, file, count))
+        select(_used_within(rule, start, count))
         .where(LedgerEntry.member_id == member_id, LedgerEntry.kind.in_(("earn", "bonus")))
         .scalar_subquery()
-        for rule, period in keys
+        for (rule, _), start in zip(keys, since, strict=True)
     ]
 
 
@@ -55,11 +68,8 @@ def read_used(keys: Sequence[earning.CapKey], values: Sequence[Any]) -> dict[ear
     return {key: int(value or 0) for key, value in zip(keys, values, strict=True)}
 
 
-def _used_within(
-    rule: str, period: str, at: datetime, file: ProgrammeFile, count: bool
-) -> ColumnElement[int]:
-    """The sum (or count) of one cap key's earnings in the period containing `at`."""
-    start = earning.period_start(period, at, file.programme.zone)
+def _used_within(rule: str, start: Any, count: bool) -> ColumnElement[int]:
+    """The sum (or count) of one cap key's earnings since `start` (None: ever)."""
     conditions = [
         LedgerEntry.source_type == "purchase"
         if rule == earning.PURCHASES

@@ -45,8 +45,7 @@ class LotTotals:
             self.available += lot.remaining
         else:
             self.pending += lot.remaining
-        horizon = self.at + timedelta(days=WARN_DAYS)
-        if lot.expires_at is None or lot.expires_at > horizon:
+        if lot.expires_at is None or lot.expires_at > horizon(self.at):
             return
         if self.soonest is None or lot.expires_at < self.soonest:
             self.soonest, self.expiring = lot.expires_at, lot.remaining
@@ -54,11 +53,17 @@ class LotTotals:
             self.expiring += lot.remaining
 
 
-def columns(member_id: int, now: datetime) -> list[ColumnElement[Any]]:
+def horizon(now: datetime) -> datetime:
+    """The end of the warning period that starts at `now`."""
+    return now + timedelta(days=WARN_DAYS)
+
+
+def columns(member_id: Any, now: Any, until: Any) -> list[ColumnElement[Any]]:
     """The member's lot sums at `now` as scalar subqueries: spendable, pending, soonest
-    expiry within the warning period, and the points that expire then."""
+    expiry within the warning period (ending `until`, `horizon(now)`), and the points that
+    expire then. The values may be bound parameters of a kept statement."""
     live = or_(PointLot.expires_at.is_(None), PointLot.expires_at > now)
-    soon = and_(live, PointLot.expires_at <= now + timedelta(days=WARN_DAYS))
+    soon = and_(live, PointLot.expires_at <= until)
     mine = (PointLot.member_id == member_id, PointLot.remaining > 0)
 
     def total(*where: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -28,6 +28,7 @@ from loyalty.points.timeline import lot_expiry, purchase_available_at
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
+from loyalty.tiers import qualification
 
 MAX_LINES = 500
 # Keeps every total within the database's money columns (12 digits before the point).
@@ -183,6 +184,7 @@ async def _record(
         purchase = _purchase(data, member, external_id, items, file, currency, at, now, actor)
         purchase.points_earned = sum(a.points for a in awards)
         purchase.points_pending = purchase.points_earned if available_at > now else 0
+        qualification.count(s, purchase, now)
         s.add(purchase)
         await s.flush()
         entries = await _credit(s, account, purchase, awards, file, available_at, now, actor)

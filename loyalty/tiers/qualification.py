@@ -9,12 +9,14 @@ the member could spend at that instant."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, event, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstanceState, Session
 
 from loyalty.points.balances import balance
 from loyalty.points.models import LedgerEntry, Purchase
@@ -50,10 +52,18 @@ def previous_window_end(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> 
     return start - timedelta(microseconds=1)
 
 
-def _counted(member_id: int, file: ProgrammeFile, now: datetime) -> ColumnElement[Any]:
+def _counted(member_id: Any, file: ProgrammeFile, now: datetime) -> ColumnElement[Any]:
     """What counts in the window containing `now`, as one SQL expression (spend or points)."""
     assert file.tiers is not None
     start, _ = window(file.tiers, now, file)
+    return _counted_between(member_id, file, start, now)
+
+
+def _counted_between(
+    member_id: Any, file: ProgrammeFile, start: Any, now: Any
+) -> ColumnElement[Any]:
+    """What counts from `start` to `now` (values, or bound parameters of a kept statement)."""
+    assert file.tiers is not None
     purchases = (
         Purchase.member_id == member_id,
         Purchase.occurred_at >= start,
@@ -85,6 +95,106 @@ def _points(file: ProgrammeFile, value: Any) -> int:
     return max(int(value or 0), 0)
 
 
+def _windows(file: ProgrammeFile, now: datetime) -> list[datetime]:
+    """The instants whose windows decide the tier at `now`: now, and the end of the period
+    just ended when it still counts (`deserved`)."""
+    assert file.tiers is not None
+    ended = previous_window_end(file.tiers, now, file)
+    return [now] if ended is None else [now, ended]
+
+
+def bounds(file: ProgrammeFile, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The windows `deserved` counts at `now` (start, end); none when qualification is not
+    counted in a window (no tiers, or on the balance)."""
+    if file.tiers is None or file.tiers.qualify_on == "balance":
+        return []
+    return [(window(file.tiers, at, file)[0], at) for at in _windows(file, now)]
+
+
+def columns(
+    member_id: Any, file: ProgrammeFile, windows: list[tuple[Any, Any]]
+) -> list[ColumnElement[Any]]:
+    """What `deserved` reads in `windows` (`bounds`, or bound parameters standing for them),
+    as scalar subqueries for a statement sent anyway (a purchase's read after its account
+    lock, `loyalty.points.purchase_context`)."""
+    return [_counted_between(member_id, file, start, end) for start, end in windows]
+
+
+@dataclass
+class _Counts:
+    """What counted in each window (`columns`) for one member at one instant, counted forward
+    with the purchases the transaction adds (`count`)."""
+
+    member_id: int
+    at: datetime
+    spend: bool
+    windows: list[tuple[datetime, datetime]]
+    values: list[Any]
+
+
+# Where a session keeps the counts: (the transaction they were read in, the counts).
+_KNOWN = "trouw.tier_counts"
+# Set on a purchase the counts include, so flushing it does not make them unknown.
+_COUNTED = "_trouw_tier_counted"
+_MOVING = ("member_id", "occurred_at", "points_earned", "points_reversed")
+_MOVING_SPEND = ("eligible_total", "returned_eligible")
+
+
+def keep(s: Any, member_id: int, file: ProgrammeFile, now: datetime, values: list[Any]) -> None:
+    """Remember what `columns` read for `bounds(file, now)` (in the transaction that holds
+    the member's lock)."""
+    assert file.tiers is not None
+    spend = file.tiers.qualify_on == "spend"
+    counts = _Counts(member_id, now, spend, bounds(file, now), list(values))
+    s.info[_KNOWN] = (s.sync_session.get_transaction(), counts)
+
+
+def _known(s: Any, member_id: int, now: datetime) -> _Counts | None:
+    kept = s.info.get(_KNOWN)
+    if kept is None or kept[0] is not s.sync_session.get_transaction():
+        return None
+    counts: _Counts = kept[1]
+    return counts if counts.member_id == member_id and counts.at == now else None
+
+
+def count(s: Any, purchase: Purchase, now: datetime) -> None:
+    """A new purchase of the member (its points or spend final), added to the counts if they
+    are known for `now`."""
+    counts = _known(s, purchase.member_id, now)
+    if counts is None:
+        return
+    if counts.spend:
+        added: Any = purchase.eligible_total - purchase.returned_eligible
+    else:
+        added = purchase.points_earned - purchase.points_reversed
+    for i, (start, end) in enumerate(counts.windows):
+        if start <= purchase.occurred_at <= end:
+            counts.values[i] = (counts.values[i] or 0) + added
+    setattr(purchase, _COUNTED, True)
+
+
+def _changes(s: Session) -> bool:
+    """Whether a flush of `s` changes what the counts counted."""
+    for o in s.new:
+        if isinstance(o, Purchase) and not getattr(o, _COUNTED, False):
+            return True
+        if isinstance(o, LedgerEntry) and o.source_type == "event":
+            return True
+    for o in s.dirty:
+        if isinstance(o, Purchase | LedgerEntry):
+            state: InstanceState[Any] = inspect(o)
+            names = (*_MOVING, *_MOVING_SPEND) if isinstance(o, Purchase) else ("points",)
+            if any(state.attrs[n].history.has_changes() for n in names if n in state.attrs):
+                return True
+    return any(isinstance(o, Purchase | LedgerEntry) for o in s.deleted)
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_change(session: Session, _context: Any, _instances: Any) -> None:
+    if _KNOWN in session.info and _changes(session):
+        session.info.pop(_KNOWN, None)
+
+
 async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
     """Points (or whole currency units spent) counting toward the tier in the window
     containing `now`."""
@@ -100,6 +210,9 @@ async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: da
     period just ended's when higher (a recalculation gives the tier it earned for this one,
     whether a late purchase of that period arrived before or after it ran). One query."""
     assert file.tiers is not None
+    counts = _known(s, member_id, now)
+    if counts is not None:
+        return max(_points(file, value) for value in counts.values)
     ended = previous_window_end(file.tiers, now, file)
     if ended is None or file.tiers.qualify_on == "balance":
         return await qualifying(s, member_id, file, now)

@@ -64,8 +64,25 @@ def _index(spec: TiersSpec, key: str | None) -> int:
     return 0
 
 
+# Where a session keeps the member `with_row` found without a tier row, in that transaction.
+_ABSENT = "trouw.tier_row_absent"
+
+
+def note_row(s: AsyncSession, member_id: int, row: MemberTier | None) -> None:
+    """What `with_row` read for the member: with no row, the next tier check of the
+    transaction adds one without looking for it again."""
+    if row is None:
+        s.info[_ABSENT] = (s.sync_session.get_transaction(), member_id)
+
+
+def _known_absent(s: AsyncSession, member_id: int) -> bool:
+    kept = s.info.pop(_ABSENT, None)
+    return kept == (s.sync_session.get_transaction(), member_id)
+
+
 async def _row(s: AsyncSession, member_id: int, spec: TiersSpec, now: datetime) -> MemberTier:
-    row = await s.get(MemberTier, member_id)
+    absent = _known_absent(s, member_id)
+    row = None if absent else await s.get(MemberTier, member_id)
     if row is None:
         row = MemberTier(member_id=member_id, tier=spec.levels[0].key, since=now)
         s.add(row)

@@ -155,3 +155,21 @@ def test_entries_cannot_be_changed_on_postgresql(shop: Any, database_url: str) -
 
     for statement in ("UPDATE audit_entries SET actor_name = 'x'", "DELETE FROM audit_entries"):
         assert "append-only" in asyncio.run(tamper(statement))
+
+
+def test_a_purchase_is_recorded_once_with_its_write_and_a_retry_on_its_own(shop: Any) -> None:
+    """A till's purchase is recorded in the purchase's transaction; a retry by the same
+    externalId (answered from the first purchase, nothing written) and a refusal still get
+    an entry each, written after the resolver. The entries name the same objects."""
+    till, admin, _, member_id, barcode = shop
+    sale = {"member": {"barcodeMessage": barcode}, "externalId": "BON-9", "lines": LINES}
+    first = till.data(POS, {"input": sale}, operation_name="RecordPurchase")["recordPurchase"]
+    again = till.data(POS, {"input": sale}, operation_name="RecordPurchase")["recordPurchase"]
+    assert first["purchase"]["id"] == again["purchase"]["id"]
+    unknown = {**sale, "member": {"memberNumber": "0000000000"}, "externalId": "BON-10"}
+    till.data(POS, {"input": unknown}, operation_name="RecordPurchase")
+    entries = log(admin, filter={"action": "recordPurchase"})
+    assert [e["outcome"] for e in entries] == ["NOT_FOUND", "ok", "ok"]
+    retry, recorded = entries[1], entries[2]
+    assert retry["targets"] == recorded["targets"]
+    assert set(recorded["targets"]) == {member_id, first["purchase"]["id"]}

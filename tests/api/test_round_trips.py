@@ -12,46 +12,24 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from bench.purchase_case import BASKET, PROGRAMME
 from loyalty.core.clock import FixedClock
 from tests.contract.operations import operation
 from tests.support.data import api_key, install
 from tests.support.flows import sign_up
 from tests.support.server import ServerHandle
 
-# The issue's measured case (bench/bench_purchases.py): a base rate, a multiplier, a bonus, a
-# daily cap, a pending period, expiry and two tiers; no offers and no surveys.
-PROGRAMME = """
-programme: {key: bench, name: Bench, currency: EUR, point_value: "0.01", timezone: Europe/Amsterdam}
-points: {pending_days: 14, expiry: {method: end_of_year, years: 1}}
-earning:
-  base: {points_per_unit: 1, rounding: down, exclude_categories: [giftcard]}
-  rules:
-    - {key: pastry, kind: multiplier, multiplier: 2, categories: [pastry]}
-    - {key: big, kind: bonus, points: 25, min_order: "20.00"}
-  caps: [{per: day, points: 100000}]
-tiers:
-  levels:
-    - {key: brons, name: Brons, threshold: 0}
-    - {key: zilver, name: Zilver, threshold: 500, earn_multiplier: "1.25"}
-"""
 RECORD_PURCHASE = operation("pos/pos.graphql", "RecordPurchase")
 ME = "query { me { memberNumber } }"
-# Measured: 10 (BEGIN; the member and their account, locked, with the programme's revision
-# and the other areas' probes: any live offer or survey, an open referral; what the purchase
-# needs once the lock is held: the external id, the tier row, the day's capped points, the lot
-# sums; the purchase, its entries, the account, its lots; the tier check; the outbox; COMMIT).
+# Measured: 10, in one transaction (BEGIN; the member and their account, locked, with the
+# programme's revision and the other areas' probes: any live offer or survey, an open referral;
+# what the purchase needs once the lock is held: the external id, the tier row, the day's
+# capped points, the lot sums, what counts toward the tier; the purchase, its entries, the
+# account, its lots; the audit log's entry of the till's mutation; the outbox; COMMIT).
 # Before: 28 in 3 transactions, then 22 in 1 (idempotency, programme, tier, caps, lot sums,
-# offers, surveys, referrals each a round trip; the tier check four).
-# The audit log's entry for the till's mutation is written after it, in a transaction of its
-# own (BEGIN, INSERT, COMMIT): 13. The issue's aim is 10: the entry belongs in the purchase's
-# own transaction (which also closes the gap where a crash loses it), and then one more round
-# trip must go (the tier check, answerable from what the read after the lock knows).
-MAX_ROUND_TRIPS = 13
-BASKET = [
-    {"sku": "KOF-01", "quantity": "2", "unitPrice": "3.20", "category": "coffee"},
-    {"sku": "GEB-07", "quantity": "1", "unitPrice": "4.75", "category": "pastry"},
-    {"sku": "GC-25", "quantity": "1", "unitPrice": "25.00", "category": "giftcard"},
-]
+# offers, surveys, referrals each a round trip; the tier check four), then 13 (the tier check
+# a query of its own, the audit entry in a transaction of its own after the purchase's).
+MAX_ROUND_TRIPS = 10
 
 
 @pytest.fixture
@@ -120,3 +98,6 @@ def test_a_purchase_takes_few_round_trips(
     balance = payload["member"]["balance"]
     assert balance["available"] + balance["pending"] > 0
     assert max(counts[1:]) <= MAX_ROUND_TRIPS, counts
+    # The audit entry commits with the purchase: one transaction.
+    assert round_trips.count("BEGIN") == 1 and round_trips[-1] == "COMMIT"
+    assert any(t.startswith("INSERT INTO audit_entries") for t in round_trips)
