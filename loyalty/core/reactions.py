@@ -6,7 +6,9 @@ the composition root (`api/wiring.py`):
 - In-transaction reactions run inside the unit of work that emitted the event, just before
   it commits (the unit of work calls `Reactions.run_in_transaction`). What they change
   commits or rolls back with the change that caused it, so they run exactly once per event.
-  They may emit events of their own, which are handled in the same round.
+  They may emit events of their own, which are handled in the same round. A handler may
+  take a run of events at once (`in_transaction_many`), so that a unit of work that emits
+  many events of a type (an import's sign-ups) costs it a few statements, not a few per event.
 - After-commit reactions run later, fed from the outbox by `ReactionRunner` (in the worker),
   in a transaction of their own per event. A receipt (reaction, event id) is written in that
   same transaction, so what a reaction writes to the database happens once per event even
@@ -40,6 +42,7 @@ log = logging.getLogger("trouw.reactions")
 E = TypeVar("E", bound=Event)
 
 InTransaction = Callable[[AsyncSession, Any, datetime], Awaitable[None]]
+InTransactionMany = Callable[[AsyncSession, Sequence[tuple[Any, datetime]]], Awaitable[None]]
 AfterCommit = Callable[[AsyncSession, Recorded[Any]], Awaitable[None]]
 # Reactions that emit events which trigger reactions again are bounded: a loop is a bug.
 MAX_ROUNDS = 100
@@ -56,17 +59,52 @@ class AfterCommitReaction:
         return [t.name for t in self.event_types]
 
 
+@dataclass(frozen=True)
+class _Handler:
+    """A handler of one event at a time, or of a run of events (`in_transaction_many`)."""
+
+    one: InTransaction | None = None
+    many: InTransactionMany | None = None
+
+    @property
+    def handler(self) -> Callable[..., Awaitable[None]]:
+        found = self.many or self.one
+        assert found is not None
+        return found
+
+    async def each(self, s: AsyncSession, run: list[tuple[Event, datetime]]) -> None:
+        if self.many is not None:
+            await self.many(s, run)
+            return
+        assert self.one is not None
+        for event, at in run:
+            await self.one(s, event, at)
+
+
 class Reactions:
     """The registry: what runs when an event of a given type is emitted."""
 
     def __init__(self) -> None:
-        self._in_transaction: dict[type[Event], list[InTransaction]] = defaultdict(list)
+        self._in_transaction: dict[type[Event], list[_Handler]] = defaultdict(list)
         self.after_commit: list[AfterCommitReaction] = []
 
     def in_transaction(
         self, event_type: type[E], handler: Callable[[AsyncSession, E, datetime], Awaitable[None]]
     ) -> None:
-        self._in_transaction[event_type].append(handler)
+        self._in_transaction[event_type].append(_Handler(one=handler))
+
+    def in_transaction_many(
+        self,
+        event_type: type[E],
+        handler: Callable[[AsyncSession, Sequence[tuple[E, datetime]]], Awaitable[None]],
+    ) -> None:
+        """`handler` takes consecutive events of the type at once, oldest first; it must leave
+        the same effects as handling them one by one in that order."""
+        self._in_transaction[event_type].append(_Handler(many=handler))
+
+    def handlers_of(self, event_type: type[Event]) -> list[Callable[..., Awaitable[None]]]:
+        """The in-transaction handlers of an event type, in the order they run."""
+        return [h.handler for h in self._in_transaction.get(event_type, ())]
 
     def on_commit(
         self,
@@ -85,10 +123,32 @@ class Reactions:
             emitted = take_emitted(s)
             if not emitted:
                 return
-            for event, at in emitted:
-                for handler in self._in_transaction.get(type(event), ()):
-                    await handler(s, event, at)
+            for run in _runs(emitted):
+                await self._handle_run(s, run)
         raise RuntimeError("in-transaction reactions keep emitting events: a loop")
+
+    async def _handle_run(self, s: AsyncSession, run: list[tuple[Event, datetime]]) -> None:
+        """Events of one type: each event through every handler in turn, or, when a handler
+        takes runs, each handler through the whole run in turn."""
+        handlers = self._in_transaction.get(type(run[0][0]), [])
+        if any(h.many for h in handlers):
+            for handler in handlers:
+                await handler.each(s, run)
+            return
+        for item in run:
+            for handler in handlers:
+                await handler.each(s, [item])
+
+
+def _runs(emitted: list[tuple[Event, datetime]]) -> list[list[tuple[Event, datetime]]]:
+    """The events in order, cut into runs of consecutive events of one type."""
+    runs: list[list[tuple[Event, datetime]]] = []
+    for item in emitted:
+        if runs and type(runs[-1][0][0]) is type(item[0]):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 class ReactionRunner:

@@ -1,6 +1,6 @@
 """Importing members from another platform, a chunk of rows per transaction.
 
-Each new member joins through `members.create_member` like every other way in (so the
+Each new member joins through `members.create_members` like every other way in (so the
 referrals' fraud checks see them, with the signals an import has: none beyond the member's
 own email and phone), with the activity `member_imported`, the opening balance as dated lots
 (points ledger) and the tier floor (tiers). A row is all or nothing.
@@ -11,7 +11,14 @@ blind index and that member's `member_imported` activity. A row whose email belo
 who did not come from this import is refused, as is a row repeating an earlier row's key.
 
 Rows are checked before any is written; should a chunk still fail at the database (a race with
-a sign-up of the same address), its rows are imported again one by one to name the one."""
+a sign-up of the same address), it is split in halves and each tried again, down to the row
+that fails: that row is refused, the others are imported.
+
+A chunk costs a few statements per table however many rows it has: the members, their
+consents, accounts, activities, ledger entries, lots, tier rows, events and the referral
+checks' fingerprints and codes are each written in one batch (`members.create_members`,
+`points.opening.open_accounts`, `tiers.set_floors`; the in-transaction reactions to the
+chunk's `member.signed_up` run once for the run of them)."""
 
 from __future__ import annotations
 
@@ -30,15 +37,16 @@ from loyalty.imports.rows import ImportProblem, ImportRow, Reason, Record, Rejec
 from loyalty.members import service as members
 from loyalty.members.signals import SignUpSignals
 from loyalty.points.activities import Activity, members_by_activity, members_with_activity
-from loyalty.points.opening import open_account
+from loyalty.points.opening import Opening, open_accounts
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file, current_settings
 from loyalty.storage.database import Database
+from loyalty.storage.numbering import flush_many
 from loyalty.tiers import service as tiers
 
 ACTOR = "import"
 ACTIVITY = "member_imported"
-CHUNK = 200
+CHUNK = 500
 Progress = Callable[[int], None]
 
 
@@ -123,20 +131,25 @@ def _first_of_its_key(row: ImportRow, seen: dict[str, int]) -> ImportRow | Rejec
 async def _import_chunk(
     db: Database, clock: Clock, rows: list[ImportRow], file: ProgrammeFile, report: ImportReport
 ) -> None:
+    """The rows in one transaction; should it fail (rolled back, nothing written), each half
+    is tried again on its own, down to the row that fails, so its chunk-mates still commit."""
     try:
         _count(report, await _attempt(db, clock, rows, file))
         return
-    except (DomainError, IntegrityError):
-        pass  # rolled back: find the row, one at a time
-    for row in rows:
-        try:
-            _count(report, await _attempt(db, clock, [row], file))
-        except DomainError as exc:
-            report.rejected.append(Rejection(row.line, tuple(as_reasons(exc))))
-        except IntegrityError as exc:
-            first = str(exc.orig).strip().splitlines()[0]
-            reason = Reason(ImportProblem.REFUSED, None, f"the database refused it: {first}")
-            report.rejected.append(Rejection(row.line, (reason,)))
+    except (DomainError, IntegrityError) as exc:
+        if len(rows) > 1:
+            half = len(rows) // 2
+            await _import_chunk(db, clock, rows[:half], file, report)
+            await _import_chunk(db, clock, rows[half:], file, report)
+            return
+        report.rejected.append(Rejection(rows[0].line, _reasons(exc)))
+
+
+def _reasons(exc: DomainError | IntegrityError) -> tuple[Reason, ...]:
+    if isinstance(exc, DomainError):
+        return tuple(as_reasons(exc))
+    first = str(exc.orig).strip().splitlines()[0]
+    return (Reason(ImportProblem.REFUSED, None, f"the database refused it: {first}"),)
 
 
 def _count(report: ImportReport, outcome: _Outcome) -> None:
@@ -151,9 +164,8 @@ async def _attempt(
     """One transaction: sort the rows out, create the new members, commit."""
     async with db.unit_of_work() as uow:
         outcome = await _sort_out(uow.session, rows)
-        now = clock.now()
-        for row in outcome.fresh:
-            await _create(uow.session, row, file, now)
+        if outcome.fresh:
+            await _create(uow.session, outcome.fresh, file, clock.now())
         await uow.commit()
     return outcome
 
@@ -180,21 +192,33 @@ async def _sort_out(s: AsyncSession, rows: Sequence[ImportRow]) -> _Outcome:
     return outcome
 
 
-async def _create(s: AsyncSession, row: ImportRow, file: ProgrammeFile, now: datetime) -> None:
-    member = await members.create_member(
-        s,
-        now=row.joined_at or now,
-        email=row.email,
-        password_hash=None,
-        profile=row.profile,
-        consents=row.consents,
-        consent_source=members.IMPORTED,
-        # An import knows no device, client address or referral code: the checks keep the
-        # member's email and phone prints and give them their own code.
-        signals=SignUpSignals(),
+async def _create(
+    s: AsyncSession, rows: list[ImportRow], file: ProgrammeFile, now: datetime
+) -> None:
+    """The new members, a few statements for the whole chunk: each joins like any other
+    (`member.signed_up`, the referral checks); an import knows no device, client address or
+    referral code, so the checks keep the members' email and phone prints and give them
+    their own code."""
+    new = [
+        members.NewMember(row.email, row.profile, row.consents, row.joined_at or now)
+        for row in rows
+    ]
+    joined = await members.create_members(
+        s, new, signals=SignUpSignals(), consent_source=members.IMPORTED
     )
-    key = key_of_id(row.external_id) if row.external_id else key_of_member(member.id)
-    activity = Activity(key, ACTIVITY, now)
-    await open_account(s, member, activity, row.lots, file=file, now=now, actor=ACTOR)
-    if row.tier is not None:
-        await tiers.set_floor(s, member.id, file, row.tier, row.tier_until, now)
+    openings = [
+        Opening(member, Activity(_key(row, member.id), ACTIVITY, now), row.lots)
+        for row, member in zip(rows, joined, strict=True)
+    ]
+    await open_accounts(s, openings, file=file, now=now, actor=ACTOR)
+    floors = [
+        tiers.Floor(member.id, row.tier, row.tier_until)
+        for row, member in zip(rows, joined, strict=True)
+        if row.tier is not None
+    ]
+    await tiers.set_floors(s, floors, file, now)
+    await flush_many(s)  # the events
+
+
+def _key(row: ImportRow, member_id: int) -> str:
+    return key_of_id(row.external_id) if row.external_id else key_of_member(member_id)

@@ -4,9 +4,10 @@ channel. The profile's fields and their checks are in `loyalty.members.profile`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,7 @@ from loyalty.members.profile import (
 from loyalty.members.signals import SignUpSignals, remember
 from loyalty.programme.store import current_settings
 from loyalty.storage.database import Database
+from loyalty.storage.numbering import flush_many
 
 CONSENT_CHANNELS = ("email", "sms", "push", "in_app", "personalisation")
 STATUSES = ("active", "blocked", "closed")
@@ -45,12 +47,14 @@ __all__ = [
     "PROFILE_FIELDS",
     "STATUSES",
     "UNSET",
+    "NewMember",
     "ProfileInput",
     "ProfileService",
     "Unset",
     "clean_profile",
     "consents_for",
     "create_member",
+    "create_members",
     "email_in_use",
     "member_by_card",
     "member_by_email",
@@ -69,6 +73,19 @@ async def email_in_use(session: AsyncSession, email: str) -> bool:
     return found is not None
 
 
+@dataclass(frozen=True)
+class NewMember:
+    """A member to insert: `email` normalised, `profile` cleaned; they joined at `joined_at`
+    (their consents and `member.signed_up` are dated then too)."""
+
+    email: str | None
+    profile: dict[str, object]
+    consents: dict[str, bool]
+    joined_at: datetime
+    password_hash: str | None = None
+    external_subject: str | None = None
+
+
 async def create_member(
     session: AsyncSession,
     *,
@@ -85,26 +102,30 @@ async def create_member(
     `consent_source` says how the member came in (member: the app, identity_provider, demo…).
     `signals` (device, client address, referral code) are required of every way in: the
     referrals area's fraud checks react to `member.signed_up` with them."""
-    if email is not None and await email_in_use(session, email):
+    new = NewMember(email, profile, consents, now, password_hash, external_subject)
+    (member,) = await create_members(session, [new], signals=signals, consent_source=consent_source)
+    return member
+
+
+async def create_members(
+    session: AsyncSession,
+    new: Sequence[NewMember],
+    *,
+    signals: SignUpSignals,
+    consent_source: str,
+) -> list[Member]:
+    """`create_member` for many members at once (an import), in a few statements however many
+    there are; each gets `signals` (what the way in knows) with their own email and phone."""
+    emails = [n.email for n in new if n.email is not None]
+    if emails and await member_ids_by_email(session, emails):
         raise DomainError(
             MembersError.EMAIL_TAKEN, "An account with this email already exists", "email"
         )
-    member = Member(
-        member_number=await _unused_member_number(session),
-        card_barcode=new_card_barcode(),
-        email=email,
-        password_hash=password_hash,
-        external_subject=external_subject,
-        status="active",
-        interests=[],
-        joined_at=now,
-        updated_at=now,
-    )
-    for name, value in profile.items():
-        setattr(member, name, value)
-    session.add(member)
+    numbers = await _unused_member_numbers(session, len(new))
+    members = [_member(n, number) for n, number in zip(new, numbers, strict=True)]
+    session.add_all(members)
     try:
-        await session.flush()
+        await flush_many(session)
     except IntegrityError as exc:
         # A concurrent sign-up with the same address won the race.
         if "email_index" in str(exc.orig).lower():
@@ -112,31 +133,54 @@ async def create_member(
                 MembersError.EMAIL_TAKEN, "An account with this email already exists", "email"
             ) from None
         raise
-    for channel in CONSENT_CHANNELS:
-        session.add(
-            MemberConsent(
-                member_id=member.id,
-                channel=channel,
-                granted=consents.get(channel, False),
-                updated_at=now,
-                source=consent_source,
-            )
-        )
-    await session.flush()
+    # Plain rows, not objects: an import writes five a member.
+    consents = [
+        {
+            "member_id": member.id,
+            "channel": channel,
+            "granted": n.consents.get(channel, False),
+            "updated_at": n.joined_at,
+            "source": consent_source,
+        }
+        for member, n in zip(members, new, strict=True)
+        for channel in CONSENT_CHANNELS
+    ]
+    await session.execute(insert(MemberConsent), consents)
     # Every way in (the app, the identity provider, an import) says so the same way.
-    phone = profile.get("phone")
-    remember(session, member.id, signals, email, phone if isinstance(phone, str) else None)
-    emit(session, MemberSignedUp(member_id=member.id, channel=consent_source), now)
+    for member, n in zip(members, new, strict=True):
+        phone = n.profile.get("phone")
+        remember(session, member.id, signals, n.email, phone if isinstance(phone, str) else None)
+        emit(session, MemberSignedUp(member_id=member.id, channel=consent_source), n.joined_at)
+    return members
+
+
+def _member(new: NewMember, number: str) -> Member:
+    member = Member(
+        member_number=number,
+        card_barcode=new_card_barcode(),
+        email=new.email,
+        password_hash=new.password_hash,
+        external_subject=new.external_subject,
+        status="active",
+        interests=[],
+        joined_at=new.joined_at,
+        updated_at=new.joined_at,
+    )
+    for name, value in new.profile.items():
+        setattr(member, name, value)
     return member
 
 
-async def _unused_member_number(session: AsyncSession) -> str:
+async def _unused_member_numbers(session: AsyncSession, count: int) -> list[str]:
     # Nine random digits: with many members a fresh draw is sometimes taken already.
-    while True:
-        number = new_member_number()
-        taken = await session.scalar(select(Member.id).where(Member.member_number == number))
-        if taken is None:
-            return number
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        drawn = {new_member_number() for _ in range(count - len(numbers))} - numbers
+        taken = await session.scalars(
+            select(Member.member_number).where(Member.member_number.in_(drawn))
+        )
+        numbers |= drawn - set(taken)
+    return list(numbers)
 
 
 async def update_profile(

@@ -18,7 +18,7 @@ from loyalty.core.identifiers import client_key
 from loyalty.core.outbox import emit
 from loyalty.members.models import Member
 from loyalty.points import caps, earning, ledger, pending
-from loyalty.points.balances import balance_event
+from loyalty.points.balances import balance_events
 from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, MemberEvent, PointAccount
 from loyalty.points.refs import MemberRef, conflict, require_active, resolve_member, when
@@ -26,6 +26,7 @@ from loyalty.points.timeline import expiry_of
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.store import current_file
 from loyalty.storage.database import Database
+from loyalty.storage.numbering import flush_many
 
 MAX_NAME_LENGTH = 63
 
@@ -66,38 +67,57 @@ async def record_activity(
 ) -> MemberEvent:
     """Record the activity and credit what the event rules award for it, in the caller's
     transaction (the member's account already locked, the external id not yet used)."""
-    require_active(member)
+    (event,) = await record_activities(s, [(member, account, activity)], now, actor)
+    return event
+
+
+async def record_activities(
+    s: AsyncSession,
+    recorded: Sequence[tuple[Member, PointAccount, Activity]],
+    now: datetime,
+    actor: str | None,
+) -> list[MemberEvent]:
+    """`record_activity` for many members (an import): one flush for the activities, and
+    no query at all for awards when no event rule names the activity."""
     file = await current_file(s)
-    await pending.release_for_event(
-        s, member.id, activity.name, activity.at, activity.properties, file
-    )
-    awards = await _awards(s, member.id, file, activity)
-    event = MemberEvent(
-        member_id=member.id,
-        external_id=activity.external_id,
-        name=activity.name,
-        occurred_at=activity.at,
-        recorded_at=now,
-        properties=activity.properties,
-        points_awarded=sum(a.points for a in awards),
-    )
-    s.add(event)
-    await s.flush()
-    entries = await _credit(s, account, event, awards, file, now, actor)
-    if entries:
-        await balance_event(s, member.id, entries, now)
-    emit(
-        s,
-        ActivityRecorded(
+    events: list[MemberEvent] = []
+    awarded: list[list[earning.Award]] = []
+    for member, _account, activity in recorded:
+        require_active(member)
+        await pending.release_for_event(
+            s, member.id, activity.name, activity.at, activity.properties, file
+        )
+        awards = await _awards(s, member.id, file, activity)
+        event = MemberEvent(
+            member_id=member.id,
+            external_id=activity.external_id,
+            name=activity.name,
+            occurred_at=activity.at,
+            recorded_at=now,
+            properties=activity.properties,
+            points_awarded=sum(a.points for a in awards),
+        )
+        s.add(event)
+        events.append(event)
+        awarded.append(awards)
+    await flush_many(s)
+    credited: dict[int, list[LedgerEntry]] = {}
+    for (member, account, _), event, awards in zip(recorded, events, awarded, strict=True):
+        if awards:
+            entries = await _credit(s, account, event, awards, file, now, actor)
+            credited.setdefault(member.id, []).extend(entries)
+    if credited:
+        await balance_events(s, credited, now)
+    for (member, _, activity), event in zip(recorded, events, strict=True):
+        done = ActivityRecorded(
             member_id=member.id,
             activity=activity.name,
             external_id=activity.external_id,
             points_awarded=event.points_awarded,
             occurred_at=activity.at,
-        ),
-        now,
-    )
-    return event
+        )
+        emit(s, done, now)
+    return events
 
 
 async def _awards(
@@ -105,6 +125,8 @@ async def _awards(
 ) -> list[earning.Award]:
     """What the event rules award for the activity, within their caps and limits."""
     name, at = activity.name, activity.at
+    if not any(rule.kind == "event" and rule.event == name for rule in file.earning.rules):
+        return []  # no rule for it: nothing to look up
     ctx = await caps.context(s, member_id, file, at)
     keys = earning.cap_keys(file.earning, name)
     return earning.event_awards(

@@ -3,7 +3,7 @@ jobs have run, and the `BalanceChanged` events that carry it to listeners."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -142,26 +142,35 @@ async def balance_event(
     s: AsyncSession, member_id: int, entries: Sequence[LedgerEntry], now: datetime
 ) -> None:
     """Tell listeners about new entries, each with the balance after the whole change."""
-    current = await balance(s, member_id, now)
-    s.info.setdefault(_LAST_BALANCE, {})[member_id] = current
-    for entry in entries:
-        emit(
-            s,
-            BalanceChanged(
-                member_id=member_id,
-                entry_id=entry.id,
-                kind=entry.kind,
-                points=entry.points,
-                entry_description=entry.description,
-                occurred_at=entry.occurred_at,
-                available_at=entry.available_at,
-                expires_at=entry.expires_at,
-                available=current.available,
-                pending=current.pending,
-                lifetime_earned=current.lifetime_earned,
-                debt=current.debt,
-                expiring_points=current.expiring_points,
-                expiring_at=current.expiring_at,
-            ),
-            now,
-        )
+    await balance_events(s, {member_id: entries}, now)
+
+
+async def balance_events(
+    s: AsyncSession, changes: Mapping[int, Sequence[LedgerEntry]], now: datetime
+) -> None:
+    """`balance_event` for many members' changes, their balances read in one go."""
+    found = await balances(s, list(changes), now)
+    for member_id, entries in changes.items():
+        current = found[member_id]
+        s.info.setdefault(_LAST_BALANCE, {})[member_id] = current
+        for entry in entries:
+            emit(
+                s,
+                BalanceChanged(
+                    member_id=member_id,
+                    entry_id=entry.id,
+                    kind=entry.kind,
+                    points=entry.points,
+                    entry_description=entry.description,
+                    occurred_at=entry.occurred_at,
+                    available_at=entry.available_at,
+                    expires_at=entry.expires_at,
+                    available=current.available,
+                    pending=current.pending,
+                    lifetime_earned=current.lifetime_earned,
+                    debt=current.debt,
+                    expiring_points=current.expiring_points,
+                    expiring_at=current.expiring_at,
+                ),
+                now,
+            )

@@ -16,17 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from loyalty.core.errors import DomainError
 from loyalty.points import lots as lot_totals
+from loyalty.points.accounts import lock_account, lock_accounts
 from loyalty.points.balances import Balance, balance, balances
 from loyalty.points.errors import PointsError
 from loyalty.points.models import LedgerEntry, LotAllocation, PointAccount, PointLot
+from loyalty.storage.numbering import flush_many
 
-# The balance read model lives in `loyalty.points.balances`; callers may keep reading it here.
+# The balance read model lives in `loyalty.points.balances`, the account lock in
+# `loyalty.points.accounts`; callers may keep reaching them here.
 __all__ = [
     "SPEND_ORDER",
     "Balance",
@@ -35,9 +37,11 @@ __all__ = [
     "balance",
     "balances",
     "credit",
+    "credit_lots",
     "credit_many",
     "debit",
     "lock_account",
+    "lock_accounts",
     "restore",
     "settle",
     "spend",
@@ -55,38 +59,6 @@ class EntryMeta:
     actor: str | None = None
     reason: str | None = None
     idempotency_key: str | None = None
-
-
-async def lock_account(s: AsyncSession, member_id: int, now: datetime) -> PointAccount:
-    """Create the member's account if needed and lock it until the transaction ends.
-    PostgreSQL: a row lock (SELECT … FOR UPDATE). SQLite: the write transaction already holds
-    the database's single write lock (BEGIN IMMEDIATE)."""
-    dialect = s.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # An upsert that always touches the row: on PostgreSQL ON CONFLICT DO UPDATE takes the
-    # row lock that SELECT … FOR UPDATE would, in one round trip.
-    stmt = (
-        insert(PointAccount)
-        .values(
-            member_id=member_id,
-            balance=0,
-            debt=0,
-            lifetime_earned=0,
-            lifetime_spent=0,
-            lifetime_expired=0,
-            updated_at=now,
-        )
-        .on_conflict_do_update(
-            index_elements=[PointAccount.member_id],
-            set_={"member_id": insert(PointAccount).excluded.member_id},
-        )
-        .returning(PointAccount)
-    )
-    account = await s.scalar(
-        select(PointAccount).from_statement(stmt).execution_options(populate_existing=True)
-    )
-    assert account is not None
-    return account
 
 
 def _entry(
@@ -169,6 +141,18 @@ class Credit:
     meta: EntryMeta
 
 
+@dataclass(frozen=True)
+class NewLot:
+    """A credit to one account as a lot of its own, pending until `available_at`."""
+
+    account: PointAccount
+    credit: Credit
+    occurred_at: datetime
+    available_at: datetime
+    expires_at: datetime | None
+    purchase_id: int | None = None
+
+
 async def credit_many(
     s: AsyncSession,
     account: PointAccount,
@@ -182,43 +166,54 @@ async def credit_many(
     counts_as_earned: bool = True,
 ) -> list[LedgerEntry]:
     """Add points as new lots, one per credit (pending until `available_at`)."""
-    if any(c.points <= 0 for c in credits):
+    lots = [NewLot(account, c, occurred_at, available_at, expires_at, purchase_id) for c in credits]
+    return await credit_lots(s, lots, now=now, counts_as_earned=counts_as_earned)
+
+
+async def credit_lots(
+    s: AsyncSession, lots: Sequence[NewLot], *, now: datetime, counts_as_earned: bool = True
+) -> list[LedgerEntry]:
+    """Add points as new lots, to one account or many (an import's opening balances), in
+    two flushes however many there are."""
+    if any(lot.credit.points <= 0 for lot in lots):
         raise ValueError("a credit must be positive")
     entries = [
         _entry(
             s,
-            account,
-            c.kind,
-            c.points,
-            occurred_at=occurred_at,
+            lot.account,
+            lot.credit.kind,
+            lot.credit.points,
+            occurred_at=lot.occurred_at,
             now=now,
-            meta=c.meta,
-            available_at=available_at,
-            expires_at=expires_at,
+            meta=lot.credit.meta,
+            available_at=lot.available_at,
+            expires_at=lot.expires_at,
         )
-        for c in credits
+        for lot in lots
     ]
     if counts_as_earned:
-        account.lifetime_earned += sum(c.points for c in credits)
-    await s.flush()
+        for lot in lots:
+            lot.account.lifetime_earned += lot.credit.points
+    await flush_many(s)
     added = [
         PointLot(
-            member_id=account.member_id,
+            member_id=lot.account.member_id,
             entry_id=entry.id,
-            purchase_id=purchase_id,
+            purchase_id=lot.purchase_id,
             amount=entry.points,
             remaining=entry.points,
-            occurred_at=occurred_at,
-            available_at=available_at,
-            expires_at=expires_at,
-            released_at=now if available_at <= now else None,
+            occurred_at=lot.occurred_at,
+            available_at=lot.available_at,
+            expires_at=lot.expires_at,
+            released_at=now if lot.available_at <= now else None,
         )
-        for entry in entries
+        for lot, entry in zip(lots, entries, strict=True)
     ]
     s.add_all(added)
     lot_totals.count(s, added, now)
-    await s.flush()
-    await _pay_debt(s, account, now)
+    await flush_many(s)
+    for account in {id(lot.account): lot.account for lot in lots}.values():
+        await _pay_debt(s, account, now)
     return entries
 
 

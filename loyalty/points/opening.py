@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.members.models import Member
 from loyalty.points import ledger
-from loyalty.points.activities import Activity, record_activity
-from loyalty.points.balances import balance_event
+from loyalty.points.activities import Activity, record_activities
+from loyalty.points.balances import balance_events
 from loyalty.points.models import LedgerEntry, PointAccount
 from loyalty.points.timeline import expiry_of
 from loyalty.programme.spec import ProgrammeFile
@@ -33,61 +33,65 @@ class OpeningLot:
     expires_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Opening:
+    """A member who came from another platform: the activity that records it and the lots
+    they bring."""
+
+    member: Member
+    activity: Activity
+    lots: Sequence[OpeningLot] = ()
+
+
 def opening_key(member_id: int, index: int) -> str:
     return f"{SOURCE}:opening:{member_id}:{index}"
 
 
-async def credit_opening(
+async def credit_openings(
     s: AsyncSession,
-    account: PointAccount,
-    lots: Sequence[OpeningLot],
+    openings: Sequence[tuple[PointAccount, Sequence[OpeningLot]]],
     *,
     file: ProgrammeFile,
     now: datetime,
     actor: str,
-) -> list[LedgerEntry]:
-    """Credit the lots in the caller's transaction (the member's account locked). Each lot's
-    entry carries an idempotency key of its own: crediting a member's opening balance twice
-    fails on the ledger's unique key instead of doubling it."""
-    if not lots:
-        return []
+) -> dict[int, list[LedgerEntry]]:
+    """Credit each account's lots in the caller's transaction (the accounts locked), by
+    member. Each lot's entry carries an idempotency key of its own: crediting a member's
+    opening balance twice fails on the ledger's unique key instead of doubling it."""
     zone = file.programme.zone
-    entries = []
-    for index, lot in enumerate(lots):
-        key = opening_key(account.member_id, index)
-        meta = ledger.EntryMeta(
-            "Opening balance (imported)", source_type=SOURCE, actor=actor, idempotency_key=key
-        )
-        expires_at = lot.expires_at or expiry_of(file.points.expiry, lot.earned_at, zone)
-        entry = await ledger.credit(
-            s,
-            account,
-            "adjust",
-            lot.points,
-            occurred_at=lot.earned_at,
-            now=now,
-            available_at=min(lot.earned_at, now),
-            expires_at=expires_at,
-            meta=meta,
-            counts_as_earned=False,
-        )
-        entries.append(entry)
-    await balance_event(s, account.member_id, entries, now)
-    return entries
+    lots = []
+    for account, opening in openings:
+        for index, lot in enumerate(opening):
+            key = opening_key(account.member_id, index)
+            meta = ledger.EntryMeta(
+                "Opening balance (imported)", source_type=SOURCE, actor=actor, idempotency_key=key
+            )
+            expires_at = lot.expires_at or expiry_of(file.points.expiry, lot.earned_at, zone)
+            credit = ledger.Credit("adjust", lot.points, meta)
+            available_at = min(lot.earned_at, now)
+            lots.append(ledger.NewLot(account, credit, lot.earned_at, available_at, expires_at))
+    if not lots:
+        return {}
+    by_member: dict[int, list[LedgerEntry]] = {}
+    for entry in await ledger.credit_lots(s, lots, now=now, counts_as_earned=False):
+        by_member.setdefault(entry.member_id, []).append(entry)
+    await balance_events(s, by_member, now)
+    return by_member
 
 
-async def open_account(
+async def open_accounts(
     s: AsyncSession,
-    member: Member,
-    activity: Activity,
-    lots: Sequence[OpeningLot],
+    openings: Sequence[Opening],
     *,
     file: ProgrammeFile,
     now: datetime,
     actor: str,
-) -> list[LedgerEntry]:
-    """A member who came from another platform: the activity that records it (the event
-    rules may reward it) and their opening balance, in the caller's transaction."""
-    account = await ledger.lock_account(s, member.id, now)
-    await record_activity(s, member, account, activity, now, actor)
-    return await credit_opening(s, account, lots, file=file, now=now, actor=actor)
+) -> dict[int, list[LedgerEntry]]:
+    """Members who came from another platform: the activities that record it (the event
+    rules may reward them) and their opening balances, in the caller's transaction, in a
+    few statements however many members there are."""
+    accounts = await ledger.lock_accounts(s, [o.member.id for o in openings], now)
+    recorded = [(o.member, accounts[o.member.id], o.activity) for o in openings]
+    await record_activities(s, recorded, now, actor)
+    lots = [(accounts[o.member.id], o.lots) for o in openings]
+    return await credit_openings(s, lots, file=file, now=now, actor=actor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -31,16 +32,28 @@ def normalise_code(raw: str) -> str | None:
 async def code_of(s: AsyncSession, member_id: int, now: datetime) -> str:
     """The member's code, made the first time (members who joined before referrals existed
     get theirs when they first ask)."""
-    found = await s.scalar(select(ReferralCode.code).where(ReferralCode.member_id == member_id))
-    while found is None:
+    return (await codes_of(s, {member_id: now}))[member_id]
+
+
+async def codes_of(s: AsyncSession, made_at: Mapping[int, datetime]) -> dict[int, str]:
+    """`code_of` for many members (a new code dated as `made_at` says): one query for those
+    who have one, one insert for the others and one query to read theirs back."""
+    found = await _codes(s, list(made_at))
+    while missing := [m for m in made_at if m not in found]:
         # A clash with another member's code (about 1 in 10^12) draws again.
-        await s.execute(
-            insert_for(s)(ReferralCode)
-            .values(member_id=member_id, code=new_code(), created_at=now)
-            .on_conflict_do_nothing()
-        )
-        found = await s.scalar(select(ReferralCode.code).where(ReferralCode.member_id == member_id))
+        values = [{"member_id": m, "code": new_code(), "created_at": made_at[m]} for m in missing]
+        await s.execute(insert_for(s)(ReferralCode).on_conflict_do_nothing(), values)
+        found.update(await _codes(s, missing))
     return found
+
+
+async def _codes(s: AsyncSession, member_ids: Sequence[int]) -> dict[int, str]:
+    rows = await s.execute(
+        select(ReferralCode.member_id, ReferralCode.code).where(
+            ReferralCode.member_id.in_(member_ids)
+        )
+    )
+    return {member_id: code for member_id, code in rows}
 
 
 async def owner_of(s: AsyncSession, code: str) -> int | None:

@@ -13,6 +13,6 @@ from loyalty.referrals.screening import signed_up
 
 
 def register(reactions: Reactions) -> None:
-    reactions.in_transaction(MemberSignedUp, signed_up)
+    reactions.in_transaction_many(MemberSignedUp, signed_up)
     reactions.in_transaction(PurchaseRecorded, purchase_recorded)
     reactions.in_transaction(PurchaseReturned, purchase_returned)

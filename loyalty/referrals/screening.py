@@ -5,6 +5,7 @@ code was ignored). Runs inside the sign-up's own transaction, as the reaction to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,29 +44,47 @@ def prints_of(key: bytes, signals: SignUpSignals) -> list[fp.Fingerprint]:
 async def keep_prints(
     s: AsyncSession, member_id: int, prints: list[fp.Fingerprint], now: datetime
 ) -> None:
-    if prints:
-        await s.execute(
-            insert_for(s)(ReferralFingerprint)
-            .values(
-                [
-                    {"member_id": member_id, "kind": p.kind, "digest": p.digest, "created_at": now}
-                    for p in prints
-                ]
-            )
-            .on_conflict_do_nothing()
-        )
+    await _keep_all(s, [(member_id, prints, now)])
 
 
-async def signed_up(s: AsyncSession, event: MemberSignedUp, now: datetime) -> None:
-    if event.member_id is None:
-        return
-    signals = signals_of(s, event.member_id) or SignUpSignals()
+async def _keep_all(
+    s: AsyncSession,
+    unkept: list[tuple[int, list[fp.Fingerprint], datetime]],
+    uncoded: dict[int, datetime] | None = None,
+) -> None:
+    """Members' fingerprints (member, prints, when) in one statement, and their codes (made
+    at when); both are emptied."""
+    values = [
+        {"member_id": member_id, "kind": p.kind, "digest": p.digest, "created_at": at}
+        for member_id, prints, at in unkept
+        for p in prints
+    ]
+    unkept.clear()
+    if values:
+        await s.execute(insert_for(s)(ReferralFingerprint).on_conflict_do_nothing(), values)
+    if uncoded:
+        await codes.codes_of(s, dict(uncoded))
+        uncoded.clear()
+
+
+async def signed_up(s: AsyncSession, run: Sequence[tuple[MemberSignedUp, datetime]]) -> None:
+    """New members, in the order they joined: their prints kept and a code made, as if one
+    by one: a referral code is screened after the members before it have theirs, before its
+    own prints are kept (the velocity count must not see the sign-up's own client address)."""
     key = await fp.fingerprint_key(s)
-    prints = prints_of(key, signals)
-    # The velocity count must not see this sign-up's own client address yet.
-    await _screen(s, event.member_id, signals, key, prints, now)
-    await keep_prints(s, event.member_id, prints, now)
-    await codes.code_of(s, event.member_id, now)
+    unkept: list[tuple[int, list[fp.Fingerprint], datetime]] = []
+    uncoded: dict[int, datetime] = {}
+    for event, now in run:
+        if event.member_id is None:
+            continue
+        signals = signals_of(s, event.member_id) or SignUpSignals()
+        prints = prints_of(key, signals)
+        if signals.referral_code is not None:
+            await _keep_all(s, unkept, uncoded)
+            await _screen(s, event.member_id, signals, key, prints, now)
+        unkept.append((event.member_id, prints, now))
+        uncoded.setdefault(event.member_id, now)
+    await _keep_all(s, unkept, uncoded)
 
 
 async def _screen(

@@ -4,6 +4,7 @@ the hidden values the trigger passes on (only those the survey lists)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,12 +28,22 @@ async def _following(
     """The live surveys asked after a purchase (or after the named event)."""
     if probes.answer(s, ANY_LIVE, member_id) is False:
         return []
-    found = []
-    for survey in await s.scalars(select(Survey).where(Survey.state == LIVE)):
-        spec = spec_of(survey.definition)
-        if spec.targeting.after == after and (event is None or spec.targeting.event == event):
-            found.append((survey.id, spec))
-    return found
+    return _asked_after(await _live(s), after, event)
+
+
+async def _live(s: AsyncSession) -> list[tuple[int, SurveySpec]]:
+    surveys = await s.scalars(select(Survey).where(Survey.state == LIVE))
+    return [(survey.id, spec_of(survey.definition)) for survey in surveys]
+
+
+def _asked_after(
+    live: list[tuple[int, SurveySpec]], after: str, event: str | None
+) -> list[tuple[int, SurveySpec]]:
+    return [
+        (survey_id, spec)
+        for survey_id, spec in live
+        if spec.targeting.after == after and (event is None or spec.targeting.event == event)
+    ]
 
 
 def _trigger(
@@ -71,16 +82,22 @@ async def _after_purchase(s: AsyncSession, event: PurchaseRecorded, at: datetime
         s.add(_trigger(event.member_id, survey_id, spec, source, values, event.occurred_at, at))
 
 
-async def _after_activity(s: AsyncSession, event: ActivityRecorded, at: datetime) -> None:
-    if event.member_id is None:
-        return
-    values = {"event": event.activity, "external_id": event.external_id}
-    for survey_id, spec in await _following(s, "event", event.activity, event.member_id):
-        source = f"event:{event.activity}:{event.external_id}"
-        s.add(_trigger(event.member_id, survey_id, spec, source, values, event.occurred_at, at))
+async def _after_activities(
+    s: AsyncSession, run: Sequence[tuple[ActivityRecorded, datetime]]
+) -> None:
+    """The live surveys are read once for the whole run of activities."""
+    live: list[tuple[int, SurveySpec]] | None = None
+    for event, at in run:
+        if event.member_id is None or probes.answer(s, ANY_LIVE, event.member_id) is False:
+            continue
+        live = await _live(s) if live is None else live
+        values = {"event": event.activity, "external_id": event.external_id}
+        for survey_id, spec in _asked_after(live, "event", event.activity):
+            source = f"event:{event.activity}:{event.external_id}"
+            s.add(_trigger(event.member_id, survey_id, spec, source, values, event.occurred_at, at))
 
 
 def register(reactions: Reactions) -> None:
     probes.register(ANY_LIVE, lambda _member: exists().where(Survey.state == LIVE))
     reactions.in_transaction(PurchaseRecorded, _after_purchase)
-    reactions.in_transaction(ActivityRecorded, _after_activity)
+    reactions.in_transaction_many(ActivityRecorded, _after_activities)

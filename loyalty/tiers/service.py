@@ -17,6 +17,7 @@ from loyalty.core.events import TierChanged
 from loyalty.core.outbox import emit
 from loyalty.points.timeline import local_midnight
 from loyalty.programme.spec import ProgrammeFile, TierLevel, TiersSpec
+from loyalty.storage.numbering import flush_many
 from loyalty.tiers.errors import TiersError
 from loyalty.tiers.models import MemberTier
 from loyalty.tiers.periods import due_for_recalculation, period_ends
@@ -31,6 +32,7 @@ from loyalty.tiers.qualification import (
 # Qualification lives in `loyalty.tiers.qualification`; callers may keep reading it here.
 __all__ = [
     "QUALIFYING_SOURCES",
+    "Floor",
     "TierStatus",
     "current_level",
     "current_levels",
@@ -39,6 +41,7 @@ __all__ = [
     "qualifying",
     "recalculate",
     "set_floor",
+    "set_floors",
     "status",
     "upgrade_if_qualified",
     "window",
@@ -84,9 +87,27 @@ async def _row(s: AsyncSession, member_id: int, spec: TiersSpec, now: datetime) 
     absent = _known_absent(s, member_id)
     row = None if absent else await s.get(MemberTier, member_id)
     if row is None:
-        row = MemberTier(member_id=member_id, tier=spec.levels[0].key, since=now)
-        s.add(row)
+        row = _new_row(s, member_id, spec, now)
         await s.flush()
+    return row
+
+
+async def _rows(
+    s: AsyncSession, member_ids: Sequence[int], spec: TiersSpec, now: datetime
+) -> dict[int, MemberTier]:
+    """`_row` for many members: one query, one flush."""
+    query = select(MemberTier).where(MemberTier.member_id.in_(member_ids))
+    rows = {row.member_id: row for row in await s.scalars(query)}
+    missing = [m for m in dict.fromkeys(member_ids) if m not in rows]
+    rows.update({m: _new_row(s, m, spec, now) for m in missing})
+    if missing:
+        await flush_many(s)
+    return rows
+
+
+def _new_row(s: AsyncSession, member_id: int, spec: TiersSpec, now: datetime) -> MemberTier:
+    row = MemberTier(member_id=member_id, tier=spec.levels[0].key, since=now)
+    s.add(row)
     return row
 
 
@@ -242,15 +263,36 @@ async def set_floor(
     now: datetime,
 ) -> TierLevel:
     """Staff set a tier: the member has at least this tier until `until` (or for good)."""
+    return (await set_floors(s, [Floor(member_id, tier, until)], file, now))[member_id]
+
+
+@dataclass(frozen=True)
+class Floor:
+    member_id: int
+    tier: str
+    until: datetime | None
+
+
+async def set_floors(
+    s: AsyncSession, floors: Sequence[Floor], file: ProgrammeFile, now: datetime
+) -> dict[int, TierLevel]:
+    """`set_floor` for many members (an import), their tier rows read in one query."""
     spec = file.tiers
-    if spec is None or tier not in {level.key for level in spec.levels}:
-        raise DomainError(TiersError.UNKNOWN_TIER, f"No tier {tier!r} in this programme", "tier")
-    if until is not None and until <= now:
-        raise DomainError(CoreError.INVALID_DATE, "`until` must be in the future", "until")
-    row = await _row(s, member_id, spec, now)
-    before = _effective(spec, row, now).key
-    row.floor_tier, row.floor_until = tier, until
-    after = _effective(spec, row, now)
-    _changed(s, row, before, after.key, now, "set_by_staff")
-    await s.flush()
-    return after
+    for floor in floors:
+        if spec is None or floor.tier not in {level.key for level in spec.levels}:
+            message = f"No tier {floor.tier!r} in this programme"
+            raise DomainError(TiersError.UNKNOWN_TIER, message, "tier")
+        if floor.until is not None and floor.until <= now:
+            raise DomainError(CoreError.INVALID_DATE, "`until` must be in the future", "until")
+    if spec is None or not floors:
+        return {}
+    rows = await _rows(s, [f.member_id for f in floors], spec, now)
+    result = {}
+    for floor in floors:
+        row = rows[floor.member_id]
+        before = _effective(spec, row, now).key
+        row.floor_tier, row.floor_until = floor.tier, floor.until
+        result[floor.member_id] = after = _effective(spec, row, now)
+        _changed(s, row, before, after.key, now, "set_by_staff")
+    await flush_many(s)
+    return result

@@ -5,16 +5,17 @@ imported member went through the sign-up's referral checks. On SQLite and Postgr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from loyalty.core.clock import FixedClock
 from loyalty.demo.data import DEMO_PROGRAMME
 from loyalty.imports.members import import_members
-from loyalty.imports.rows import read_records
+from loyalty.imports.rows import Record, read_records
 from loyalty.members import service as members
 from loyalty.members.models import Member, MemberConsent
 from loyalty.points.balances import balances
@@ -28,10 +29,8 @@ from loyalty.tiers import service as tiers
 from tests.loyalty.services import add_member
 from tests.support.import_files import expected_points, write_csv, write_jsonl
 
-# The issue asks for 10,000 rows; at today's import rate (bench/bench_import.py) that is
-# minutes of the suite's 20, so it runs 2,000 unless TROUW_TEST_IMPORT_ROWS says otherwise.
-ROWS = int(os.environ.get("TROUW_TEST_IMPORT_ROWS", "2000"))
-POSTGRES_ROWS = min(ROWS, 1000)
+# The issue's 10,000 rows, on both databases (TROUW_TEST_IMPORT_ROWS makes it fewer or more).
+ROWS = int(os.environ.get("TROUW_TEST_IMPORT_ROWS", "10000"))
 
 
 @pytest.fixture
@@ -48,7 +47,7 @@ def today(clock: FixedClock) -> date:
 async def test_a_file_imported_twice_gives_its_members_and_balances_once(
     db: Database, clock: FixedClock, programme: None, tmp_path: Path
 ) -> None:
-    count = ROWS if db.is_sqlite else POSTGRES_ROWS
+    count = ROWS
     path = write_csv(tmp_path / "members.csv", count, today(clock))
     seen: list[int] = []
     first = await import_members(db, clock, read_records(path, "csv"), progress=seen.append)
@@ -152,3 +151,34 @@ async def test_bad_rows_are_listed_with_their_line_numbers_and_reasons(
         assert found.available == 0
         consent = await uow.session.get(MemberConsent, (ids["ok2@import.example"], "email"))
         assert consent is not None and consent.granted is False
+
+
+def count_statements(db: Database) -> Callable[[], int]:
+    """How many statements the database has been sent since this was called."""
+    sent = [0]
+
+    def seen(*_: object) -> None:
+        sent[0] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    return lambda: sent[0]
+
+
+async def test_a_chunk_costs_the_same_statements_however_many_rows_it_has(
+    db: Database, clock: FixedClock, programme: None, tmp_path: Path
+) -> None:
+    """Every member of a chunk goes through the same domain steps, written per table, not
+    per row (the rate `bench/bench_import.py` measures depends on it)."""
+    sent = []
+    for count in (5, 200, 400):  # the first makes the fingerprint key, reads the programme…
+        path = write_csv(tmp_path / f"{count}.csv", count, today(clock))
+        lines = [r for r in read_records(path, "csv") if isinstance(r, Record)]
+        for record in lines:  # other members each time
+            record.values["email"] = f"run{count}-{record.values['email']}"
+            if "external_id" in record.values:
+                record.values["external_id"] += f"-run{count}"
+        statements = count_statements(db)
+        report = await import_members(db, clock, lines, chunk_size=count)
+        assert (report.created, report.rejected) == (count, [])
+        sent.append(statements())
+    assert sent[1] == sent[2], sent
