@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.points.balances import balance
@@ -50,16 +51,18 @@ def previous_window_end(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> 
     return start - timedelta(microseconds=1)
 
 
-def _counted(member_id: int, file: ProgrammeFile, now: datetime) -> ColumnElement[Any]:
-    """What counts in the window containing `now`, as one SQL expression (spend or points)."""
-    assert file.tiers is not None
-    start, _ = window(file.tiers, now, file)
+def _counted(qualify_on: str, suffix: str) -> ColumnElement[Any]:
+    """What counts in a window, as one SQL expression (spend or points), with `member` and
+    the window's `start{suffix}` and `end{suffix}` bound."""
+    member: BindParameter[int] = bindparam("member")
+    start: BindParameter[datetime] = bindparam(f"start{suffix}")
+    end: BindParameter[datetime] = bindparam(f"end{suffix}")
     purchases = (
-        Purchase.member_id == member_id,
+        Purchase.member_id == member,
         Purchase.occurred_at >= start,
-        Purchase.occurred_at <= now,
+        Purchase.occurred_at <= end,
     )
-    if file.tiers.qualify_on == "spend":
+    if qualify_on == "spend":
         spent = Purchase.eligible_total - Purchase.returned_eligible
         return select(func.coalesce(func.sum(spent), 0)).where(*purchases).scalar_subquery()
     earned = Purchase.points_earned - Purchase.points_reversed
@@ -67,15 +70,33 @@ def _counted(member_id: int, file: ProgrammeFile, now: datetime) -> ColumnElemen
     done = (
         select(func.coalesce(func.sum(LedgerEntry.points), 0))
         .where(
-            LedgerEntry.member_id == member_id,
+            LedgerEntry.member_id == member,
             LedgerEntry.source_type == "event",
             LedgerEntry.kind.in_(("earn", "bonus")),
             LedgerEntry.occurred_at >= start,
-            LedgerEntry.occurred_at <= now,
+            LedgerEntry.occurred_at <= end,
         )
         .scalar_subquery()
     )
     return bought + done
+
+
+# Built once per way of qualifying: the tier shows on every home screen.
+@cache
+def _current(qualify_on: str) -> Select[tuple[Any]]:
+    return select(_counted(qualify_on, ""))
+
+
+@cache
+def _current_and_ended(qualify_on: str) -> Select[tuple[Any, Any]]:
+    return select(_counted(qualify_on, ""), _counted(qualify_on, "_ended"))
+
+
+def _window_at(file: ProgrammeFile, now: datetime, suffix: str = "") -> dict[str, datetime]:
+    """The bound window containing `now`: from its start up to `now`."""
+    assert file.tiers is not None
+    start, _ = window(file.tiers, now, file)
+    return {f"start{suffix}": start, f"end{suffix}": now}
 
 
 def _points(file: ProgrammeFile, value: Any) -> int:
@@ -92,7 +113,8 @@ async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: 
     if file.tiers.qualify_on == "balance":
         # The points the member could spend now, whatever the window.
         return max((await balance(s, member_id, now)).available, 0)
-    return _points(file, await s.scalar(select(_counted(member_id, file, now))))
+    given = {"member": member_id, **_window_at(file, now)}
+    return _points(file, await s.scalar(_current(file.tiers.qualify_on), given))
 
 
 async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
@@ -103,8 +125,8 @@ async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: da
     ended = previous_window_end(file.tiers, now, file)
     if ended is None or file.tiers.qualify_on == "balance":
         return await qualifying(s, member_id, file, now)
-    both = select(_counted(member_id, file, now), _counted(member_id, file, ended))
-    row = (await s.execute(both)).one()
+    given = {"member": member_id, **_window_at(file, now), **_window_at(file, ended, "_ended")}
+    row = (await s.execute(_current_and_ended(file.tiers.qualify_on), given)).one()
     return max(_points(file, row[0]), _points(file, row[1]))
 
 
