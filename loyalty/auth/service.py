@@ -32,6 +32,7 @@ from loyalty.members.errors import MembersError
 from loyalty.members.models import Member
 from loyalty.members.signals import SignUpSignals
 from loyalty.programme.store import current_settings
+from loyalty.storage import direct
 from loyalty.storage.database import Database
 
 __all__ = [
@@ -293,7 +294,7 @@ class AuthService:
         claims = self.tokens.verify(access_token)
         async with self.db.unit_of_work(write=False) as uow:
             given = {"session": claims.session_id, "member": claims.member_id}
-            row = (await uow.session.execute(_SESSION_CHECK, given)).first()
+            row = await direct.first(uow.session, _SESSION_CHECK, given)
         if row is None or row.revoked_at is not None or row.expires_at <= self.clock.now():
             raise DomainError(
                 AuthError.SESSION_REVOKED, "This session has been signed out or has ended"

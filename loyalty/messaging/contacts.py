@@ -24,6 +24,7 @@ from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.messaging.models import ContactLog, NotificationDelivery
+from loyalty.storage import direct
 from loyalty.surveys.models import SurveyResponse
 
 Contact = tuple[str, int]
@@ -85,14 +86,14 @@ async def contact_times(
         return {}
     found: dict[int, dict[Contact, datetime]] = {m: {} for m in member_ids}
     given = {"members": list(member_ids), "since": since}
-    pushes = await s.execute(_PUSHES, given)
+    pushes = await direct.rows(s, _PUSHES, given)
     for member_id, event_id, at in pushes:
         if member_id is not None and at is not None:
             _earliest(found[member_id], push_contact(event_id), at)
-    surveys = await s.execute(_SURVEYS, given)
+    surveys = await direct.rows(s, _SURVEYS, given)
     for member_id, response_id, at in surveys:
         _earliest(found[member_id], (SURVEY, response_id), at)
-    logged = await s.execute(_LOGGED, given)
+    logged = await direct.rows(s, _LOGGED, given)
     for member_id, log_id, carried_by, at in logged:
         contact = push_contact(carried_by) if carried_by is not None else (MESSAGE, log_id)
         _earliest(found[member_id], contact, at)

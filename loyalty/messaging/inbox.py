@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.core.clock import Clock
 from loyalty.core.errors import NotFound
 from loyalty.messaging.models import InboxMessage
+from loyalty.storage import direct
 from loyalty.storage.database import Database
 
 MAX_TITLE = 200
@@ -123,7 +124,7 @@ async def counts(s: AsyncSession, member_ids: Sequence[int]) -> dict[int, Counts
     """Total and unread messages of each member, in one query."""
     if not member_ids:
         return {}
-    rows = await s.execute(_COUNTS, {"members": list(member_ids)})
+    rows = await direct.rows(s, _COUNTS, {"members": list(member_ids)})
     found = {member_id: Counts(int(total), int(unread)) for member_id, total, unread in rows}
     return {m: found.get(m, Counts(0, 0)) for m in member_ids}
 

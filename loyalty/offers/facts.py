@@ -17,6 +17,7 @@ from loyalty.offers.models import MemberOffer
 from loyalty.points.models import Purchase
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.segments.membership import segment_keys_of
+from loyalty.storage import direct
 from loyalty.tiers import service as tiers
 
 PERSONALISATION = "personalisation"
@@ -60,8 +61,8 @@ async def member_facts(
     if member is None:
         raise NotFound("Member", "member")
     given = {"member": member_id}
-    consent = await s.scalar(_CONSENT, given)
-    bought = await s.scalar(_BOUGHT, given)
+    consent = await direct.scalar(s, _CONSENT, given)
+    bought = await direct.scalar(s, _BOUGHT, given)
     needs_tier = file.tiers is not None and any(o.eligibility.tiers for o in file.offers)
     level = await tiers.current_level(s, member_id, file, now) if needs_tier else None
     if offer_ids is None:

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.points.models import Purchase
+from loyalty.storage import direct
 
 RECENT = 200
 LOOK_BACK = timedelta(days=365)
@@ -47,7 +48,7 @@ def _amount(line: Mapping[str, object]) -> Decimal:
 
 
 async def buying_history(s: AsyncSession, member_id: int, now: datetime) -> BuyingHistory:
-    rows = (await s.execute(_RECENT, {"member": member_id, "since": now - LOOK_BACK})).all()
+    rows = await direct.rows(s, _RECENT, {"member": member_id, "since": now - LOOK_BACK})
     if not rows:
         return NO_HISTORY
     spent: dict[str, Decimal] = {}

@@ -16,6 +16,7 @@ from loyalty.core.errors import DomainError
 from loyalty.programme.errors import ProgrammeError
 from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile, ProgrammeSpec
+from loyalty.storage import direct
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ async def _in_force(session: AsyncSession) -> _Known | None:
         known = _known[read]
         session.info[_SESSION_KEY] = known
         return known
-    found = (await session.execute(_REVISION_ROW)).first()
+    found = await direct.first(session, _REVISION_ROW, {})
     if found is None:
         return None
     known = _known.get(found.revision) if found.revision else None

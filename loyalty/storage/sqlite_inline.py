@@ -15,7 +15,7 @@ same transaction: what a request reads is what it read before, only sooner.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -58,6 +58,17 @@ class InlineReadsConnection(aiosqlite.Connection):
             return True
         self._writing = True
         return False
+
+    def read_now(self, sql: str, values: Sequence[Any]) -> list[Any] | None:
+        """The rows of a SELECT, read at once in the open transaction; None when it may have
+        written (the caller then goes through the engine)."""
+        if self._writing or self._connection is None:
+            return None
+        cursor = self._connection.execute(sql, values)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     def _ended(self) -> bool:
         """A transaction ends: at once unless it may have written."""

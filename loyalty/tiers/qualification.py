@@ -21,6 +21,7 @@ from loyalty.points.balances import balance
 from loyalty.points.models import LedgerEntry, Purchase
 from loyalty.points.timeline import local_midnight
 from loyalty.programme.spec import ProgrammeFile, TierLevel, TiersSpec
+from loyalty.storage import direct
 
 # The start of a lifetime window.
 SINCE_EVER = datetime(1970, 1, 1, tzinfo=UTC)
@@ -114,7 +115,7 @@ async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: 
         # The points the member could spend now, whatever the window.
         return max((await balance(s, member_id, now)).available, 0)
     given = {"member": member_id, **_window_at(file, now)}
-    return _points(file, await s.scalar(_current(file.tiers.qualify_on), given))
+    return _points(file, await direct.scalar(s, _current(file.tiers.qualify_on), given))
 
 
 async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
@@ -126,7 +127,7 @@ async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: da
     if ended is None or file.tiers.qualify_on == "balance":
         return await qualifying(s, member_id, file, now)
     given = {"member": member_id, **_window_at(file, now), **_window_at(file, ended, "_ended")}
-    row = (await s.execute(_current_and_ended(file.tiers.qualify_on), given)).one()
+    row = await direct.first(s, _current_and_ended(file.tiers.qualify_on), given)
     return max(_points(file, row[0]), _points(file, row[1]))
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from loyalty.auth.models import RateLimitCounter
 from loyalty.core.clock import FixedClock
+from loyalty.storage import direct
 from loyalty.storage.database import Database
 from loyalty.storage.sqlite_inline import InlineReadsConnection
 
@@ -89,3 +91,33 @@ async def test_a_waiting_writer_does_not_stop_the_loop(db: Database, tmp_path: P
         other.close()
         await asyncio.wait_for(writer, timeout=30)
         ticker.cancel()
+
+
+async def test_a_direct_read_answers_as_the_session_does(db: Database, clock: FixedClock) -> None:
+    """`loyalty.storage.direct` reads the same rows, with the same types (aware datetimes,
+    expanded IN lists, literals bound in the statement), as the session would: on SQLite
+    straight from the connection, on PostgreSQL through the session."""
+    async with db.unit_of_work() as uow:
+        # "d" starts exactly at `after`: not after it (bound as the engine binds a datetime).
+        for bucket, count in (("a", 1), ("b", 2), ("c", 3), ("d", 0)):
+            window = clock.now() + timedelta(minutes=count)
+            uow.session.add(RateLimitCounter(bucket=bucket, window_start=window, count=count))
+        await uow.commit()
+    statement = (
+        select(RateLimitCounter.bucket, RateLimitCounter.window_start, RateLimitCounter.count)
+        .where(
+            RateLimitCounter.bucket.in_(bindparam("buckets", expanding=True)),
+            RateLimitCounter.window_start > bindparam("after"),
+            RateLimitCounter.count < 10,
+        )
+        .order_by(RateLimitCounter.bucket)
+    )
+    given = {"buckets": ["a", "c", "d", "x"], "after": clock.now()}
+    async with db.unit_of_work(write=False) as uow:
+        found = await direct.rows(uow.session, statement, given)
+        engine = (await uow.session.execute(statement, given)).all()
+        none = await direct.first(uow.session, statement, {**given, "buckets": ["x"]})
+    assert [tuple(r) for r in found] == [tuple(r) for r in engine]
+    assert [r.bucket for r in found] == ["a", "c"] and none is None
+    assert found[0].window_start == clock.now() + timedelta(minutes=1)
+    assert found[0].window_start.tzinfo is not None
