@@ -9,9 +9,10 @@ import sqlite3
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, event, select, text
 
 from loyalty.auth.models import RateLimitCounter
 from loyalty.core.clock import FixedClock
@@ -121,3 +122,20 @@ async def test_a_direct_read_answers_as_the_session_does(db: Database, clock: Fi
     assert [r.bucket for r in found] == ["a", "c"] and none is None
     assert found[0].window_start == clock.now() + timedelta(minutes=1)
     assert found[0].window_start.tzinfo is not None
+
+
+async def test_a_direct_read_is_seen_by_whoever_watches_the_engine(db: Database) -> None:
+    """Tracing and the tests that count statements listen to the engine: while they do, a
+    direct read goes through it."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.unit_of_work(write=False) as uow:
+            assert await direct.scalar(uow.session, select(bindparam("one", 1)), {}) == 1
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert any(s.startswith("SELECT ?") or s.startswith("SELECT $1") for s in seen), seen
