@@ -3,7 +3,7 @@ hand-written Starlette endpoint (`bench/baseline_home.py`) reading the same rows
 engine from the same file, in the same run. Prints throughput, p50 and p99 of each and the
 ratio.
 
-    PYTHONPATH=. .venv/bin/python -m bench.bench_home [--clients 50] [--seconds 5] [--members 3]
+    PYTHONPATH=. .venv/bin/python -m bench.bench_home [--clients 50] [--seconds 15] [--members 3]
         [--rounds 3]
 
 `--seconds` is each side's measured time in all, taken in `--rounds` alternating slices.
@@ -94,7 +94,7 @@ def sign_up(base: str, n: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
