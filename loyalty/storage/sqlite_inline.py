@@ -34,17 +34,35 @@ class InlineReadsConnection(aiosqlite.Connection):
         # Whether the open transaction may hold (or want) the write lock: from the first
         # statement that is not a read until COMMIT or ROLLBACK.
         self._writing = False
+        # Calls handed to aiosqlite's thread, and those it finished (each counter is written
+        # by one thread only): nothing runs at once while the thread still works on one, such
+        # as a statement whose awaiting task was cancelled.
+        self._sent = 0
+        self._done = 0
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self._connection is None or not self._at_once(fn, args):
-            return await super()._execute(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
+        if self._connection is None:
+            return await super()._execute(fn, *args, **kwargs)  # closed: aiosqlite says so
+        if self._at_once(fn, args) and self._sent == self._done:
+            return fn(*args, **kwargs)
+
+        def counted() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._done += 1
+
+        self._sent += 1
+        return await super()._execute(counted)
 
     def _at_once(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
         name = getattr(fn, "__name__", "")
         owner = getattr(fn, "__self__", None)
+        if isinstance(owner, sqlite3.Cursor) and name in ("executemany", "executescript"):
+            self._writing = True
+            return False
         if isinstance(owner, sqlite3.Cursor) and name != "execute":
-            return name != "executemany" and name != "executescript"  # fetch…, close
+            return True  # fetch…, close
         if isinstance(owner, sqlite3.Connection) and name in ("commit", "rollback"):
             return self._ended()
         if name == "cursor":
@@ -62,7 +80,7 @@ class InlineReadsConnection(aiosqlite.Connection):
     def read_now(self, sql: str, values: Sequence[Any]) -> list[Any] | None:
         """The rows of a SELECT, read at once in the open transaction; None when it may have
         written (the caller then goes through the engine)."""
-        if self._writing or self._connection is None:
+        if self._writing or self._connection is None or self._sent != self._done:
             return None
         cursor = self._connection.execute(sql, values)
         try:
