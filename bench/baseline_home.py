@@ -25,7 +25,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -88,27 +89,33 @@ async def home(request: Request) -> Response:
         claims = tokens.verify(header.removeprefix("Bearer "))
     except DomainError:
         return JSONResponse({"errors": [{"message": "not signed in"}]}, status_code=401)
-    now = datetime.now(UTC)
-    mid = claims.member_id
     async with db.engine.connect() as conn:
-        session = (await conn.execute(SESSION, {"sid": claims.session_id, "mid": mid})).first()
-        if session is None or session.revoked_at is not None or session.status != "active":
-            return JSONResponse({"errors": [{"message": "not signed in"}]}, status_code=401)
-        member = (await conn.execute(MEMBER, {"mid": mid})).one()
-        tier = (await conn.execute(TIER, {"mid": mid})).scalar()
-        start = datetime(now.year, 1, 1, tzinfo=UTC)
-        qualifying = (
-            await conn.execute(QUALIFYING, {"mid": mid, "start": start, "now": now})
-        ).scalar()
-        soon = now + timedelta(days=30)
-        lots = (await conn.execute(LOTS, {"mid": mid, "now": now, "soon": soon})).one()
-        account = (await conn.execute(ACCOUNT, {"mid": mid})).first()
-        offers = (await conn.execute(OFFERS)).all()
-        survey = (await conn.execute(SURVEY, {"mid": mid, "now": now})).first()
-        inbox = (await conn.execute(INBOX, {"mid": mid})).all()
-        unread = (await conn.execute(UNREAD, {"mid": mid})).scalar()
-    debt = account.debt if account else 0
-    me = {
+        me = await read_home(conn, claims.session_id, claims.member_id, datetime.now(UTC))
+    if me is None:
+        return JSONResponse({"errors": [{"message": "not signed in"}]}, status_code=401)
+    return Response(json.dumps({"data": {"me": me}}), media_type="application/json")
+
+
+async def read_home(
+    conn: AsyncConnection, session_id: int, mid: int, now: datetime
+) -> dict[str, Any] | None:
+    """The member's `me` object, or None when the session is not valid: one read
+    transaction."""
+    session = (await conn.execute(SESSION, {"sid": session_id, "mid": mid})).first()
+    if session is None or session.revoked_at is not None or session.status != "active":
+        return None
+    member = (await conn.execute(MEMBER, {"mid": mid})).one()
+    tier = (await conn.execute(TIER, {"mid": mid})).scalar()
+    start = datetime(now.year, 1, 1, tzinfo=UTC)
+    qualifying = (await conn.execute(QUALIFYING, {"mid": mid, "start": start, "now": now})).scalar()
+    soon = now + timedelta(days=30)
+    lots = (await conn.execute(LOTS, {"mid": mid, "now": now, "soon": soon})).one()
+    account = (await conn.execute(ACCOUNT, {"mid": mid})).first()
+    offers = (await conn.execute(OFFERS)).all()
+    survey = (await conn.execute(SURVEY, {"mid": mid, "now": now})).first()
+    inbox = (await conn.execute(INBOX, {"mid": mid})).all()
+    unread = (await conn.execute(UNREAD, {"mid": mid})).scalar()
+    return {
         "id": node_id("Member", member.id),
         "memberNumber": member.member_number,
         "firstName": None,
@@ -122,38 +129,10 @@ async def home(request: Request) -> Response:
                 "periodEndsAt": None,
             },
         },
-        "balance": {
-            "available": lots[0] - debt,
-            "pending": lots[1],
-            "lifetimeEarned": account.lifetime_earned if account else 0,
-            "expiringSoon": {"points": 0, "expiresAt": iso(lots[2])} if lots[2] else None,
-        },
+        "balance": _balance(lots, account),
         "card": {"barcodeFormat": "QR", "barcodeMessage": member.card_barcode},
-        "offers": {
-            "edges": [
-                {
-                    "node": {
-                        "id": node_id("Offer", o.id),
-                        "title": o.title,
-                        "description": o.description,
-                        "imageUrl": o.image_url,
-                        "kind": o.kind.upper(),
-                        "state": "AVAILABLE",
-                        "validUntil": iso(o.valid_until),
-                    }
-                }
-                for o in offers
-            ]
-        },
-        "pendingSurvey": (
-            {
-                "id": node_id("Survey", survey.id),
-                "title": survey.title,
-                "incentivePoints": survey.incentive_points,
-            }
-            if survey
-            else None
-        ),
+        "offers": {"edges": [{"node": _offer(o)} for o in offers]},
+        "pendingSurvey": _survey(survey) if survey else None,
         "inbox": {
             "totalCount": unread,
             "edges": [
@@ -168,7 +147,36 @@ async def home(request: Request) -> Response:
             ],
         },
     }
-    return Response(json.dumps({"data": {"me": me}}), media_type="application/json")
+
+
+def _balance(lots: Row[Any], account: Row[Any] | None) -> dict[str, Any]:
+    debt = account.debt if account else 0
+    return {
+        "available": lots[0] - debt,
+        "pending": lots[1],
+        "lifetimeEarned": account.lifetime_earned if account else 0,
+        "expiringSoon": {"points": 0, "expiresAt": iso(lots[2])} if lots[2] else None,
+    }
+
+
+def _offer(o: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": node_id("Offer", o.id),
+        "title": o.title,
+        "description": o.description,
+        "imageUrl": o.image_url,
+        "kind": o.kind.upper(),
+        "state": "AVAILABLE",
+        "validUntil": iso(o.valid_until),
+    }
+
+
+def _survey(survey: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": node_id("Survey", survey.id),
+        "title": survey.title,
+        "incentivePoints": survey.incentive_points,
+    }
 
 
 async def ready(_request: Request) -> Response:

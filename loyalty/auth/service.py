@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,7 @@ from loyalty.members.errors import MembersError
 from loyalty.members.models import Member
 from loyalty.members.signals import SignUpSignals
 from loyalty.programme.store import current_settings
+from loyalty.storage import direct
 from loyalty.storage.database import Database
 
 __all__ = [
@@ -69,6 +70,14 @@ class SignUpInput:
     # For the referrals area's checks: the app's device id and a friend's referral code.
     device_id: str | None = None
     referral_code: str | None = None
+
+
+# Built once: every signed-in request checks its session.
+_SESSION_CHECK = (
+    select(AuthSession.revoked_at, AuthSession.expires_at, Member.status)
+    .join(Member, Member.id == AuthSession.member_id)
+    .where(AuthSession.id == bindparam("session"), AuthSession.member_id == bindparam("member"))
+)
 
 
 class AuthService:
@@ -284,16 +293,8 @@ class AuthService:
         so that signing out or blocking takes effect at once."""
         claims = self.tokens.verify(access_token)
         async with self.db.unit_of_work(write=False) as uow:
-            row = (
-                await uow.session.execute(
-                    select(AuthSession.revoked_at, AuthSession.expires_at, Member.status)
-                    .join(Member, Member.id == AuthSession.member_id)
-                    .where(
-                        AuthSession.id == claims.session_id,
-                        AuthSession.member_id == claims.member_id,
-                    )
-                )
-            ).first()
+            given = {"session": claims.session_id, "member": claims.member_id}
+            row = await direct.first(uow.session, _SESSION_CHECK, given)
         if row is None or row.revoked_at is not None or row.expires_at <= self.clock.now():
             raise DomainError(
                 AuthError.SESSION_REVOKED, "This session has been signed out or has ended"

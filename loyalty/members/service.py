@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -264,8 +264,12 @@ async def member_by_id(session: AsyncSession, member_id: int) -> Member | None:
     return await session.get(Member, member_id)
 
 
+# Built once: every request that shows a member reads it.
+_BY_IDS = select(Member).where(Member.id.in_(bindparam("ids", expanding=True)))
+
+
 async def members_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Member]:
-    return list(await session.scalars(select(Member).where(Member.id.in_(ids))))
+    return list(await session.scalars(_BY_IDS, {"ids": list(ids)}))
 
 
 async def active_member_ids(session: AsyncSession, limit: int) -> list[int]:

@@ -20,14 +20,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.messaging.models import ContactLog, NotificationDelivery
+from loyalty.storage import direct
 from loyalty.surveys.models import SurveyResponse
 
 Contact = tuple[str, int]
 PUSH, SURVEY, MESSAGE = "push", "survey", "message"
+
+
+# Built once (the app's home screen asks on every request): `members` and `since` are bound.
+_MEMBERS: BindParameter[int] = bindparam("members", expanding=True)
+_SINCE: BindParameter[datetime] = bindparam("since")
+_PUSHES = (
+    select(
+        NotificationDelivery.member_id,
+        NotificationDelivery.event_id,
+        func.min(NotificationDelivery.delivered_at),
+    )
+    .where(
+        NotificationDelivery.member_id.in_(_MEMBERS),
+        NotificationDelivery.channel == "push",
+        NotificationDelivery.delivered_at >= _SINCE,
+        NotificationDelivery.kind == "marketing",
+        NotificationDelivery.status == "delivered",
+    )
+    .group_by(NotificationDelivery.member_id, NotificationDelivery.event_id)
+)
+_SURVEYS = select(SurveyResponse.member_id, SurveyResponse.id, SurveyResponse.started_at).where(
+    SurveyResponse.member_id.in_(_MEMBERS), SurveyResponse.started_at >= _SINCE
+)
+_LOGGED = select(ContactLog.member_id, ContactLog.id, ContactLog.event_id, ContactLog.at).where(
+    ContactLog.member_id.in_(_MEMBERS),
+    ContactLog.at >= _SINCE,
+    ContactLog.sent.is_(True),
+    ContactLog.transactional.is_(False),
+)
 
 
 def push_contact(event_id: int) -> Contact:
@@ -55,39 +85,15 @@ async def contact_times(
     if not member_ids:
         return {}
     found: dict[int, dict[Contact, datetime]] = {m: {} for m in member_ids}
-    pushes = await s.execute(
-        select(
-            NotificationDelivery.member_id,
-            NotificationDelivery.event_id,
-            func.min(NotificationDelivery.delivered_at),
-        )
-        .where(
-            NotificationDelivery.member_id.in_(member_ids),
-            NotificationDelivery.channel == "push",
-            NotificationDelivery.delivered_at >= since,
-            NotificationDelivery.kind == "marketing",
-            NotificationDelivery.status == "delivered",
-        )
-        .group_by(NotificationDelivery.member_id, NotificationDelivery.event_id)
-    )
+    given = {"members": list(member_ids), "since": since}
+    pushes = await direct.rows(s, _PUSHES, given)
     for member_id, event_id, at in pushes:
         if member_id is not None and at is not None:
             _earliest(found[member_id], push_contact(event_id), at)
-    surveys = await s.execute(
-        select(SurveyResponse.member_id, SurveyResponse.id, SurveyResponse.started_at).where(
-            SurveyResponse.member_id.in_(member_ids), SurveyResponse.started_at >= since
-        )
-    )
+    surveys = await direct.rows(s, _SURVEYS, given)
     for member_id, response_id, at in surveys:
         _earliest(found[member_id], (SURVEY, response_id), at)
-    logged = await s.execute(
-        select(ContactLog.member_id, ContactLog.id, ContactLog.event_id, ContactLog.at).where(
-            ContactLog.member_id.in_(member_ids),
-            ContactLog.at >= since,
-            ContactLog.sent.is_(True),
-            ContactLog.transactional.is_(False),
-        )
-    )
+    logged = await direct.rows(s, _LOGGED, given)
     for member_id, log_id, carried_by, at in logged:
         contact = push_contact(carried_by) if carried_by is not None else (MESSAGE, log_id)
         _earliest(found[member_id], contact, at)

@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.core.clock import Clock
 from loyalty.core.errors import NotFound
 from loyalty.messaging.models import InboxMessage
+from loyalty.storage import direct
 from loyalty.storage.database import Database
 
 MAX_TITLE = 200
@@ -64,6 +66,41 @@ async def add_messages(s: AsyncSession, messages: Sequence[NewMessage], now: dat
     return len(list(await s.scalars(statement)))
 
 
+# Statements built once (the app's home screen reads the inbox on every request).
+_MEMBERS: BindParameter[int] = bindparam("members", expanding=True)
+_COUNTS = (
+    select(
+        InboxMessage.member_id,
+        func.count(),
+        func.coalesce(func.sum(case((InboxMessage.read_at.is_(None), 1), else_=0)), 0),
+    )
+    .where(InboxMessage.member_id.in_(_MEMBERS))
+    .group_by(InboxMessage.member_id)
+)
+
+
+@cache
+def _pages(before: bool, unread_only: bool) -> Select[InboxMessage]:
+    """Up to `limit` messages per member of `members`, older than `before` if asked."""
+    conditions: list[ColumnElement[bool]] = [InboxMessage.member_id.in_(_MEMBERS)]
+    if before:
+        conditions.append(InboxMessage.id < bindparam("before"))
+    if unread_only:
+        conditions.append(InboxMessage.read_at.is_(None))
+    position = (
+        func.row_number()
+        .over(partition_by=InboxMessage.member_id, order_by=InboxMessage.id.desc())
+        .label("position")
+    )
+    ranked = select(InboxMessage.id, position).where(*conditions).subquery()
+    return (
+        select(InboxMessage)
+        .join(ranked, ranked.c.id == InboxMessage.id)
+        .where(ranked.c.position <= bindparam("limit"))
+        .order_by(InboxMessage.member_id, InboxMessage.id.desc())
+    )
+
+
 async def pages(
     s: AsyncSession,
     member_ids: Sequence[int],
@@ -75,23 +112,8 @@ async def pages(
     one query however many members."""
     if not member_ids or limit <= 0:
         return {m: [] for m in member_ids}
-    conditions: list[ColumnElement[bool]] = [InboxMessage.member_id.in_(member_ids)]
-    if before_id is not None:
-        conditions.append(InboxMessage.id < before_id)
-    if unread_only:
-        conditions.append(InboxMessage.read_at.is_(None))
-    position = (
-        func.row_number()
-        .over(partition_by=InboxMessage.member_id, order_by=InboxMessage.id.desc())
-        .label("position")
-    )
-    ranked = select(InboxMessage.id, position).where(*conditions).subquery()
-    rows = await s.scalars(
-        select(InboxMessage)
-        .join(ranked, ranked.c.id == InboxMessage.id)
-        .where(ranked.c.position <= limit)
-        .order_by(InboxMessage.member_id, InboxMessage.id.desc())
-    )
+    given = {"members": list(member_ids), "limit": limit, "before": before_id}
+    rows = await s.scalars(_pages(before_id is not None, unread_only), given)
     found: dict[int, list[InboxMessage]] = defaultdict(list)
     for row in rows:
         found[row.member_id].append(row)
@@ -102,15 +124,7 @@ async def counts(s: AsyncSession, member_ids: Sequence[int]) -> dict[int, Counts
     """Total and unread messages of each member, in one query."""
     if not member_ids:
         return {}
-    rows = await s.execute(
-        select(
-            InboxMessage.member_id,
-            func.count(),
-            func.coalesce(func.sum(case((InboxMessage.read_at.is_(None), 1), else_=0)), 0),
-        )
-        .where(InboxMessage.member_id.in_(member_ids))
-        .group_by(InboxMessage.member_id)
-    )
+    rows = await direct.rows(s, _COUNTS, {"members": list(member_ids)})
     found = {member_id: Counts(int(total), int(unread)) for member_id, total, unread in rows}
     return {m: found.get(m, Counts(0, 0)) for m in member_ids}
 

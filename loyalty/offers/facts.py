@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import NotFound
@@ -17,6 +17,7 @@ from loyalty.offers.models import MemberOffer
 from loyalty.points.models import Purchase
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.segments.membership import segment_keys_of
+from loyalty.storage import direct
 from loyalty.tiers import service as tiers
 
 PERSONALISATION = "personalisation"
@@ -38,6 +39,16 @@ class MemberFacts:
     segments: frozenset[str] = frozenset()
 
 
+# Built once: an offer list (the app's home screen) reads these on every request.
+_MEMBER: BindParameter[int] = bindparam("member")
+_CONSENT = select(MemberConsent.granted).where(
+    MemberConsent.member_id == _MEMBER, MemberConsent.channel == PERSONALISATION
+)
+_BOUGHT = select(Purchase.id).where(Purchase.member_id == _MEMBER).limit(1)
+_ACTIVATIONS = select(MemberOffer).where(MemberOffer.member_id == _MEMBER)
+_ACTIVATIONS_OF = _ACTIVATIONS.where(MemberOffer.offer_id.in_(bindparam("offers", expanding=True)))
+
+
 async def member_facts(
     s: AsyncSession,
     member_id: int,
@@ -49,18 +60,16 @@ async def member_facts(
     member = await s.get(Member, member_id)
     if member is None:
         raise NotFound("Member", "member")
-    consent = await s.scalar(
-        select(MemberConsent.granted).where(
-            MemberConsent.member_id == member_id, MemberConsent.channel == PERSONALISATION
-        )
-    )
-    bought = await s.scalar(select(Purchase.id).where(Purchase.member_id == member_id).limit(1))
+    given = {"member": member_id}
+    consent = await direct.scalar(s, _CONSENT, given)
+    bought = await direct.scalar(s, _BOUGHT, given)
     needs_tier = file.tiers is not None and any(o.eligibility.tiers for o in file.offers)
     level = await tiers.current_level(s, member_id, file, now) if needs_tier else None
-    query = select(MemberOffer).where(MemberOffer.member_id == member_id)
-    if offer_ids is not None:
-        query = query.where(MemberOffer.offer_id.in_(offer_ids))
-    activations = {m.offer_id: m for m in await s.scalars(query)}
+    if offer_ids is None:
+        found = await s.scalars(_ACTIVATIONS, given)
+    else:
+        found = await s.scalars(_ACTIVATIONS_OF, {**given, "offers": list(offer_ids)})
+    activations = {m.offer_id: m for m in found}
     by_segment = any(o.eligibility.segments for o in file.offers)
     segments = await segment_keys_of(s, member_id) if by_segment else frozenset()
     return MemberFacts(

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.points.models import Purchase
+from loyalty.storage import direct
 
 RECENT = 200
 LOOK_BACK = timedelta(days=365)
@@ -30,6 +31,13 @@ class BuyingHistory:
 
 
 NO_HISTORY = BuyingHistory()
+# Built once: every offer list reads it.
+_RECENT = (
+    select(Purchase.lines, Purchase.total, Purchase.points_earned)
+    .where(Purchase.member_id == bindparam("member"), Purchase.occurred_at >= bindparam("since"))
+    .order_by(Purchase.occurred_at.desc(), Purchase.id.desc())
+    .limit(RECENT)
+)
 
 
 def _amount(line: Mapping[str, object]) -> Decimal:
@@ -40,14 +48,7 @@ def _amount(line: Mapping[str, object]) -> Decimal:
 
 
 async def buying_history(s: AsyncSession, member_id: int, now: datetime) -> BuyingHistory:
-    rows = (
-        await s.execute(
-            select(Purchase.lines, Purchase.total, Purchase.points_earned)
-            .where(Purchase.member_id == member_id, Purchase.occurred_at >= now - LOOK_BACK)
-            .order_by(Purchase.occurred_at.desc(), Purchase.id.desc())
-            .limit(RECENT)
-        )
-    ).all()
+    rows = await direct.rows(s, _RECENT, {"member": member_id, "since": now - LOOK_BACK})
     if not rows:
         return NO_HISTORY
     spent: dict[str, Decimal] = {}

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +102,13 @@ def _situation(file: ProgrammeFile, now: datetime, context: AppContext) -> Situa
     return Situation(now, context, {store.key: store for store in file.stores}, file.programme.zone)
 
 
+# Built once: the app's home screen lists offers on every request.
+_LIVE = select(Offer).where(
+    Offer.state == LIVE,
+    or_(Offer.valid_until.is_(None), Offer.valid_until > bindparam("now")),
+)
+
+
 class OffersService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -120,11 +127,7 @@ class OffersService:
         async with self.db.unit_of_work(write=False) as uow:
             s = uow.session
             file = await current_file(s)
-            live = await s.scalars(
-                select(Offer).where(
-                    Offer.state == LIVE, or_(Offer.valid_until.is_(None), Offer.valid_until > now)
-                )
-            )
+            live = await s.scalars(_LIVE, {"now": now})
             facts = await member_facts(s, member_id, file, now)
             where = _situation(file, now, context)
             shown = [o for o in live if _shown(o, facts, decide(o, facts, where), now)]

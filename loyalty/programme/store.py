@@ -16,6 +16,7 @@ from loyalty.core.errors import DomainError
 from loyalty.programme.errors import ProgrammeError
 from loyalty.programme.models import Programme
 from loyalty.programme.spec import ProgrammeFile, ProgrammeSpec
+from loyalty.storage import direct
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ _REVISION = "programme.revision"
 probes.register(_REVISION, lambda _member: select(Programme.revision).limit(1).scalar_subquery())
 
 
+# Built once: a transaction that has no probe answer reads it.
+_REVISION_ROW = select(Programme.id, Programme.revision).limit(1)
+
+
 async def _in_force(session: AsyncSession) -> _Known | None:
     known: _Known | None = session.info.get(_SESSION_KEY)
     if known is not None:
@@ -82,7 +87,7 @@ async def _in_force(session: AsyncSession) -> _Known | None:
         known = _known[read]
         session.info[_SESSION_KEY] = known
         return known
-    found = (await session.execute(select(Programme.id, Programme.revision).limit(1))).first()
+    found = await direct.first(session, _REVISION_ROW, {})
     if found is None:
         return None
     known = _known.get(found.revision) if found.revision else None

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from loyalty.storage import sqlite_inline
 from loyalty.storage.request import RequestScope, ScopedUnitOfWork, current_scope
 from loyalty.storage.unit import UnitOfWork
 
@@ -47,6 +48,11 @@ def normalise_url(url: str | URL) -> URL:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _reads_at_once(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        # aiosqlite's connection, with reads run without the hop to its thread.
+        params["async_creator_fn"] = sqlite_inline.connect
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself instead of the driver's implicit one.

@@ -39,6 +39,10 @@ class MemberSurvey:
     response_id: int | None = None
 
 
+# Built once: the home screen asks for the pending survey on every request.
+_LIVE = select(Survey).where(Survey.state == LIVE).order_by(Survey.id)
+
+
 class SurveysService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -50,12 +54,7 @@ class SurveysService:
         async with self.db.unit_of_work(write=False) as uow:
             s = uow.session
             rules = rules_of(s, await current_file(s))
-            live = [
-                (survey, spec_of(survey.definition))
-                for survey in await s.scalars(
-                    select(Survey).where(Survey.state == LIVE).order_by(Survey.id)
-                )
-            ]
+            live = [(survey, spec_of(survey.definition)) for survey in await s.scalars(_LIVE)]
             by_segment = any(targets_segment(spec) for _, spec in live)
             facts = await member_facts(s, member_id, rules, now, by_segment=by_segment)
             found: list[MemberSurvey] = []

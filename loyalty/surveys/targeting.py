@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.core.errors import NotFound
@@ -89,6 +89,24 @@ def sampled(survey_key: str, member_id: int, percent: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 100 < percent
 
 
+# Built once: the home screen's pending survey reads these on every request.
+_RESPONSES = (
+    select(SurveyResponse)
+    .where(SurveyResponse.member_id == bindparam("member"))
+    .order_by(SurveyResponse.started_at)
+)
+_DUE_TRIGGERS = (
+    select(SurveyTrigger)
+    .where(
+        SurveyTrigger.member_id == bindparam("member"),
+        SurveyTrigger.response_id.is_(None),
+        SurveyTrigger.due_at <= bindparam("now"),
+        SurveyTrigger.expires_at > bindparam("now"),
+    )
+    .order_by(SurveyTrigger.due_at, SurveyTrigger.id)
+)
+
+
 async def member_facts(
     s: AsyncSession, member_id: int, rules: Rules, now: datetime, *, by_segment: bool = False
 ) -> SurveyFacts:
@@ -98,23 +116,10 @@ async def member_facts(
         raise NotFound("Member", "member")
     asked = [
         Asked(r.survey_id, r.id, _state_at(r, now), r.started_at)
-        for r in await s.scalars(
-            select(SurveyResponse)
-            .where(SurveyResponse.member_id == member_id)
-            .order_by(SurveyResponse.started_at)
-        )
+        for r in await s.scalars(_RESPONSES, {"member": member_id})
     ]
     triggers: dict[int, SurveyTrigger] = {}
-    for trigger in await s.scalars(
-        select(SurveyTrigger)
-        .where(
-            SurveyTrigger.member_id == member_id,
-            SurveyTrigger.response_id.is_(None),
-            SurveyTrigger.due_at <= now,
-            SurveyTrigger.expires_at > now,
-        )
-        .order_by(SurveyTrigger.due_at, SurveyTrigger.id)
-    ):
+    for trigger in await s.scalars(_DUE_TRIGGERS, {"member": member_id, "now": now}):
         triggers.setdefault(trigger.survey_id, trigger)
     zone = zone_of(member, rules.zone)
     had = (await contact_times(s, [member_id], window_start(now, zone)))[member_id]

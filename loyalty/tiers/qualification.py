@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, func, inspect, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, event, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState, Session
 
@@ -22,6 +23,7 @@ from loyalty.points.balances import balance
 from loyalty.points.models import LedgerEntry, Purchase
 from loyalty.points.timeline import local_midnight
 from loyalty.programme.spec import ProgrammeFile, TierLevel, TiersSpec
+from loyalty.storage import direct
 
 # The start of a lifetime window.
 SINCE_EVER = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,24 +54,15 @@ def previous_window_end(spec: TiersSpec, now: datetime, file: ProgrammeFile) -> 
     return start - timedelta(microseconds=1)
 
 
-def _counted(member_id: Any, file: ProgrammeFile, now: datetime) -> ColumnElement[Any]:
-    """What counts in the window containing `now`, as one SQL expression (spend or points)."""
-    assert file.tiers is not None
-    start, _ = window(file.tiers, now, file)
-    return _counted_between(member_id, file, start, now)
-
-
-def _counted_between(
-    member_id: Any, file: ProgrammeFile, start: Any, now: Any
-) -> ColumnElement[Any]:
-    """What counts from `start` to `now` (values, or bound parameters of a kept statement)."""
-    assert file.tiers is not None
+def _counted_between(qualify_on: str, member_id: Any, start: Any, end: Any) -> ColumnElement[Any]:
+    """What counts from `start` to `end` as one SQL expression (spend or points): values, or
+    bound parameters of a statement built once."""
     purchases = (
         Purchase.member_id == member_id,
         Purchase.occurred_at >= start,
-        Purchase.occurred_at <= now,
+        Purchase.occurred_at <= end,
     )
-    if file.tiers.qualify_on == "spend":
+    if qualify_on == "spend":
         spent = Purchase.eligible_total - Purchase.returned_eligible
         return select(func.coalesce(func.sum(spent), 0)).where(*purchases).scalar_subquery()
     earned = Purchase.points_earned - Purchase.points_reversed
@@ -81,11 +74,36 @@ def _counted_between(
             LedgerEntry.source_type == "event",
             LedgerEntry.kind.in_(("earn", "bonus")),
             LedgerEntry.occurred_at >= start,
-            LedgerEntry.occurred_at <= now,
+            LedgerEntry.occurred_at <= end,
         )
         .scalar_subquery()
     )
     return bought + done
+
+
+def _bound(qualify_on: str, suffix: str) -> ColumnElement[Any]:
+    """`_counted_between` with `member` and the window's `start{suffix}`, `end{suffix}` bound."""
+    start: BindParameter[datetime] = bindparam(f"start{suffix}")
+    end: BindParameter[datetime] = bindparam(f"end{suffix}")
+    return _counted_between(qualify_on, bindparam("member"), start, end)
+
+
+# Built once per way of qualifying: the tier shows on every home screen.
+@cache
+def _current(qualify_on: str) -> Select[tuple[Any]]:
+    return select(_bound(qualify_on, ""))
+
+
+@cache
+def _current_and_ended(qualify_on: str) -> Select[tuple[Any, Any]]:
+    return select(_bound(qualify_on, ""), _bound(qualify_on, "_ended"))
+
+
+def _window_at(file: ProgrammeFile, now: datetime, suffix: str = "") -> dict[str, datetime]:
+    """The bound window containing `now`: from its start up to `now`."""
+    assert file.tiers is not None
+    start, _ = window(file.tiers, now, file)
+    return {f"start{suffix}": start, f"end{suffix}": now}
 
 
 def _points(file: ProgrammeFile, value: Any) -> int:
@@ -117,7 +135,9 @@ def columns(
     """What `deserved` reads in `windows` (`bounds`, or bound parameters standing for them),
     as scalar subqueries for a statement sent anyway (a purchase's read after its account
     lock, `loyalty.points.purchase_context`)."""
-    return [_counted_between(member_id, file, start, end) for start, end in windows]
+    assert file.tiers is not None
+    qualify_on = file.tiers.qualify_on
+    return [_counted_between(qualify_on, member_id, start, end) for start, end in windows]
 
 
 @dataclass
@@ -202,7 +222,8 @@ async def qualifying(s: AsyncSession, member_id: int, file: ProgrammeFile, now: 
     if file.tiers.qualify_on == "balance":
         # The points the member could spend now, whatever the window.
         return max((await balance(s, member_id, now)).available, 0)
-    return _points(file, await s.scalar(select(_counted(member_id, file, now))))
+    given = {"member": member_id, **_window_at(file, now)}
+    return _points(file, await direct.scalar(s, _current(file.tiers.qualify_on), given))
 
 
 async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime) -> int:
@@ -216,8 +237,8 @@ async def deserved(s: AsyncSession, member_id: int, file: ProgrammeFile, now: da
     ended = previous_window_end(file.tiers, now, file)
     if ended is None or file.tiers.qualify_on == "balance":
         return await qualifying(s, member_id, file, now)
-    both = select(_counted(member_id, file, now), _counted(member_id, file, ended))
-    row = (await s.execute(both)).one()
+    given = {"member": member_id, **_window_at(file, now), **_window_at(file, ended, "_ended")}
+    row = await direct.first(s, _current_and_ended(file.tiers.qualify_on), given)
     return max(_points(file, row[0]), _points(file, row[1]))
 
 
