@@ -135,6 +135,8 @@ def columns(
     """What `deserved` reads in `windows` (`bounds`, or bound parameters standing for them),
     as scalar subqueries for a statement sent anyway (a purchase's read after its account
     lock, `loyalty.points.purchase_context`)."""
+    if not windows:
+        return []
     assert file.tiers is not None
     qualify_on = file.tiers.qualify_on
     return [_counted_between(qualify_on, member_id, start, end) for start, end in windows]
