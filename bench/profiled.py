@@ -1,0 +1,39 @@
+"""Run a module under cProfile, profiling only between SIGUSR1 and SIGUSR2 (a bench phase).
+
+    python -m bench.profiled OUT.prof -m api.cli serve ...
+
+SIGUSR1 starts (or resumes) the profile; SIGUSR2 pauses it and writes OUT.prof. The bench
+sends them around the phase it times, so the profile shows that phase alone rather than the
+minutes spent connecting.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import runpy
+import signal
+import sys
+from types import FrameType
+
+
+def main() -> None:
+    out, flag, module, *rest = sys.argv[1:]
+    if flag != "-m":
+        raise SystemExit("usage: python -m bench.profiled OUT.prof -m MODULE [ARGS...]")
+    profile = cProfile.Profile()
+
+    def start(_signum: int, _frame: FrameType | None) -> None:
+        profile.enable()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        profile.disable()
+        profile.dump_stats(out)
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
+    sys.argv = [module, *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
