@@ -208,7 +208,20 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def main() -> None:
+async def _bench(args: argparse.Namespace, url: str, redis: str | None) -> Run:
+    db = Database(url)
+    try:
+        members = await seed(db, args.subscribers)
+        port = 18000 + os.getpid() % 1000
+        in_serve = not (args.no_worker or args.postgres)
+        env = environment(url, redis, worker_in_serve=in_serve)
+        with served(env, port, worker=args.postgres) as server:
+            return await measure(db, members, port, server.pid, args.clients)
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
     args = _arguments()
     raise_fd_limit()  # the server inherits it
     with ExitStack() as stack:
@@ -217,21 +230,12 @@ async def main() -> None:
         else:
             tmp = stack.enter_context(tempfile.TemporaryDirectory())
             url, redis = f"sqlite+aiosqlite:///{Path(tmp) / 'fanout.db'}", None
-        db = Database(url)
-        try:
-            members = await seed(db, args.subscribers)
-            port = 18000 + os.getpid() % 1000
-            in_serve = not (args.no_worker or args.postgres)
-            env = environment(url, redis, worker_in_serve=in_serve)
-            with served(env, port, worker=args.postgres) as server:
-                run = await measure(db, members, port, server.pid, args.clients)
-        finally:
-            await db.dispose()
+        run = asyncio.run(_bench(args, url, redis))
     layout = "PostgreSQL + Redis, `trouw worker` beside" if args.postgres else "SQLite"
-    worker = "no" if not in_serve else "yes"
+    worker = "no" if args.no_worker or args.postgres else "yes"
     print(f"{layout}; notification worker in the server: {worker}; load: {os.getloadavg()}")
-    report(run, await baseline(args.subscribers))
+    report(run, asyncio.run(baseline(args.subscribers)))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
