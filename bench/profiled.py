@@ -2,7 +2,8 @@
 
     python -m bench.profiled OUT.prof -m api.cli serve ...
 
-SIGUSR1 starts (or resumes) the profile; SIGUSR2 pauses it and writes OUT.prof. The bench
+SIGUSR1 starts (or resumes) the profile; SIGUSR2 pauses it, writes OUT.prof and prints the
+time the garbage collector took meanwhile to stderr. The bench
 sends them around the phase it times, so the profile shows that phase alone rather than the
 minutes spent connecting.
 """
@@ -10,6 +11,7 @@ minutes spent connecting.
 from __future__ import annotations
 
 import cProfile
+import gc
 import runpy
 import signal
 import sys
@@ -27,12 +29,29 @@ def main() -> None:
     profile = cProfile.Profile(time.thread_time)
 
     def start(_signum: int, _frame: FrameType | None) -> None:
+        collecting.update(spent=0.0, runs=[0, 0, 0])
         profile.enable()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         profile.disable()
         profile.dump_stats(out)
+        print(
+            f"garbage collection while profiled: {collecting['spent']:.3f} s CPU, "
+            f"collections by generation {collecting['runs']}",
+            file=sys.stderr,
+        )
 
+    collecting = {"since": 0.0, "spent": 0.0, "runs": [0, 0, 0]}
+
+    def collected(phase: str, info: dict[str, int]) -> None:
+        # The garbage collector's own time, which the profile does not show.
+        if phase == "start":
+            collecting["since"] = time.thread_time()
+        else:
+            collecting["spent"] += time.thread_time() - collecting["since"]
+            collecting["runs"][info["generation"]] += 1
+
+    gc.callbacks.append(collected)
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)
     sys.argv = [module, *rest]

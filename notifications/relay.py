@@ -1,12 +1,11 @@
 """The outbox relay: publishes committed events to the bus, in order, at least once.
 
 One relay publishes at a time across an installation, so events leave in commit order and
-none twice. On PostgreSQL an advisory lock held by the relay's transaction says whose turn
-it is; that transaction blocks no one else. On SQLite one write transaction at a time is the
-rule for everyone (the notification worker, the reactions, requests), so the relay does not
-publish inside one: it takes its turn through an OS lock on a file beside the database,
-reads the events in a read transaction (which waits for no writer), publishes them, and
-marks them published in one short write at the end.
+none twice: it reads, publishes and marks a batch in one write transaction, which on
+PostgreSQL holds an advisory lock and on SQLite the write lock. Marking in the transaction
+that read keeps the moment between publishing and marking short: a subscriber that starts
+in it replays only what is marked published (`notifications.feed`), and hears on the bus
+only what is published after it listens.
 
 The relay wakes at once after a commit in its own process (`poke`). A commit in another
 process is noticed by polling: on SQLite `PRAGMA data_version`, which costs microseconds and
@@ -17,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -54,8 +51,6 @@ RELAY_LOCK_KEY = 0x7472_6F75_7700_0001
 WATCH_INTERVAL = 0.01
 # SQLite: the relay looks at the outbox itself after this long without a commit seen.
 QUIET = 1.0
-# SQLite: batches published before they are marked in one write.
-ROUNDS = 10
 
 
 def message_of(row: OutboxEvent) -> BusMessage:
@@ -102,22 +97,6 @@ def sqlite_file(db: Database) -> Path | None:
     return Path(name)
 
 
-@contextlib.contextmanager
-def file_turn(path: Path) -> Iterator[bool]:
-    """Whether this relay has the turn: an exclusive, non-blocking `flock` on `path`, held
-    until the block ends. The OS lets go of it when the process dies."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-        else:
-            yield True
-    finally:
-        os.close(fd)  # and with it the lock
-
-
 class CommitWatch:
     """Whether any connection to a SQLite file committed since the last look: `PRAGMA
     data_version` on a connection of its own. Asked synchronously: in WAL mode it waits for
@@ -158,14 +137,13 @@ class OutboxRelay:
         self.observers = tuple(observers)
         self._wake = asyncio.Event()
         self._file = sqlite_file(db)
-        self._turn = self._file.with_name(self._file.name + "-relay.lock") if self._file else None
 
     def poke(self) -> None:
         """Publish now rather than at the next poll (after a commit in this process)."""
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Publish what is waiting (up to `batch` events; on SQLite up to `ROUNDS` batches);
+        """Publish what is waiting (up to `batch` events);
         how many were published, 0 if none waited or another relay had the turn."""
         async with self.db.unit_of_work(write=False) as uow:
             pending = await uow.session.scalar(
@@ -173,47 +151,24 @@ class OutboxRelay:
             )
         if pending is None:
             return 0
-        if self._turn is not None:
-            return await self._publish_outside_writes(self._turn)
         async with self.db.unit_of_work() as uow:
             if not await try_exclusive(uow.session, RELAY_LOCK_KEY):
                 return 0
-            rows = await self._read(uow.session, after=0)
+            rows = await self._read(uow.session, limit=self.batch)
             messages = await self._publish(rows)
             await self._mark(uow.session, [row.id for row in rows])
             await uow.commit()
         self._published(messages, rows)
         return len(rows)
 
-    async def _publish_outside_writes(self, turn: Path) -> int:
-        with file_turn(turn) as mine:
-            if not mine:
-                return 0
-            rows: list[Any] = []
-            messages: list[BusMessage] = []
-            for _ in range(ROUNDS):
-                async with self.db.unit_of_work(write=False) as uow:
-                    batch = await self._read(uow.session, after=rows[-1].id if rows else 0)
-                messages += await self._publish(batch)
-                rows += batch
-                if len(batch) < self.batch:
-                    break
-            # Published before being marked, as on PostgreSQL: a crash in between publishes
-            # again; the turn is held until they are marked, so no other relay does.
-            async with self.db.unit_of_work() as uow:
-                await self._mark(uow.session, [row.id for row in rows])
-                await uow.commit()
-        self._published(messages, rows)
-        return len(rows)
-
-    async def _read(self, s: AsyncSession, after: int) -> list[Any]:
+    async def _read(self, s: AsyncSession, limit: int) -> list[Any]:
         # The columns, not ORM objects: a burst of thousands of events (a change that
         # reaches every member) is read at a fraction of the cost.
         result = await s.execute(
             select(*_MESSAGE_COLUMNS)
-            .where(OutboxEvent.published_at.is_(None), OutboxEvent.id > after)
+            .where(OutboxEvent.published_at.is_(None))
             .order_by(OutboxEvent.id)
-            .limit(self.batch)
+            .limit(limit)
         )
         return list(result.all())
 
@@ -234,8 +189,10 @@ class OutboxRelay:
 
     def _published(self, messages: list[BusMessage], rows: list[Any]) -> None:
         requests = {row.id: row.request_id for row in rows}
+        logging_each = log.isEnabledFor(logging.INFO)  # off, a burst skips the request ids
         for message in messages:
-            _log_published(message, requests.get(message.event_id))
+            if logging_each:
+                _log_published(message, requests.get(message.event_id))
             for observe in self.observers:
                 observe(message)
 

@@ -1,6 +1,5 @@
 """The outbox relay: every event published once and in order, also with two relays taking
-turns on one bus; on SQLite an event committed elsewhere wakes it without waiting for a poll,
-and it publishes while another transaction holds SQLite's write lock."""
+turns on one bus; on SQLite an event committed elsewhere wakes it without waiting for a poll."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from api.wiring import wire_database
 from loyalty.core.clock import FixedClock
@@ -97,30 +96,3 @@ async def test_an_event_committed_elsewhere_is_published_without_a_poke_or_a_pol
         stop.set()
         await running
         await elsewhere.dispose()
-
-
-async def test_the_relay_publishes_while_a_writer_holds_sqlite_s_write_lock(
-    sqlite_db: Database, clock: FixedClock
-) -> None:
-    anna = await member(sqlite_db, clock, devices=())
-    bus = InProcessBus()
-    relay = OutboxRelay(sqlite_db, bus, clock)
-    while await relay.run_once():  # what joining anna emitted
-        pass
-    event_id = await event(sqlite_db, clock, "balance.changed", anna, earned(5))
-    heard: list[int] = []
-    bus.listen(lambda m: heard.append(m.event_id), member_channel(anna))
-    writer = Database(sqlite_db.url)
-    async with writer.engine.execution_options(trouw_write=True).connect() as conn:
-        # A long write, as the worker's: BEGIN IMMEDIATE, so it holds the write lock.
-        await conn.execute(text("UPDATE outbox_events SET payload = payload"))
-        marking = asyncio.create_task(relay.run_once())
-        # Published at once; only its marking waits for the lock.
-        while not heard:
-            await asyncio.sleep(0.01)
-            assert not marking.done()
-        assert heard == [event_id]
-        await conn.rollback()
-    assert await marking == 1
-    assert await _unpublished(sqlite_db) == 0
-    await writer.dispose()
