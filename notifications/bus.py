@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +27,8 @@ from loyalty.core.events import Event, event_type
 
 log = logging.getLogger("trouw.bus")
 QUEUE_SIZE = 256
+# Messages the Redis bus publishes per round trip.
+PIPELINE = 500
 L = TypeVar("L", bound="Listener")
 
 
@@ -151,6 +153,7 @@ class EventBus(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def publish(self, message: BusMessage) -> None: ...
+    async def publish_many(self, messages: Sequence[BusMessage]) -> None: ...
     def subscribe(self, *channels: str) -> Subscription: ...
     def listen(self, deliver: Callable[[BusMessage], None], *channels: str) -> Listener: ...
 
@@ -238,6 +241,10 @@ class InProcessBus(_Fanout):
     async def publish(self, message: BusMessage) -> None:
         self._deliver(message)
 
+    async def publish_many(self, messages: Sequence[BusMessage]) -> None:
+        for message in messages:
+            self._deliver(message)
+
 
 class RedisBus(_Fanout):
     """Pub/sub through Redis. Publishing raises while Redis is away (the relay then keeps the
@@ -266,6 +273,14 @@ class RedisBus(_Fanout):
 
     async def publish(self, message: BusMessage) -> None:
         await self._redis.publish(self.prefix + message.channel, json.dumps(asdict(message)))
+
+    async def publish_many(self, messages: Sequence[BusMessage]) -> None:
+        """In order, in one round trip per `PIPELINE` messages rather than one each."""
+        for start in range(0, len(messages), PIPELINE):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for message in messages[start : start + PIPELINE]:
+                    pipe.publish(self.prefix + message.channel, json.dumps(asdict(message)))
+                await pipe.execute()
 
     def _is_live(self, channel: str) -> bool:
         return channel in self._live
