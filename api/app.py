@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -90,8 +89,7 @@ class GraphQLEndpoint(OfflineGraphiQL, MeasuredOperations, ResponseMedia, GraphQ
         note_operation(data.operation_name)
         refused = (data.extensions or {}).get(_REFUSED)
         if isinstance(refused, Refused):
-            error = GraphQLError(refused.message, extensions={"code": str(refused.reason)})
-            return ExecutionResult(data=None, errors=[error])
+            return ExecutionResult(data=None, errors=[refused.error()])
         return await super().execute_single(*args, **kwargs)
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -227,7 +225,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             Route("/graphql", graphql),
             WebSocketRoute(
                 "/graphql",
-                LiveTransport(schema, graphql, keep_alive=settings.ws_keepalive_seconds),
+                LiveTransport(
+                    schema,
+                    graphql,
+                    graphql.persisted,
+                    keep_alive=settings.ws_keepalive_seconds,
+                ),
             ),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
             Route("/admin/campaigns/{campaign_id}/report.csv", report_csv),

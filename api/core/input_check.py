@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
@@ -134,6 +134,19 @@ def first_problems(kwargs: dict[str, Any]) -> list[InputProblem]:
     return found
 
 
+def check_arguments(**kwargs: Any) -> None:
+    """The same check for arguments that reach no field extension (a subscription's, whose
+    root resolvers are async generators): raises the first problem as a top-level error."""
+    found = first_problems(kwargs)
+    if found:
+        _raise_first(found)
+
+
+def _raise_first(found: list[InputProblem]) -> NoReturn:
+    first = found[0]
+    raise ApiError(first.code, f"`{'.'.join(first.path)}`: {first.message}")
+
+
 class InputCheck(FieldExtension):
     """Refuses a field's arguments when any of them is not fit to store."""
 
@@ -146,8 +159,7 @@ class InputCheck(FieldExtension):
             return None
         if self.payload is not None:
             return self.payload(user_errors=[_user_error(p) for p in found])
-        first = found[0]
-        raise ApiError(first.code, f"`{'.'.join(first.path)}`: {first.message}")
+        _raise_first(found)
 
     def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
         refused = self._refused(kwargs)

@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.http import GraphQLRequestData
 
 from api.core.documents import OperationDocument, operations_of
@@ -57,6 +58,9 @@ class Refused:
     @property
     def message(self) -> str:
         return MESSAGES[self.reason]
+
+    def error(self) -> GraphQLError:
+        return GraphQLError(self.message, extensions={"code": str(self.reason)})
 
 
 def sha256_of(text: str) -> str:

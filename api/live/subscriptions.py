@@ -19,6 +19,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.core.context import Context
+from api.core.input_check import check_arguments
 from api.core.pagination import decode_id_cursor, encode_cursor
 from api.core.permissions import member_of
 from api.live.stream import LiveStream, slow_consumer
@@ -141,6 +142,7 @@ LIVE_FIELDS: dict[str, LiveField] = {
 
 async def open_stream(context: Context, after: str | None) -> tuple[MemberPrincipal, int | None]:
     """Who listens, and from where: what every live subscription checks as it starts."""
+    check_arguments(after=after)
     # A socket lives long: the session may have ended since it connected.
     await context.reauthenticate()
     return member_of(context), decode_id_cursor("events", after)

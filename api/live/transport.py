@@ -31,9 +31,11 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry import Schema
+from strawberry.http import GraphQLRequestData
 
 from api.core.context import Context, apply_credentials
 from api.core.loaders import Loaders
+from api.core.persisted import PersistedDocuments, Refused
 from api.core.services import Reads, Services
 from api.live.eager import send_eagerly
 from api.live.operations import Executed, Live, Operation, error_payload
@@ -55,18 +57,25 @@ class LiveTransport:
         self,
         schema: Schema,
         fallback: ASGIApp,
+        persisted: PersistedDocuments,
         *,
         keep_alive: float = 15.0,
         init_timeout: float = 60.0,
     ) -> None:
         self.schema = schema
         self.fallback = fallback
+        self.persisted = persisted
         self.keep_alive = keep_alive
         self.init_timeout = init_timeout
         self.plans = Plans(schema, LIVE_FIELDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if PROTOCOL not in scope.get("subprotocols", ()):
+            if self.persisted.only_registered:
+                # The legacy protocol runs documents through Strawberry unchecked: refused
+                # (HTTP 403 at the handshake) where only registered documents may run.
+                await send({"type": "websocket.close", "code": 1008})
+                return
             await self.fallback(scope, receive, send)
             return
         if (await receive())["type"] != "websocket.connect":
@@ -199,11 +208,13 @@ class Connection:
         if not self.acknowledged or self.context is None:
             self.close(4401, "Unauthorized")
             return
-        query = payload["query"]
+        if not isinstance(op_id, str):
+            raise TypeError("id is a string")
+        query = self._document(op_id, payload)
+        if query is None:
+            return
         variables = payload.get("variables")
         name = payload.get("operationName")
-        if not isinstance(op_id, str) or not isinstance(query, str):
-            raise TypeError("id and query are strings")
         if op_id in self.operations:
             self.close(4409, f"Subscriber for {op_id} already exists")
             return
@@ -221,6 +232,22 @@ class Connection:
         executed = Executed(self, op_id, self.context)
         self.operations[op_id] = executed
         executed.start(self.transport.schema, query, variables, name)
+
+    def _document(self, op_id: str, payload: Any) -> str | None:
+        """The document's text, looked up by its hash if the client sent one; None when it is
+        refused (answered with an `error` message, as over HTTP)."""
+        query, extensions = payload.get("query"), payload.get("extensions")
+        if not isinstance(query, str | None) or not isinstance(extensions, dict | None):
+            raise TypeError("query is a string and extensions an object")
+        found = self.transport.persisted.resolve(
+            GraphQLRequestData(query, None, payload.get("operationName"), extensions)
+        )
+        if isinstance(found, Refused):
+            self.error(op_id, [dict(found.error().formatted)])
+            return None
+        if found.query is None:
+            raise TypeError("query is a string")
+        return found.query
 
     # Writing, in order, through one queue per socket.
 
