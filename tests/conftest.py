@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,14 +133,21 @@ def clean_database(database_url: str) -> str:
     return database_url
 
 
-@pytest.fixture
-async def db(clean_database: str) -> AsyncIterator[Database]:
-    database = Database(clean_database)
+@asynccontextmanager
+async def wired_database(url: str) -> AsyncIterator[Database]:
+    """The database at `url`, wired as the composition root wires it; disposed after."""
+    database = Database(url)
     wire_database(database)
     try:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def db(clean_database: str) -> AsyncIterator[Database]:
+    async with wired_database(clean_database) as database:
+        yield database
 
 
 @pytest.fixture

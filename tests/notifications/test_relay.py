@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from api.wiring import wire_database
 from loyalty.core.clock import FixedClock
 from loyalty.core.models import OutboxEvent
 from loyalty.storage.database import Database
 from loyalty.storage.migrate import upgrade
 from notifications.bus import BusMessage, InProcessBus, member_channel
 from notifications.relay import OutboxRelay
+from tests.conftest import wired_database
 from tests.notifications.helpers import AFTERNOON, earned, event, member
 
 
@@ -27,23 +27,15 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 async def db(private_database: str) -> AsyncIterator[Database]:
-    database = Database(private_database)
-    wire_database(database)
-    try:
+    async with wired_database(private_database) as database:
         yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture
 async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}")
-    await upgrade(database)
-    wire_database(database)
-    try:
+    async with wired_database(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}") as database:
+        await upgrade(database)
         yield database
-    finally:
-        await database.dispose()
 
 
 async def _unpublished(db: Database) -> int:

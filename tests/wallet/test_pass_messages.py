@@ -33,10 +33,10 @@ from tests.support.data import install as install_file
 from tests.support.flows import sign_up
 from tests.support.google_wallet_standin import GoogleWalletStandIn
 from tests.support.push_standins import ApnsStandIn, apns_device_token, make_apns_key
-from tests.support.server import ServerHandle, start_server
-from tests.wallet.conftest import ISSUER, account_file, wallet_settings
+from tests.support.server import ServerHandle
+from tests.wallet.conftest import ISSUER, account_file
 from tests.wallet.helpers import unzip
-from tests.wallet.test_updates import eventually, nothing_pending
+from tests.wallet.test_updates import eventually, nothing_pending, start
 from tests.wallet.test_webservice import PASS_TYPE, WALLET_PASS, local
 from wallet.devcerts import DevCertFiles
 from wallet.google.objects import loyalty_object
@@ -89,20 +89,16 @@ def _start(
     tmp: Path,
 ) -> ServerHandle:
     """Apple pushes to the stand-in APNs, Google Wallet to its stand-in; the worker in serve."""
-    settings = wallet_settings(
+    return start(
         url,
         certs,
-        worker_in_serve=True,
-        worker_interval_seconds=0.05,
-        apns_base_url=apns.url,
-        apns_ca_file=apns.ca_file,
-        wallet_push_delay_seconds=60,
+        clock,
+        apns,
         wallet_google_issuer_id=ISSUER,
         wallet_google_service_account_file=str(account_file(google, tmp)),
         wallet_google_base_url=google.url,
         wallet_google_callback_keys_url=google.keys_url,
     )
-    return start_server(settings, clock)
 
 
 def _join(server: ServerHandle, name: str, consents: list[dict[str, Any]]) -> dict[str, str]:

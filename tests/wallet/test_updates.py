@@ -76,9 +76,14 @@ async def nothing_pending(db: Database) -> bool:
 
 
 def start(
-    database_url: str, certs: DevCertFiles, clock: FixedClock, apns: ApnsStandIn
+    database_url: str,
+    certs: DevCertFiles,
+    clock: FixedClock,
+    apns: ApnsStandIn,
+    **more: object,
 ) -> ServerHandle:
-    """A server whose pass pushes go to the stand-in, over TLS with the pass certificate."""
+    """A server whose pass pushes go to the stand-in, over TLS with the pass certificate (and
+    `more` settings)."""
     settings = wallet_settings(
         database_url,
         certs,
@@ -87,6 +92,7 @@ def start(
         apns_base_url=apns.url,
         apns_ca_file=apns.ca_file,
         wallet_push_delay_seconds=60,
+        **more,
     )
     return start_server(settings, clock)
 
