@@ -3,9 +3,10 @@
 One relay publishes at a time across an installation, so events leave in commit order and
 none twice: it reads, publishes and marks a batch in one write transaction, which on
 PostgreSQL holds an advisory lock and on SQLite the write lock. Marking in the transaction
-that read keeps the moment between publishing and marking short: a subscriber that starts
-in it replays only what is marked published (`notifications.feed`), and hears on the bus
-only what is published after it listens.
+that read keeps the moment between publishing and marking short: on PostgreSQL a subscriber
+that starts in it replays only what is marked published (`notifications.feed`), and hears on
+the bus only what is published after it listens; on SQLite its replay takes every committed
+event, so that moment costs it nothing.
 
 The relay wakes at once after a commit in its own process (`poke`). A commit in another
 process is noticed by polling: on SQLite `PRAGMA data_version`, which costs microseconds and
