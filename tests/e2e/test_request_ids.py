@@ -45,11 +45,13 @@ class Served:
 
 
 @pytest.fixture
-def served(clean_database: str, tmp_path: Path) -> Iterator[Served]:
+def served(private_database: str, tmp_path: Path) -> Iterator[Served]:
+    # A database of its own: on the shared one the session's test server's relay may publish
+    # (and log) this server's events first.
     with webhook_receiver() as receiver:
         port = free_port()
         env = environment(
-            clean_database,
+            private_database,
             TROUW_LOG_FORMAT="json",
             TROUW_WORKER_IN_SERVE="true",
             TROUW_WEBHOOKS=json.dumps([{"url": receiver.url, "secret": SECRET}]),
