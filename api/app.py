@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -209,29 +209,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             return JSONResponse({"status": "unavailable", "reason": "database"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    schema = build_schema(settings)
-    graphql = GraphQLEndpoint(
-        schema,
-        persisted_documents(settings),
-        graphql_ide="graphiql" if settings.graphiql else None,
-        allow_queries_via_get=False,
-        keep_alive=True,
-        keep_alive_interval=settings.ws_keepalive_seconds,
-    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql),
-            WebSocketRoute(
-                "/graphql",
-                LiveTransport(
-                    schema,
-                    graphql,
-                    graphql.persisted,
-                    keep_alive=settings.ws_keepalive_seconds,
-                ),
-            ),
+            *_graphql_routes(settings),
             Route("/admin/surveys/{survey_id}/answers.csv", free_text_csv),
             Route("/admin/campaigns/{campaign_id}/report.csv", report_csv),
             Route("/privacy/exports/{token}", data_export),
@@ -243,6 +225,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     _add_middleware(app, settings, db)
     return app
+
+
+def _graphql_routes(settings: Settings) -> list[BaseRoute]:
+    """`/graphql` over HTTP (and the legacy graphql-ws protocol), and graphql-transport-ws."""
+    schema = build_schema(settings)
+    graphql = GraphQLEndpoint(
+        schema,
+        persisted_documents(settings),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+        keep_alive=True,
+        keep_alive_interval=settings.ws_keepalive_seconds,
+    )
+    live = LiveTransport(
+        schema, graphql, graphql.persisted, keep_alive=settings.ws_keepalive_seconds
+    )
+    return [Route("/graphql", graphql), WebSocketRoute("/graphql", live)]
 
 
 def _add_middleware(app: Starlette, settings: Settings, db: Database) -> None:
