@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from graphql import execute, parse
+from strawberry import relay
 
 from api.core import ids
 from api.core.ids import IdCodec
@@ -173,3 +174,18 @@ def test_the_schema_limits_apply_to_planned_documents() -> None:
     plans = Plans(SCHEMA, LIVE_FIELDS)
     aliases = " ".join(f"a{i}: cursor" for i in range(40))
     assert plans.get(f"subscription {{ balanceChanged {{ {aliases} }} }}", None) is None
+
+
+def test_cached_sealed_ids_are_the_codecs_own_and_never_another_keys() -> None:
+    document = "subscription { balanceChanged { entry { id } } }"
+    plan = Plans(SCHEMA, LIVE_FIELDS).get(document, None)
+    assert plan is not None and plan.direct is not None
+    message = _balance_message(False)
+    seen = []
+    for secret in (b"one key", b"another key", b"one key"):
+        codec = IdCodec(secret)
+        ids.use(codec)
+        entry_id = json.loads(plan.direct_data(message))["data"]["balanceChanged"]["entry"]["id"]
+        assert entry_id == codec.encode(relay.GlobalID("PointsTransaction", "41"))
+        seen.append(entry_id)
+    assert seen[0] == seen[2] != seen[1]
