@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,7 +17,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from api.core.context import Context
 from api.core.errors import should_mask
-from api.live.plans import Plan
+from api.live.plans import Plan, to_json
 from api.live.stream import LiveStream
 from api.live.subscriptions import LiveField, open_stream
 from notifications.bus import BusMessage
@@ -43,7 +42,7 @@ def _result_json(result: ExecutionResult) -> str:
         payload["errors"] = [error.formatted for error in result.errors]
     if result.extensions:
         payload["extensions"] = result.extensions
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return to_json(payload)
 
 
 def _failure_json(exc: BaseException) -> str:
@@ -95,12 +94,26 @@ class Live:
             self.stream.close()
 
     def _take(self, message: BusMessage) -> Awaitable[None] | None:
+        text = self._direct(message)
+        if text is not None:
+            self.connection.next(self.op_id, text)
+            return None
         built = self.field.build(self.context, self.member_id, message)
         if inspect.isawaitable(built):
             return self._send_when_built(built)
         if built is not None:
             self.connection.next(self.op_id, self.plan.data(built))
         return None
+
+    def _direct(self, message: BusMessage) -> str | None:
+        """The `next` payload read straight from the message, when the plan can."""
+        payload = self.field.payload
+        if self.plan.direct is None or payload is None or message.topic not in payload.topics:
+            return None
+        try:
+            return self.plan.direct_data(message)
+        except Exception:
+            return None  # a payload the readers do not fit: the typed path says what is wrong
 
     async def _send_when_built(self, building: Awaitable[object | None]) -> None:
         built = await building

@@ -47,8 +47,13 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.private import is_private
 
-from api.core import ids
 from api.core.ids import Sealed
+from api.live.payload import PayloadReaders, seal
+from notifications.bus import BusMessage
+
+# JSON as the transport writes it; one encoder for all (json.dumps with these options makes
+# a new one per call).
+to_json: Callable[[Any], str] = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 # A compiled selection: (response key, read the value from the parent, finish it) per field.
 Reader = Callable[[Any], Any]
@@ -68,6 +73,9 @@ class Plan:
     after_variable: str | None  # or the variable that carries it
     after_required: bool  # the variable is declared non-null
     selection: Compiled
+    # The same selection read straight from a bus message's payload, when the live field
+    # says how (`api.live.payload`) for every field selected; else None.
+    direct: Compiled | None = None
 
     def cursor(self, variables: Mapping[str, Any] | None) -> tuple[bool, str | None]:
         """(True, `after`) from the variables; (False, None) when they do not fit its type
@@ -81,8 +89,12 @@ class Plan:
 
     def data(self, source: Any) -> str:
         """The `payload` of a `next` message for this event, as JSON."""
-        result = {"data": {self.key: _complete(self.selection, source)}}
-        return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+        return f'{{"data":{{{to_json(self.key)}:{to_json(_complete(self.selection, source))}}}}}'
+
+    def direct_data(self, message: BusMessage) -> str:
+        """`data` for the message's event without building it (needs `direct`)."""
+        assert self.direct is not None
+        return f'{{"data":{{{to_json(self.key)}:{to_json(_complete(self.direct, message))}}}}}'
 
 
 def _complete(selection: Compiled, source: Any) -> dict[str, Any]:
@@ -134,6 +146,8 @@ class _Compiler:
     def __init__(self, plans: Plans, document: DocumentNode) -> None:
         self.schema = plans.schema
         self.live_fields = plans.live_fields
+        # While compiling the direct selection: the live field's payload readers.
+        self.payload: PayloadReaders | None = None
         definitions = document.definitions
         self.operations = [d for d in definitions if isinstance(d, OperationDefinitionNode)]
         self.fragments = {
@@ -169,7 +183,21 @@ class _Compiler:
                 raise _NoPlan
             required = isinstance(definition.type, NonNullTypeNode)
         field_type = root_type.fields[name].type
-        return Plan(name, key, after, variable, required, self._selection(nodes, field_type))
+        selection = self._selection(nodes, field_type)
+        return Plan(name, key, after, variable, required, selection, self._direct(name, nodes))
+
+    def _direct(self, name: str, nodes: list[FieldNode]) -> Compiled | None:
+        self.payload = getattr(self.live_fields[name], "payload", None)
+        if self.payload is None:
+            return None
+        root_type = self.schema._schema.subscription_type
+        assert root_type is not None
+        try:
+            return self._selection(nodes, root_type.fields[name].type)
+        except _NoPlan:
+            return None
+        finally:
+            self.payload = None
 
     def _after(self, node: FieldNode) -> tuple[str | None, str | None]:
         after: str | None = None
@@ -250,14 +278,16 @@ class _Compiler:
             sealed_id = field.extensions and all(isinstance(e, Sealed) for e in field.extensions)
             if field.permission_classes or (field.extensions and not sealed_id) or field.directives:
                 raise _NoPlan
+            node_id = field.python_name == "_id" and _plain_node(definition.origin)
+            if self.payload is not None and (node_id or not (field.base_resolver or sealed_id)):
+                read = self.payload.types.get(type_name, {}).get(name)
+                if read is None:
+                    raise _NoPlan
+                return _sealing(type_name, read) if node_id else read
             if field.base_resolver is None and not sealed_id:
                 return attrgetter(field.python_name)
-            if field.python_name == "_id" and _plain_node(definition.origin):
-                id_attr = definition.origin.resolve_id_attr()
-                # Sealed as the executor's `Sealed` extension would (the installation's key).
-                return lambda source: ids.current().encode(
-                    relay.GlobalID(type_name, str(getattr(source, id_attr)))
-                )
+            if node_id:
+                return _sealing(type_name, attrgetter(definition.origin.resolve_id_attr()))
             raise _NoPlan
         raise _NoPlan
 
@@ -301,6 +331,12 @@ def _plain_node(origin: type) -> bool:
         origin.resolve_id.__func__ is relay.Node.resolve_id.__func__  # type: ignore[attr-defined]
         and origin.resolve_typename.__func__ is relay.Node.resolve_typename.__func__  # type: ignore[attr-defined]
     )
+
+
+def _sealing(type_name: str, read_row: Reader) -> Reader:
+    """The node's id sealed as the executor's `Sealed` extension would (the installation's
+    key), through the cache of sealed ids."""
+    return lambda source: seal(type_name, str(read_row(source)))
 
 
 def _constant(value: str) -> Reader:

@@ -22,6 +22,7 @@ from api.core.context import Context
 from api.core.input_check import check_arguments
 from api.core.pagination import decode_id_cursor, encode_cursor
 from api.core.permissions import member_of
+from api.live.payload import PayloadReaders, cursor, itself, wire
 from api.live.stream import LiveStream, slow_consumer
 from api.live.types import BalanceChangedEvent, OfferChange, OffersChangedEvent
 from api.offers.types import Offer
@@ -124,6 +125,49 @@ class LiveField:
     kinds: tuple[type[Event], ...]
     programme_wide: bool
     build: Build
+    payload: PayloadReaders | None = None  # how plans read its events without `build`
+
+
+def _expiring_soon(message: BusMessage) -> BusMessage | None:
+    payload = message.payload
+    return message if payload.get("expiring_at") and payload.get("expiring_points") else None
+
+
+def _kind(message: BusMessage) -> TransactionKind:
+    return TransactionKind(message.payload["kind"])
+
+
+def _balance_wire(name: str) -> Callable[[BusMessage], object]:
+    return wire(BalanceChanged, name)
+
+
+# `balance_event`, field by field, read from the payload (the GraphQL field names).
+BALANCE_READERS = PayloadReaders(
+    frozenset({BalanceChanged.name}),
+    {
+        "BalanceChangedEvent": {"cursor": cursor, "balance": itself, "entry": itself},
+        "Balance": {
+            "available": _balance_wire("available"),
+            "pending": _balance_wire("pending"),
+            "lifetimeEarned": _balance_wire("lifetime_earned"),
+            "debt": _balance_wire("debt"),
+            "expiringSoon": _expiring_soon,
+        },
+        "ExpiringPoints": {
+            "points": _balance_wire("expiring_points"),
+            "expiresAt": _balance_wire("expiring_at"),
+        },
+        "PointsTransaction": {
+            "id": _balance_wire("entry_id"),
+            "kind": _kind,
+            "points": _balance_wire("points"),
+            "description": _balance_wire("entry_description"),
+            "occurredAt": _balance_wire("occurred_at"),
+            "availableAt": _balance_wire("available_at"),
+            "expiresAt": _balance_wire("expires_at"),
+        },
+    },
+)
 
 
 def _build_offers(
@@ -135,7 +179,9 @@ def _build_offers(
 
 
 LIVE_FIELDS: dict[str, LiveField] = {
-    "balanceChanged": LiveField((BalanceChanged,), False, lambda _c, _m, msg: balance_event(msg)),
+    "balanceChanged": LiveField(
+        (BalanceChanged,), False, lambda _c, _m, msg: balance_event(msg), BALANCE_READERS
+    ),
     "offersChanged": LiveField(OFFER_EVENTS, True, _build_offers),
 }
 

@@ -39,7 +39,7 @@ from api.core.persisted import PersistedDocuments, Refused
 from api.core.services import Reads, Services
 from api.live.eager import send_eagerly
 from api.live.operations import Executed, Live, Operation, error_payload
-from api.live.plans import Plans
+from api.live.plans import Plans, to_json
 from api.live.subscriptions import LIVE_FIELDS
 
 log = logging.getLogger("trouw.live")
@@ -264,7 +264,7 @@ class Connection:
             self.write({"id": op_id, "type": "complete"})
 
     def write(self, message: dict[str, Any]) -> None:
-        self._push(json.dumps(message, separators=(",", ":"), ensure_ascii=False))
+        self._push(to_json(message))
 
     def close(self, code: int, reason: str) -> None:
         if self.closing:
