@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from strawberry.dataloader import DataLoader
 
 if TYPE_CHECKING:
-    from loyalty.messaging.inbox import Counts
+    from loyalty.messaging.inbox import Counts, MessageRow
     from loyalty.messaging.models import InboxMessage
     from loyalty.messaging.read import InboxPage, MessagingReads
 
 
 class NotificationLoaders:
     def __init__(self, reads: MessagingReads, *, cache: bool = True) -> None:
-        self.inbox_page: DataLoader[InboxPage, list[InboxMessage]] = DataLoader(
+        self.inbox_page: DataLoader[InboxPage, list[MessageRow]] = DataLoader(
             load_fn=reads.inbox_pages, cache=cache
         )
         self.inbox_counts: DataLoader[int, Counts] = DataLoader(

@@ -21,8 +21,8 @@ from loyalty.auth.service import MemberPrincipal
 from loyalty.messaging.read import InboxPage
 
 if TYPE_CHECKING:
+    from loyalty.messaging.inbox import MessageRow
     from loyalty.messaging.models import Device as DeviceRow
-    from loyalty.messaging.models import InboxMessage as InboxMessageRow
 
 INBOX_CURSOR = "inbox"
 
@@ -76,7 +76,7 @@ class InboxMessage(relay.Node):
         return None
 
     @classmethod
-    def from_row(cls, row: InboxMessageRow) -> InboxMessage:
+    def from_row(cls, row: MessageRow) -> InboxMessage:
         return cls(
             id=row.id,
             title=row.title,

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Protocol
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, case, func, select, update
+from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,19 @@ MAX_BODY = 4000
 class Counts:
     total: int
     unread: int
+
+
+class MessageRow(Protocol):
+    """What a reader of the inbox sees of a message: the message itself, or its columns read
+    as a row on the direct path (a page of the inbox, on the home screen)."""
+
+    id: int
+    member_id: int
+    title: str
+    body: str
+    offer_id: int | None
+    created_at: datetime
+    read_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -79,8 +93,19 @@ _COUNTS = (
 )
 
 
+_SHOWN = (
+    InboxMessage.id,
+    InboxMessage.member_id,
+    InboxMessage.title,
+    InboxMessage.body,
+    InboxMessage.offer_id,
+    InboxMessage.created_at,
+    InboxMessage.read_at,
+)
+
+
 @cache
-def _pages(before: bool, unread_only: bool) -> Select[InboxMessage]:
+def _pages(before: bool, unread_only: bool) -> direct.AnySelect:
     """Up to `limit` messages per member of `members`, older than `before` if asked."""
     conditions: list[ColumnElement[bool]] = [InboxMessage.member_id.in_(_MEMBERS)]
     if before:
@@ -94,7 +119,7 @@ def _pages(before: bool, unread_only: bool) -> Select[InboxMessage]:
     )
     ranked = select(InboxMessage.id, position).where(*conditions).subquery()
     return (
-        select(InboxMessage)
+        select(*_SHOWN)
         .join(ranked, ranked.c.id == InboxMessage.id)
         .where(ranked.c.position <= bindparam("limit"))
         .order_by(InboxMessage.member_id, InboxMessage.id.desc())
@@ -107,14 +132,14 @@ async def pages(
     limit: int,
     before_id: int | None = None,
     unread_only: bool = False,
-) -> dict[int, list[InboxMessage]]:
+) -> dict[int, list[MessageRow]]:
     """Up to `limit` messages of each member, newest first, older than `before_id` if given:
-    one query however many members."""
+    one query however many members, its rows read on the direct path."""
     if not member_ids or limit <= 0:
         return {m: [] for m in member_ids}
     given = {"members": list(member_ids), "limit": limit, "before": before_id}
-    rows = await s.scalars(_pages(before_id is not None, unread_only), given)
-    found: dict[int, list[InboxMessage]] = defaultdict(list)
+    rows = await direct.rows(s, _pages(before_id is not None, unread_only), given)
+    found: dict[int, list[MessageRow]] = defaultdict(list)
     for row in rows:
         found[row.member_id].append(row)
     return {m: found.get(m, []) for m in member_ids}
@@ -178,7 +203,7 @@ class InboxService:
 
     async def page(
         self, member_id: int, limit: int, before_id: int | None = None, unread_only: bool = False
-    ) -> list[InboxMessage]:
+    ) -> list[MessageRow]:
         async with self.db.unit_of_work(write=False) as uow:
             found = await pages(uow.session, [member_id], limit, before_id, unread_only)
         return found[member_id]

@@ -31,12 +31,12 @@ class MessagingReads:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def inbox_pages(self, pages: Sequence[InboxPage]) -> list[list[InboxMessage]]:
+    async def inbox_pages(self, pages: Sequence[InboxPage]) -> list[list[inbox.MessageRow]]:
         # Usually every member in a query asks for the same page shape: one query per shape.
         shapes: dict[tuple[int, int | None, bool], list[int]] = defaultdict(list)
         for page in pages:
             shapes[(page.limit, page.before_id, page.unread_only)].append(page.member_id)
-        found: dict[InboxPage, list[InboxMessage]] = {}
+        found: dict[InboxPage, list[inbox.MessageRow]] = {}
         async with self._db.unit_of_work(write=False) as uow:
             for (limit, before_id, unread_only), member_ids in shapes.items():
                 rows = await inbox.pages(uow.session, member_ids, limit, before_id, unread_only)

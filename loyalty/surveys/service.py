@@ -55,6 +55,8 @@ class SurveysService:
             s = uow.session
             rules = rules_of(s, await current_file(s))
             live = [(survey, spec_of(survey.definition)) for survey in await s.scalars(_LIVE)]
+            if not live:
+                return []  # nothing to ask: the member's facts are not needed
             by_segment = any(targets_segment(spec) for _, spec in live)
             facts = await member_facts(s, member_id, rules, now, by_segment=by_segment)
             found: list[MemberSurvey] = []

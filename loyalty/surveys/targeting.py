@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -24,6 +25,7 @@ from loyalty.messaging.contacts import contact_times
 from loyalty.programme.spec import ProgrammeFile
 from loyalty.programme.surveys_spec import SurveySpec
 from loyalty.segments.membership import segment_keys_of
+from loyalty.storage import direct
 from loyalty.surveys.catalogue import DRAFT, LIVE
 from loyalty.surveys.errors import SurveysError
 from loyalty.surveys.models import Survey, SurveyResponse, SurveyTrigger
@@ -69,8 +71,14 @@ class SurveyFacts:
         )
 
 
-def _state_at(response: SurveyResponse, now: datetime) -> str:
-    """The response's state now: an unfinished one past its time is expired, job or not."""
+class _Timed(Protocol):
+    state: str
+    expires_at: datetime
+
+
+def _state_at(response: _Timed, now: datetime) -> str:
+    """The response's state now (a response or its row): an unfinished one past its time is
+    expired, job or not."""
     if response.state == IN_PROGRESS and response.expires_at <= now:
         return EXPIRED
     return response.state
@@ -91,7 +99,13 @@ def sampled(survey_key: str, member_id: int, percent: int) -> bool:
 
 # Built once: the home screen's pending survey reads these on every request.
 _RESPONSES = (
-    select(SurveyResponse)
+    select(
+        SurveyResponse.survey_id,
+        SurveyResponse.id,
+        SurveyResponse.state,
+        SurveyResponse.expires_at,
+        SurveyResponse.started_at,
+    )
     .where(SurveyResponse.member_id == bindparam("member"))
     .order_by(SurveyResponse.started_at)
 )
@@ -116,7 +130,7 @@ async def member_facts(
         raise NotFound("Member", "member")
     asked = [
         Asked(r.survey_id, r.id, _state_at(r, now), r.started_at)
-        for r in await s.scalars(_RESPONSES, {"member": member_id})
+        for r in await direct.rows(s, _RESPONSES, {"member": member_id})
     ]
     triggers: dict[int, SurveyTrigger] = {}
     for trigger in await s.scalars(_DUE_TRIGGERS, {"member": member_id, "now": now}):

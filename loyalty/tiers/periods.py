@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,8 +109,19 @@ async def due_for_recalculation(
     return due
 
 
+class TierRow(Protocol):
+    """What the tier reads use of a member's tier row: the row itself, or its columns read
+    as a row on the direct path (`loyalty.tiers.read`)."""
+
+    member_id: int
+    tier: str
+    since: datetime
+    floor_tier: str | None
+    floor_until: datetime | None
+
+
 async def period_ends(
-    s: AsyncSession, spec: TiersSpec, row: MemberTier | None, now: datetime, file: ProgrammeFile
+    s: AsyncSession, spec: TiersSpec, row: TierRow | None, now: datetime, file: ProgrammeFile
 ) -> datetime | None:
     """When the member's current period ends (None for windows that roll or never end)."""
     if spec.validity is None:

@@ -7,10 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import bindparam, select
+
 from loyalty.core.clock import Clock
 from loyalty.programme.store import current_file
+from loyalty.storage import direct
 from loyalty.storage.database import Database
 from loyalty.tiers import service as tiers
+from loyalty.tiers.models import MemberTier
+
+# Built once: the home screen reads the member's tier row on every request, as columns on
+# the direct path rather than as an ORM object (nothing here changes it).
+_ROW = select(
+    MemberTier.member_id,
+    MemberTier.tier,
+    MemberTier.since,
+    MemberTier.floor_tier,
+    MemberTier.floor_until,
+).where(MemberTier.member_id == bindparam("member"))
 
 
 class TierReads:
@@ -22,5 +36,11 @@ class TierReads:
         """Each member's tier and progress; None when the programme has no tiers."""
         now = self._clock.now()
         async with self._db.unit_of_work(write=False) as uow:
-            file = await current_file(uow.session)
-            return [await tiers.status(uow.session, i, file, now) for i in member_ids]
+            s = uow.session
+            file = await current_file(s)
+            if file.tiers is None:
+                return [None for _ in member_ids]
+            return [
+                await tiers.status_of(s, i, file, now, await direct.first(s, _ROW, {"member": i}))
+                for i in member_ids
+            ]

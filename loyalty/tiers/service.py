@@ -20,7 +20,7 @@ from loyalty.programme.spec import ProgrammeFile, TierLevel, TiersSpec
 from loyalty.storage.numbering import flush_many
 from loyalty.tiers.errors import TiersError
 from loyalty.tiers.models import MemberTier
-from loyalty.tiers.periods import due_for_recalculation, period_ends
+from loyalty.tiers.periods import TierRow, due_for_recalculation, period_ends
 from loyalty.tiers.qualification import (
     QUALIFYING_SOURCES,
     deserved,
@@ -111,7 +111,7 @@ def _new_row(s: AsyncSession, member_id: int, spec: TiersSpec, now: datetime) ->
     return row
 
 
-def _effective(spec: TiersSpec, row: MemberTier | None, now: datetime) -> TierLevel:
+def _effective(spec: TiersSpec, row: TierRow | None, now: datetime) -> TierLevel:
     if row is None:
         return spec.levels[0]
     index = _index(spec, row.tier)
@@ -152,10 +152,18 @@ async def current_levels(
 async def status(
     s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime
 ) -> TierStatus | None:
+    if file.tiers is None:
+        return None
+    return await status_of(s, member_id, file, now, await s.get(MemberTier, member_id))
+
+
+async def status_of(
+    s: AsyncSession, member_id: int, file: ProgrammeFile, now: datetime, row: TierRow | None
+) -> TierStatus | None:
+    """`status` from the member's tier row (None: they have none), however it was read."""
     spec = file.tiers
     if spec is None:
         return None
-    row = await s.get(MemberTier, member_id)
     level = _effective(spec, row, now)
     points = await qualifying(s, member_id, file, now)
     index = _index(spec, level.key)
