@@ -88,12 +88,17 @@ def process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[No
             time.sleep(0.2)
         yield
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Interrupt a server process as Ctrl-C would; kill it if it does not end in `timeout`."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextmanager

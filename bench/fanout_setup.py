@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert
 
+from bench.common import stop
 from bench.fanout_client import DEADLINE_S
 from loyalty.auth.models import AuthSession
 from loyalty.auth.tokens import AccessTokens
@@ -203,15 +203,6 @@ def _start(command: list[str], env: dict[str, str], profile: bool) -> subprocess
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def served(env: dict[str, str], port: int, worker: bool) -> Iterator[subprocess.Popen[bytes]]:
     """`trouw serve` on 127.0.0.1:`port` (uvicorn runs the app in this very process), and a
@@ -223,6 +214,6 @@ def served(env: dict[str, str], port: int, worker: bool) -> Iterator[subprocess.
         wait_ready(port, server)
         yield server
     finally:
-        _stop(server)
+        stop(server)
         if beside is not None:
-            _stop(beside)
+            stop(beside)
