@@ -30,6 +30,16 @@ def wallet_clock(server_clock: FixedClock) -> FixedClock:
     return FixedClock(server_clock.now())
 
 
+def google_settings(google: GoogleWalletStandIn, tmp: Path) -> dict[str, object]:
+    """The settings that send Google Wallet (and its callback keys) to the stand-in."""
+    return {
+        "wallet_google_issuer_id": ISSUER,
+        "wallet_google_service_account_file": str(account_file(google, tmp)),
+        "wallet_google_base_url": google.url,
+        "wallet_google_callback_keys_url": google.keys_url,
+    }
+
+
 def wallet_settings(database_url: str, certs: DevCertFiles, **overrides: object):  # type: ignore[no-untyped-def]
     return make_settings(
         database_url,
@@ -75,14 +85,7 @@ def google_server(
 ) -> Iterator[ServerHandle]:
     """A server with Apple and Google Wallet on; Google and its callback keys stood in for."""
     install(private_database)
-    settings = wallet_settings(
-        private_database,
-        certs,
-        wallet_google_issuer_id=ISSUER,
-        wallet_google_service_account_file=str(account_file(google, tmp_path)),
-        wallet_google_base_url=google.url,
-        wallet_google_callback_keys_url=google.keys_url,
-    )
+    settings = wallet_settings(private_database, certs, **google_settings(google, tmp_path))
     handle = start_server(settings, wallet_clock)
     try:
         yield handle

@@ -34,7 +34,7 @@ from tests.support.flows import sign_up
 from tests.support.google_wallet_standin import GoogleWalletStandIn
 from tests.support.push_standins import ApnsStandIn, apns_device_token, make_apns_key
 from tests.support.server import ServerHandle
-from tests.wallet.conftest import ISSUER, account_file
+from tests.wallet.conftest import ISSUER, google_settings
 from tests.wallet.helpers import unzip
 from tests.wallet.test_updates import eventually, nothing_pending, start
 from tests.wallet.test_webservice import PASS_TYPE, WALLET_PASS, local
@@ -89,16 +89,7 @@ def _start(
     tmp: Path,
 ) -> ServerHandle:
     """Apple pushes to the stand-in APNs, Google Wallet to its stand-in; the worker in serve."""
-    return start(
-        url,
-        certs,
-        clock,
-        apns,
-        wallet_google_issuer_id=ISSUER,
-        wallet_google_service_account_file=str(account_file(google, tmp)),
-        wallet_google_base_url=google.url,
-        wallet_google_callback_keys_url=google.keys_url,
-    )
+    return start(url, certs, clock, apns, **google_settings(google, tmp))
 
 
 def _join(server: ServerHandle, name: str, consents: list[dict[str, Any]]) -> dict[str, str]:
